@@ -1,0 +1,31 @@
+/* cli.h: the command line of ngrnotok: `ngrnotok http [OPTIONS] PORT|HOST:PORT`. */
+#ifndef NGR_CLI_H
+#define NGR_CLI_H
+
+#include <stdio.h>
+
+#include "err.h"
+#include "limits.h"
+#include "log.h"
+#include "net.h"
+
+#define CLI_TOKEN_LEN 128
+
+struct cli_options {
+    int proto;                /* enum frame_proto */
+    struct net_addr server;   /* the gateway's control address */
+    struct net_addr local;    /* the local service */
+    char subdomain[NGR_MAX_SUBDOMAIN + 1]; /* empty: the gateway picks one */
+    int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
+    char token[CLI_TOKEN_LEN];
+    enum log_level log_level;
+};
+
+enum { CLI_RUN = 0, CLI_EXIT_OK = 1 }; /* cli_parse results besides errors */
+
+/* Parses argv (reads NGRNOTOK_SERVER and NGRNOTOK_TOKEN from the environment). Returns CLI_RUN,
+ * CLI_EXIT_OK (help or version printed), or NGR_EINVAL with a message for the user. */
+int cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err);
+void cli_usage(FILE *f);
+
+#endif

@@ -1,0 +1,35 @@
+/* client.h: the CLI's one context object: options, the loop, the control session to the
+ * gateway and the local service's replay engine. Created and torn down by main.c. */
+#ifndef NGR_CLIENT_H
+#define NGR_CLIENT_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "loop.h"
+#include "session.h"
+
+struct replay;
+
+struct client {
+    struct cli_options opt;
+    struct loop *loop;
+
+    /* control.c */
+    struct session sess;
+    int sess_live;         /* sess initialised */
+    int connect_fd;        /* while the TCP connect is in progress */
+    struct loop_io connect_io;
+    struct loop_timer connect_timer;
+    int bound;             /* BOUND arrived: the tunnel is up */
+    uint32_t handle;       /* our BIND handle */
+    char public_url[NGR_URL_LEN];
+
+    /* replay.c */
+    struct replay *replay;
+
+    int exit_code;
+    int opt_stopping; /* SIGINT or SIGTERM: a quiet exit 0 */
+};
+
+#endif

@@ -1,0 +1,246 @@
+/* control.c: the client's control connection: non-blocking connect, preface, HELLO and BIND in
+ * one write, WELCOME and BOUND (or ERROR) back, then OPEN frames are handed to replay.c. */
+#include "control.h"
+#include "frame.h"
+#include "log.h"
+#include "net.h"
+#include "replay.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct frame_field client_control_fields[NGR_MAX_HEADERS];
+
+/* A message for the person at the terminal. */
+static void
+client_control_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+client_control_say(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("ngrnotok: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int
+client_control_on_bound(struct client *cl, const struct frame *f)
+{
+    struct frame_bound b;
+    char local[NGR_ADDR_LEN + 8];
+
+    if (frame_bound_decode(f, &b) != 0 || b.handle != cl->handle || cl->bound)
+        return NGR_EPROTO;
+    snprintf(cl->public_url, sizeof(cl->public_url), "%.*s", (int)b.public_url.len,
+             b.public_url.p);
+    cl->bound = 1;
+    net_format_addr(&cl->opt.local, local, sizeof(local));
+    printf("Forwarding %s -> http://%s\n", cl->public_url, local);
+    fflush(stdout);
+    return 0;
+}
+
+static int
+client_control_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
+{
+    struct client *cl = owner;
+    struct frame_hello h;
+    struct frame_reason r;
+    struct frame_head head;
+    char esc[NGR_MAX_MESSAGE * 4 + 8];
+
+    switch (f->type) {
+    case FRAME_WELCOME:
+        if (frame_hello_decode(f, &h) != 0)
+            return NGR_EPROTO;
+        session_set_peer(s, &h);
+        return 0;
+    case FRAME_BOUND:
+        return client_control_on_bound(cl, f);
+    case FRAME_OPEN:
+        memset(&head, 0, sizeof(head));
+        head.fields = client_control_fields;
+        head.cap_fields = NGR_MAX_HEADERS;
+        if (!cl->bound || frame_open_decode(f, &head) != 0 || head.tunnel != cl->handle)
+            return NGR_EPROTO;
+        return replay_open(cl->replay, f->stream_id, &head);
+    case FRAME_ERROR:
+    case FRAME_GOAWAY:
+        if (frame_reason_decode(f, &r) != 0)
+            return NGR_EPROTO;
+        log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        if (f->type == FRAME_ERROR || !cl->bound)
+            client_control_say("%s%s", cl->bound ? "gateway error: " : "", esc);
+        else
+            client_control_say("the gateway is going away: %s", esc);
+        cl->exit_code = 1;
+        session_close(s, 0, "%s", esc);
+        return 0;
+    default:
+        return NGR_EPROTO;
+    }
+}
+
+static int
+client_control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    return replay_on_data(st, p, n, end);
+}
+
+static void
+client_control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
+{
+    replay_on_reset(st, code, message);
+}
+
+static void
+client_control_on_writable(void *owner, struct session *s, struct stream *st)
+{
+    struct stream *it, *tmp;
+
+    if (st != NULL) {
+        replay_on_writable(st);
+        return;
+    }
+    HASH_ITER(hh, s->streams, it, tmp)
+    {
+        replay_on_writable(it);
+    }
+}
+
+static void
+client_control_on_closed(void *owner, struct session *s, const char *reason)
+{
+    struct client *cl = owner;
+
+    if (cl->exit_code == 0 && !cl->opt_stopping) {
+        if (cl->bound)
+            client_control_say("tunnel closed: %s", reason);
+        else
+            client_control_say("the gateway closed the connection: %s", reason);
+        cl->exit_code = 1;
+    }
+    session_free(s);
+    cl->sess_live = 0;
+    loop_stop(cl->loop);
+}
+
+static const struct session_handler client_control_handler = {
+    .on_frame = client_control_on_frame,
+    .on_data = client_control_on_data,
+    .on_reset = client_control_on_reset,
+    .on_writable = client_control_on_writable,
+    .on_closed = client_control_on_closed,
+};
+
+/* Connected: preface, HELLO and BIND go out together. */
+static void
+client_control_connected(struct client *cl, int fd)
+{
+    struct frame_hello h;
+    struct frame_bind b;
+    char local[NGR_ADDR_LEN + 8];
+
+    if (session_init(&cl->sess, cl->loop, fd, 0, &client_control_handler, cl) != 0) {
+        client_control_say("cannot watch the control connection: %s", strerror(errno));
+        close(fd);
+        cl->exit_code = 1;
+        loop_stop(cl->loop);
+        return;
+    }
+    cl->sess_live = 1;
+    session_local_hello(&cl->sess, &h);
+    h.token = frame_str_c(cl->opt.token);
+    h.agent = frame_str_c("ngrnotok/" NGR_VERSION);
+    session_queue(&cl->sess, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &h, 0), 1);
+    memset(&b, 0, sizeof(b));
+    cl->handle = 1;
+    b.handle = cl->handle;
+    b.proto = (uint8_t)cl->opt.proto;
+    b.subdomain = frame_str_c(cl->opt.subdomain);
+    net_format_addr(&cl->opt.local, local, sizeof(local));
+    b.target = frame_str_c(local);
+    session_queue(&cl->sess, frame_bind_encode(session_scratch(), NGR_SCRATCH_LEN, &b), 1);
+}
+
+static void
+client_control_on_connect(void *arg, uint32_t events)
+{
+    struct client *cl = arg;
+    struct ngr_err err;
+    int fd = cl->connect_fd;
+
+    loop_io_del(cl->loop, &cl->connect_io);
+    loop_timer_stop(cl->loop, &cl->connect_timer);
+    cl->connect_fd = -1;
+    if (net_connect_result(fd, &cl->opt.server, &err) != 0) {
+        client_control_say("cannot reach the gateway: %s", err.msg);
+        close(fd);
+        cl->exit_code = 1;
+        loop_stop(cl->loop);
+        return;
+    }
+    client_control_connected(cl, fd);
+}
+
+static void
+client_control_on_connect_timeout(void *arg)
+{
+    struct client *cl = arg;
+    char addr[NGR_ADDR_LEN + 8];
+
+    net_format_addr(&cl->opt.server, addr, sizeof(addr));
+    client_control_say("cannot reach the gateway at %s: no answer within %d s", addr,
+                       NGR_CONNECT_MS / 1000);
+    loop_io_del(cl->loop, &cl->connect_io);
+    close(cl->connect_fd);
+    cl->connect_fd = -1;
+    cl->exit_code = 1;
+    loop_stop(cl->loop);
+}
+
+int
+client_control_start(struct client *cl, struct ngr_err *err)
+{
+    int fd;
+
+    cl->connect_fd = -1;
+    fd = net_connect(&cl->opt.server, err);
+    if (fd < 0)
+        return fd;
+    cl->connect_fd = fd;
+    loop_timer_init(&cl->connect_timer, client_control_on_connect_timeout, cl);
+    loop_timer_start(cl->loop, &cl->connect_timer, NGR_CONNECT_MS);
+    if (loop_io_add(cl->loop, &cl->connect_io, fd, LOOP_WRITE, client_control_on_connect, cl) !=
+        0) {
+        close(fd);
+        return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
+    }
+    return 0;
+}
+
+void
+client_control_stop(struct client *cl)
+{
+    struct frame_reason r;
+
+    cl->opt_stopping = 1;
+    if (!cl->sess_live) {
+        loop_stop(cl->loop);
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.code = FRAME_CODE_NONE;
+    r.ref = cl->sess.peer_max_id;
+    r.message = frame_str_c("client stopped");
+    session_queue(&cl->sess,
+                  frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_GOAWAY, 0, &r), 1);
+    session_close(&cl->sess, 0, "stopped");
+}

@@ -1,0 +1,676 @@
+/* replay.c: each OPEN becomes a libcurl transfer on a pooled easy handle; the multi interface
+ * runs on the client's loop through its socket and timer callbacks (the shape of curl's
+ * docs/examples/ephiperfifo.c). Request bodies flow in through a pausing read callback, and
+ * responses flow out through the header and write callbacks, within the stream's credit. */
+#include "replay.h"
+#include "http_hop.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#define REPLAY_POOL 64                            /* idle easy handles kept for reuse */
+#define REPLAY_PENDING_MAX (2 * NGR_CURL_BUFFER)  /* response bytes held past the credit */
+#define REPLAY_MAX_CONNECTS 256                   /* kept-alive connections to the service */
+
+/* One descriptor libcurl asked us to watch. Freed at the end of the turn, since an event for
+ * it may still wait in the current epoll batch. */
+struct replay_sock {
+    struct loop_io io;
+    struct replay *r;
+    TAILQ_ENTRY(replay_sock) dead_entry;
+};
+
+/* One forwarded request. */
+struct replay_req {
+    struct stream st;
+    struct replay *r;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct buf req_body;     /* request bytes from the gateway, for the read callback */
+    struct buf resp_pending; /* response bytes beyond the stream's credit */
+    unsigned req_ended : 1;  /* the request's END_STREAM arrived */
+    unsigned read_paused : 1;
+    unsigned write_paused : 1;
+    unsigned head_sent : 1;
+    unsigned end_sent : 1;
+    unsigned curl_done : 1;
+    unsigned in_multi : 1;
+    unsigned unpause_queued : 1;
+    unsigned dead : 1;
+    unsigned is_head : 1;
+    uint64_t started_ms;
+    char label[96]; /* "GET /path", escaped, for logs */
+    char errbuf[CURL_ERROR_SIZE];
+    TAILQ_ENTRY(replay_req) unpause_entry;
+    TAILQ_ENTRY(replay_req) dead_entry;
+};
+
+struct replay {
+    struct client *cl;
+    CURLM *multi;
+    struct loop_timer timer;
+    int kick; /* libcurl asked for a timeout of 0: act at the end of this turn */
+    char base_url[NGR_URL_LEN];
+    char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000" for --host-header=rewrite */
+    CURL *pool[REPLAY_POOL];
+    size_t npool;
+    size_t active;
+    TAILQ_HEAD(, replay_req) unpause;
+    TAILQ_HEAD(, replay_req) dead;
+    TAILQ_HEAD(, replay_sock) dead_socks;
+};
+
+static struct frame_field replay_fields[NGR_MAX_HEADERS];
+
+size_t
+replay_active(const struct replay *r)
+{
+    return r->active;
+}
+
+static void
+replay_queue_unpause(struct replay_req *q)
+{
+    if (q->unpause_queued || q->dead)
+        return;
+    q->unpause_queued = 1;
+    TAILQ_INSERT_TAIL(&q->r->unpause, q, unpause_entry);
+    loop_wake(q->r->cl->loop);
+}
+
+/* Ends a request: out of libcurl, off the session, freed at the end of the turn. */
+static void
+replay_kill(struct replay_req *q)
+{
+    struct replay *r = q->r;
+
+    if (q->dead)
+        return;
+    q->dead = 1;
+    if (q->in_multi) {
+        curl_multi_remove_handle(r->multi, q->easy);
+        q->in_multi = 0;
+    }
+    if (q->unpause_queued) {
+        TAILQ_REMOVE(&r->unpause, q, unpause_entry);
+        q->unpause_queued = 0;
+    }
+    session_stream_detach(&q->st);
+    r->active--;
+    TAILQ_INSERT_TAIL(&r->dead, q, dead_entry);
+}
+
+static void
+replay_free_req(struct replay_req *q)
+{
+    struct replay *r = q->r;
+
+    if (q->easy != NULL) {
+        if (r->npool < REPLAY_POOL)
+            r->pool[r->npool++] = q->easy; /* its options are reset when it is reused */
+        else
+            curl_easy_cleanup(q->easy);
+    }
+    curl_slist_free_all(q->headers);
+    buf_free(&q->req_body);
+    buf_free(&q->resp_pending);
+    free(q);
+}
+
+/* Sends the response head, built from libcurl's parsed headers in their order. */
+static void
+replay_send_head(struct replay_req *q, long status)
+{
+    struct frame_head h;
+    struct curl_header *ch = NULL;
+    const char *cl = NULL;
+    int chunked = 0, no_body;
+    uint8_t flags = 0;
+    size_t n = 0;
+    ssize_t len;
+
+    memset(&h, 0, sizeof(h));
+    while ((ch = curl_easy_nextheader(q->easy, CURLH_HEADER, -1, ch)) != NULL) {
+        size_t nlen = strlen(ch->name);
+        if (strcasecmp(ch->name, "content-length") == 0) {
+            cl = ch->value;
+            continue;
+        }
+        if (strcasecmp(ch->name, "transfer-encoding") == 0) {
+            chunked = 1;
+            continue;
+        }
+        if (n >= NGR_MAX_HEADERS)
+            break;
+        replay_fields[n].name.p = ch->name;
+        replay_fields[n].name.len = nlen;
+        replay_fields[n].value = frame_str_c(ch->value);
+        n++;
+    }
+    no_body = q->is_head || status == 204 || status == 304;
+    if (cl != NULL && !chunked) {
+        h.body = FRAME_BODY_LENGTH;
+        h.length = strtoull(cl, NULL, 10);
+    } else {
+        h.body = no_body ? FRAME_BODY_NONE : FRAME_BODY_UNKNOWN;
+    }
+    if (no_body)
+        flags = FRAME_FLAG_END_STREAM;
+    h.status = (uint16_t)status;
+    h.fields = replay_fields;
+    h.nfields = n;
+    len = frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, q->st.id, flags, &h);
+    q->head_sent = 1;
+    if (len < 0) {
+        session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "response head too large");
+        return;
+    }
+    session_queue(q->st.sess, len, 0);
+    if (flags)
+        q->end_sent = 1;
+    log_info("%s -> %ld (%llu ms)", q->label, status,
+             (unsigned long long)(loop_now(q->r->cl->loop) - q->started_ms));
+}
+
+static size_t
+replay_on_header(char *p, size_t size, size_t nitems, void *arg)
+{
+    struct replay_req *q = arg;
+    size_t len = size * nitems;
+    long status = 0;
+
+    if (q->head_sent || q->st.sess == NULL)
+        return len; /* trailers are dropped (docs/protocol.md) */
+    if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200)
+            replay_send_head(q, status); /* 1xx heads are skipped: the final one follows */
+    }
+    return len;
+}
+
+/* Sends what the credit allows of the held-back response bytes. */
+static void
+replay_flush_pending(struct replay_req *q)
+{
+    ssize_t sent;
+
+    if (q->resp_pending.len == 0 || q->st.sess == NULL)
+        return;
+    sent = session_send_data(&q->st, buf_head(&q->resp_pending), q->resp_pending.len, 0);
+    if (sent > 0)
+        buf_consume(&q->resp_pending, (size_t)sent);
+}
+
+static size_t
+replay_on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct replay_req *q = arg;
+    size_t n = size * nmemb;
+    ssize_t sent = 0;
+
+    if (q->st.sess == NULL || q->end_sent)
+        return n == 0 ? 1 : 0; /* the stream is gone: a short count aborts the transfer */
+    replay_flush_pending(q);
+    if (q->resp_pending.len + n > REPLAY_PENDING_MAX) {
+        /* Over the credit and the slack: libcurl keeps this chunk until we unpause. */
+        q->write_paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (q->resp_pending.len == 0) {
+        sent = session_send_data(&q->st, (const uint8_t *)p, n, 0);
+        if (sent < 0)
+            return 0;
+    }
+    if ((size_t)sent < n && buf_append(&q->resp_pending, p + sent, n - (size_t)sent) != 0)
+        return 0;
+    return n;
+}
+
+static size_t
+replay_on_read(char *out, size_t size, size_t nitems, void *arg)
+{
+    struct replay_req *q = arg;
+    size_t n = buf_take(&q->req_body, out, size * nitems);
+
+    if (n > 0) {
+        session_consumed(&q->st, n);
+        return n;
+    }
+    if (q->req_ended || q->st.sess == NULL)
+        return 0;
+    q->read_paused = 1; /* the next DATA unpauses us */
+    return CURL_READFUNC_PAUSE;
+}
+
+/* The transfer is over and its bytes are out: END, then the request is done. */
+static void
+replay_try_finish(struct replay_req *q)
+{
+    replay_flush_pending(q);
+    if (q->resp_pending.len > 0)
+        return; /* waiting for credit; replay_on_writable comes back here */
+    if (!q->end_sent && q->st.sess != NULL) {
+        if (session_send_data(&q->st, NULL, 0, 1) < 0)
+            return;
+        q->end_sent = 1;
+    }
+    replay_kill(q);
+}
+
+static void
+replay_done(struct replay_req *q, CURLcode res)
+{
+    uint32_t code = FRAME_CODE_UPSTREAM;
+    char msg[NGR_MAX_MESSAGE];
+    long status = 0;
+
+    curl_multi_remove_handle(q->r->multi, q->easy);
+    q->in_multi = 0;
+    q->curl_done = 1;
+    if (res == CURLE_OK) {
+        if (!q->head_sent && q->st.sess != NULL) {
+            curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+            replay_send_head(q, status >= 100 ? status : 502);
+        }
+        replay_try_finish(q);
+        return;
+    }
+    switch (res) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        code = FRAME_CODE_REFUSED;
+        snprintf(msg, sizeof(msg), "%.100s: %.150s", q->r->base_url,
+                 q->errbuf[0] ? q->errbuf : "connection refused");
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        code = FRAME_CODE_TIMEOUT;
+        snprintf(msg, sizeof(msg), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+        break;
+    default:
+        snprintf(msg, sizeof(msg), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+        break;
+    }
+    log_warn("%s: local service: %s", q->label, msg);
+    if (q->st.sess != NULL)
+        session_stream_reset(&q->st, code, msg);
+    replay_kill(q);
+}
+
+static void
+replay_check_done(struct replay *r)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
+        struct replay_req *q = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+        if (q != NULL && !q->dead)
+            replay_done(q, m->data.result);
+    }
+}
+
+static void
+replay_on_sock_io(void *arg, uint32_t events)
+{
+    struct replay_sock *rs = arg;
+    int mask = 0, running;
+
+    if (events & LOOP_READ)
+        mask |= CURL_CSELECT_IN;
+    if (events & LOOP_WRITE)
+        mask |= CURL_CSELECT_OUT;
+    if (events & (0x8 | 0x10)) /* EPOLLERR, EPOLLHUP */
+        mask |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(rs->r->multi, rs->io.fd, mask, &running);
+    replay_check_done(rs->r);
+}
+
+static int
+replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    struct replay *r = arg;
+    struct replay_sock *rs = sockp;
+    uint32_t events = 0;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (rs != NULL) {
+            loop_io_del(r->cl->loop, &rs->io);
+            curl_multi_assign(r->multi, s, NULL);
+            TAILQ_INSERT_TAIL(&r->dead_socks, rs, dead_entry);
+        }
+        return 0;
+    }
+    if (what & CURL_POLL_IN)
+        events |= LOOP_READ;
+    if (what & CURL_POLL_OUT)
+        events |= LOOP_WRITE;
+    if (rs == NULL) {
+        rs = calloc(1, sizeof(*rs));
+        if (rs == NULL)
+            return -1;
+        rs->r = r;
+        if (loop_io_add(r->cl->loop, &rs->io, s, events, replay_on_sock_io, rs) != 0) {
+            free(rs);
+            return -1;
+        }
+        curl_multi_assign(r->multi, s, rs);
+    } else {
+        loop_io_mod(r->cl->loop, &rs->io, events);
+    }
+    return 0;
+}
+
+static void
+replay_on_timer(void *arg)
+{
+    struct replay *r = arg;
+    int running;
+
+    curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    replay_check_done(r);
+}
+
+static int
+replay_on_curl_timer(CURLM *multi, long ms, void *arg)
+{
+    struct replay *r = arg;
+
+    if (ms < 0) {
+        loop_timer_stop(r->cl->loop, &r->timer);
+    } else if (ms == 0) {
+        /* Calling back into libcurl from here is not allowed: act at the end of the turn. */
+        r->kick = 1;
+        loop_wake(r->cl->loop);
+    } else {
+        loop_timer_start(r->cl->loop, &r->timer, (uint64_t)ms);
+    }
+    return 0;
+}
+
+struct replay *
+replay_new(struct client *cl, struct ngr_err *err)
+{
+    struct replay *r = calloc(1, sizeof(*r));
+    char hostport[NGR_ADDR_LEN + 8];
+
+    if (r == NULL) {
+        err_set(err, NGR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->cl = cl;
+    TAILQ_INIT(&r->unpause);
+    TAILQ_INIT(&r->dead);
+    TAILQ_INIT(&r->dead_socks);
+    loop_timer_init(&r->timer, replay_on_timer, r);
+    net_format_addr(&cl->opt.local, hostport, sizeof(hostport));
+    snprintf(r->base_url, sizeof(r->base_url), "http://%s", hostport);
+    snprintf(r->host_header, sizeof(r->host_header), "Host: %s", hostport);
+    r->multi = curl_multi_init();
+    if (r->multi == NULL) {
+        free(r);
+        err_set(err, NGR_ENOMEM, "curl_multi_init failed");
+        return NULL;
+    }
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, replay_on_curl_socket);
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, replay_on_curl_timer);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+    curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)REPLAY_MAX_CONNECTS);
+    return r;
+}
+
+void
+replay_free(struct replay *r)
+{
+    struct replay_req *q;
+    struct replay_sock *rs;
+    size_t i;
+
+    if (r == NULL)
+        return;
+    replay_turn_end(r);
+    while ((q = TAILQ_FIRST(&r->dead)) != NULL) {
+        TAILQ_REMOVE(&r->dead, q, dead_entry);
+        replay_free_req(q);
+    }
+    loop_timer_stop(r->cl->loop, &r->timer);
+    for (i = 0; i < r->npool; i++)
+        curl_easy_cleanup(r->pool[i]);
+    curl_multi_cleanup(r->multi);
+    while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
+        TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
+        free(rs);
+    }
+    free(r);
+}
+
+/* A NUL-terminated copy of a wire string, in a caller buffer (truncated to fit). */
+static const char *
+replay_cstr(char *out, size_t outlen, struct frame_str s)
+{
+    size_t n = s.len < outlen - 1 ? s.len : outlen - 1;
+
+    memcpy(out, s.p, n);
+    out[n] = '\0';
+    return out;
+}
+
+/* Builds the header list: the public request's fields in order, Host possibly rewritten, and
+ * empty Expect and Accept so libcurl adds nothing of its own. */
+static int
+replay_headers(struct replay_req *q, const struct frame_head *h)
+{
+    struct curl_slist *list = NULL, *tmp;
+    char *line = NULL;
+    size_t i, cap = 0;
+    int have_accept = 0;
+
+    for (i = 0; i < h->nfields; i++) {
+        const struct frame_field *f = &h->fields[i];
+        size_t need = f->name.len + f->value.len + 4;
+
+        if (frame_str_eq(f->name, "accept"))
+            have_accept = 1;
+        if (frame_str_eq(f->name, "host") && q->r->cl->opt.host_rewrite) {
+            tmp = curl_slist_append(list, q->r->host_header);
+        } else {
+            if (need > cap) {
+                char *nl = realloc(line, need);
+                if (nl == NULL)
+                    goto fail;
+                line = nl;
+                cap = need;
+            }
+            /* "Name;" is libcurl's spelling of a header with an empty value. */
+            if (f->value.len == 0)
+                snprintf(line, cap, "%.*s;", (int)f->name.len, f->name.p);
+            else
+                snprintf(line, cap, "%.*s: %.*s", (int)f->name.len, f->name.p, (int)f->value.len,
+                         f->value.p);
+            tmp = curl_slist_append(list, line);
+        }
+        if (tmp == NULL)
+            goto fail;
+        list = tmp;
+    }
+    if ((tmp = curl_slist_append(list, "Expect:")) == NULL)
+        goto fail;
+    list = tmp;
+    if (!have_accept) {
+        if ((tmp = curl_slist_append(list, "Accept:")) == NULL)
+            goto fail;
+        list = tmp;
+    }
+    free(line);
+    q->headers = list;
+    return 0;
+fail:
+    free(line);
+    curl_slist_free_all(list);
+    return NGR_ENOMEM;
+}
+
+int
+replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
+{
+    struct replay_req *q;
+    char method[64], target[8192], esc[80];
+    CURL *e;
+    int upload;
+
+    q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return NGR_ENOMEM;
+    if (session_stream_accept(&r->cl->sess, &q->st, stream_id, q) != 0) {
+        free(q);
+        return NGR_EPROTO;
+    }
+    q->r = r;
+    r->active++;
+    q->started_ms = loop_now(r->cl->loop);
+    buf_init(&q->req_body, NGR_STREAM_WINDOW);
+    buf_init(&q->resp_pending, REPLAY_PENDING_MAX);
+    replay_cstr(method, sizeof(method), h->method);
+    snprintf(q->label, sizeof(q->label), "%s %s", method,
+             log_escape(esc, sizeof(esc), h->target.p, h->target.len));
+    q->is_head = strcmp(method, "HEAD") == 0;
+    q->req_ended = h->body == FRAME_BODY_NONE || (h->body == FRAME_BODY_LENGTH && h->length == 0);
+    if (h->target.len >= sizeof(target)) {
+        session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "request target too long");
+        replay_kill(q);
+        return 0;
+    }
+    replay_cstr(target, sizeof(target), h->target);
+
+    if (r->npool > 0) {
+        e = r->pool[--r->npool];
+        curl_easy_reset(e); /* every per-request option starts from its default again */
+    } else {
+        e = curl_easy_init();
+    }
+    q->easy = e;
+    if (e == NULL || replay_headers(q, h) != 0) {
+        session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "client out of memory");
+        replay_kill(q);
+        return 0;
+    }
+    upload = h->body != FRAME_BODY_NONE;
+    curl_easy_setopt(e, CURLOPT_URL, r->base_url);
+    curl_easy_setopt(e, CURLOPT_REQUEST_TARGET, target);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)NGR_CURL_BUFFER);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
+    if (q->is_head && !upload) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (upload) {
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, q);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+                         h->body == FRAME_BODY_LENGTH ? (curl_off_t)h->length : (curl_off_t)-1);
+        if (strcmp(method, "PUT") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+        session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "curl_multi_add_handle failed");
+        replay_kill(q);
+        return 0;
+    }
+    q->in_multi = 1;
+    log_debug("stream %u: %s", stream_id, q->label);
+    return 0;
+}
+
+int
+replay_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    struct replay_req *q = st->owner;
+
+    if (q->req_ended)
+        return NGR_EPROTO;
+    if (n > 0 && buf_append(&q->req_body, p, n) != 0)
+        return NGR_ELIMIT; /* cannot happen within the window */
+    if (end)
+        q->req_ended = 1;
+    if (q->read_paused)
+        replay_queue_unpause(q);
+    return 0;
+}
+
+void
+replay_on_reset(struct stream *st, uint32_t code, struct frame_str message)
+{
+    struct replay_req *q = st->owner;
+
+    log_debug("%s: reset by the gateway (code %u)", q->label, code);
+    replay_kill(q);
+}
+
+void
+replay_on_writable(struct stream *st)
+{
+    struct replay_req *q = st->owner;
+
+    if (q->dead)
+        return;
+    replay_flush_pending(q);
+    if (q->curl_done) {
+        replay_try_finish(q);
+        return;
+    }
+    if (q->write_paused && q->resp_pending.len < NGR_CURL_BUFFER)
+        replay_queue_unpause(q);
+}
+
+void
+replay_turn_end(struct replay *r)
+{
+    struct replay_req *q;
+    struct replay_sock *rs;
+    int running;
+
+    while ((q = TAILQ_FIRST(&r->unpause)) != NULL) {
+        TAILQ_REMOVE(&r->unpause, q, unpause_entry);
+        q->unpause_queued = 0;
+        q->read_paused = 0;
+        q->write_paused = 0;
+        /* May call the read or write callback at once, which may pause again. */
+        curl_easy_pause(q->easy, CURLPAUSE_CONT);
+    }
+    if (r->kick) {
+        r->kick = 0;
+        curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    replay_check_done(r);
+    while ((q = TAILQ_FIRST(&r->dead)) != NULL) {
+        TAILQ_REMOVE(&r->dead, q, dead_entry);
+        replay_free_req(q);
+    }
+    while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
+        TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
+        free(rs);
+    }
+}

@@ -1,0 +1,44 @@
+/* buf.h: a bounded byte queue. Created with its limit, allocates nothing until bytes arrive,
+ * grows up to the limit, and frees its storage once drained, so an idle owner costs no memory. */
+#ifndef NGR_BUF_H
+#define NGR_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+    uint8_t *data; /* owned; NULL while empty */
+    size_t off;    /* first unread byte */
+    size_t len;    /* unread bytes, starting at data + off */
+    size_t cap;    /* allocated bytes */
+    size_t limit;  /* len never exceeds this */
+};
+
+/* Sets the limit; allocates nothing. */
+void buf_init(struct buf *b, size_t limit);
+/* Releases storage; the buffer stays usable (empty, same limit). */
+void buf_free(struct buf *b);
+
+/* Appends n bytes. Returns 0, NGR_ELIMIT if len + n would pass the limit (nothing appended),
+ * or NGR_ENOMEM. */
+int buf_append(struct buf *b, const void *p, size_t n);
+/* Like buf_append but ignores the limit: for the few control frames that must bypass it. */
+int buf_append_force(struct buf *b, const void *p, size_t n);
+/* Reserves room for n more bytes and returns where to write them (commit with buf_commit), or
+ * NULL if the limit or memory forbids it. */
+uint8_t *buf_reserve(struct buf *b, size_t n, int force);
+void buf_commit(struct buf *b, size_t n);
+
+/* The unread bytes (borrowed; valid until the next call that changes the buffer). */
+static inline const uint8_t *
+buf_head(const struct buf *b)
+{
+    return b->data + b->off;
+}
+
+/* Drops n (<= len) bytes from the front; frees storage when nothing is left. */
+void buf_consume(struct buf *b, size_t n);
+/* Copies up to n bytes out and consumes them; returns how many. */
+size_t buf_take(struct buf *b, void *out, size_t n);
+
+#endif

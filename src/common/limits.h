@@ -1,0 +1,49 @@
+/* limits.h: every limit, window and timeout of ngrnotok in one place, each with its unit. */
+#ifndef NGR_LIMITS_H
+#define NGR_LIMITS_H
+
+/* Control protocol (docs/protocol.md). */
+#define NGR_FRAME_HEADER_LEN 9              /* bytes */
+#define NGR_FRAME_MIN_MAX_PAYLOAD 65536     /* bytes: a peer may not offer less */
+#define NGR_FRAME_MAX_PAYLOAD 65536         /* bytes: what we accept and send */
+#define NGR_FRAME_ABS_MAX_PAYLOAD 16777215  /* bytes: the 24-bit length field's ceiling */
+#define NGR_DATA_SLICE 16384                /* bytes of body per DATA frame we send */
+#define NGR_STREAM_WINDOW (1024 * 1024)     /* bytes: initial credit of one stream */
+#define NGR_SESSION_WINDOW (8 * 1024 * 1024) /* bytes: initial credit of a whole session */
+#define NGR_MAX_HEADERS 200                 /* header fields in one head */
+#define NGR_MAX_STRING 65535                /* bytes in one length-prefixed string */
+#define NGR_MAX_HEAD_BYTES 32768            /* bytes: encoded request or response head */
+#define NGR_MAX_MESSAGE 256                 /* bytes: human text in ERROR, RST, GOAWAY */
+#define NGR_MAX_SUBDOMAIN 63                /* bytes: one DNS label */
+
+/* Session health. */
+#define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */
+#define NGR_DEAD_AFTER_MS 30000 /* ms without any byte from the peer: session dead */
+#define NGR_HANDSHAKE_MS 10000  /* ms for a new connection to finish HELLO and BIND */
+#define NGR_CONNECT_MS 10000    /* ms for the client to reach the gateway */
+
+/* Output: a peer that does not read its control socket gets this much, then is closed. The
+ * flow-control windows bound DATA; the rest is control frames. */
+#define NGR_SESSION_OUT_HARD (NGR_SESSION_WINDOW + 4 * 1024 * 1024) /* bytes */
+#define NGR_READ_BUDGET (256 * 1024) /* bytes read from one socket per loop turn */
+#define NGR_SCRATCH_LEN (NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD) /* bytes */
+
+/* Gateway, public side. */
+#define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
+#define NGR_HTTP_CONN_MEMORY (32 * 1024)       /* bytes: libmicrohttpd per-connection pool */
+#define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
+#define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
+#define NGR_RESPONSE_BLOCK 65536               /* bytes a content reader may copy at once */
+#define NGR_ADMIN_CONN_LIMIT 64                /* admin connections at once */
+#define NGR_MAX_SESSIONS 20000                 /* control sessions at once */
+
+/* Client, local side. */
+#define NGR_CURL_BUFFER 65536 /* bytes: CURLOPT_BUFFERSIZE, also the write-callback slack */
+
+/* Addresses and names. */
+#define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */
+#define NGR_DOMAIN_LEN 253 /* bytes: a DNS name */
+#define NGR_URL_LEN 512   /* bytes: a public URL */
+#define NGR_ID_LEN 32     /* bytes: a tunnel id as text, with its NUL */
+
+#endif

@@ -1,0 +1,100 @@
+/* log.c: leveled logging to stderr and escaping of untrusted strings. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *log_progname = "ngrnotok";
+static enum log_level log_level = LOG_LEVEL_INFO;
+
+void
+log_init(const char *progname, enum log_level level)
+{
+    log_progname = progname;
+    log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+    return log_level;
+}
+
+static void
+log_vwrite(const char *tag, const char *fmt, va_list ap)
+{
+    char line[1024];
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n < 0)
+        return;
+    /* One fprintf per line keeps lines whole when several processes share stderr. */
+    fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, ts.tv_nsec / 1000000, log_progname, tag, line);
+}
+
+#define LOG_DEFINE(name, lvl, tag)                                                                 \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        if (log_level < (lvl))                                                                     \
+            return;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        log_vwrite(tag, fmt, ap);                                                                  \
+        va_end(ap);                                                                                \
+    }
+
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR, "error")
+LOG_DEFINE(log_warn, LOG_LEVEL_WARN, "warn")
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, "info")
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, "debug")
+
+void
+fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite("fatal", fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+char *
+log_escape(char *out, size_t outlen, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i;
+
+    if (outlen == 0)
+        return out;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+
+        if (o + need + 4 > outlen) { /* room for "..." and NUL */
+            memcpy(out + o, "...", outlen - o >= 4 ? 3 : outlen - o - 1);
+            o += outlen - o >= 4 ? 3 : outlen - o - 1;
+            break;
+        }
+        if (need == 4) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

@@ -1,0 +1,74 @@
+/* loop.h: the one event loop of a process: epoll for descriptors, a heap of timers on
+ * CLOCK_MONOTONIC, and a hook run at the end of every turn (flush output, run libmicrohttpd).
+ *
+ * Callbacks run on the loop's thread and must not block. A callback may add, change or remove
+ * any watch or timer, its own included. */
+#ifndef NGR_LOOP_H
+#define NGR_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+
+/* Events, a subset of epoll's. */
+#define LOOP_READ 0x1
+#define LOOP_WRITE 0x4
+#define LOOP_HUP 0x2000 /* EPOLLRDHUP: the peer shut its side */
+
+typedef void (*loop_io_cb)(void *arg, uint32_t events);
+typedef void (*loop_timer_cb)(void *arg);
+typedef void (*loop_turn_cb)(void *arg);
+
+/* A watch on one descriptor; embedded in its owner, which outlives the watch. */
+struct loop_io {
+    int fd;
+    uint32_t events;
+    loop_io_cb cb;
+    void *arg;
+};
+
+/* A timer; embedded in its owner. heap_index is -1 while not armed. */
+struct loop_timer {
+    uint64_t when_ms;
+    long heap_index;
+    loop_timer_cb cb;
+    void *arg;
+};
+
+/* Returns a new loop; free with loop_free. NULL if epoll_create1 fails. */
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+
+/* Starts, changes or stops watching io->fd. events 0 keeps the fd registered but quiet.
+ * Return 0 or NGR_ESYS. */
+int loop_io_add(struct loop *l, struct loop_io *io, int fd, uint32_t events, loop_io_cb cb,
+                void *arg);
+int loop_io_mod(struct loop *l, struct loop_io *io, uint32_t events);
+void loop_io_del(struct loop *l, struct loop_io *io);
+
+void loop_timer_init(struct loop_timer *t, loop_timer_cb cb, void *arg);
+/* Arms (or re-arms) t to fire once, after ms milliseconds. Returns 0 or NGR_ENOMEM. */
+int loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms);
+void loop_timer_stop(struct loop *l, struct loop_timer *t);
+static inline int
+loop_timer_armed(const struct loop_timer *t)
+{
+    return t->heap_index >= 0;
+}
+
+/* Called once at the end of every turn, after all events and timers. */
+void loop_set_turn_hook(struct loop *l, loop_turn_cb cb, void *arg);
+/* Makes the next wait return at once (the turn hook has work to redo). */
+void loop_wake(struct loop *l);
+/* A further limit on the next wait, in ms (libmicrohttpd's and libcurl's timeouts). */
+void loop_limit_wait(struct loop *l, uint64_t ms);
+
+/* Milliseconds on CLOCK_MONOTONIC, cached at the start of each turn. */
+uint64_t loop_now(struct loop *l);
+uint64_t loop_clock_ms(void);
+
+/* Runs until loop_stop; returns 0, or NGR_ESYS if epoll_wait fails. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif

@@ -1,0 +1,199 @@
+/* net.c: address parsing and non-blocking TCP sockets; see net.h. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NET_NOTSENT_LOWAT (64 * 1024) /* bytes queued unsent in the kernel before EAGAIN */
+
+int
+net_parse_addr(const char *s, const char *default_host, int allow_zero, struct net_addr *a,
+               struct ngr_err *err)
+{
+    const char *colon, *host, *port;
+    size_t hostlen;
+    char *end;
+    unsigned long p;
+
+    if (s == NULL || *s == '\0')
+        return err_set(err, NGR_EINVAL, "empty address");
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || rb[1] != ':')
+            return err_set(err, NGR_EINVAL, "address \"%s\": expected [IPv6]:PORT", s);
+        host = s + 1;
+        hostlen = (size_t)(rb - host);
+        port = rb + 2;
+    } else if ((colon = strrchr(s, ':')) != NULL) {
+        if (strchr(s, ':') != colon)
+            return err_set(err, NGR_EINVAL, "address \"%s\": put an IPv6 address in brackets", s);
+        host = s;
+        hostlen = (size_t)(colon - s);
+        port = colon + 1;
+    } else if (default_host != NULL) {
+        host = default_host;
+        hostlen = strlen(default_host);
+        port = s;
+    } else {
+        return err_set(err, NGR_EINVAL, "address \"%s\": expected HOST:PORT", s);
+    }
+    if (hostlen == 0 || hostlen >= sizeof(a->host))
+        return err_set(err, NGR_EINVAL, "address \"%s\": bad host", s);
+    errno = 0;
+    p = strtoul(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || errno != 0 || p > 65535 || (p == 0 && !allow_zero) ||
+        port[0] == '-' || port[0] == '+')
+        return err_set(err, NGR_EINVAL, "address \"%s\": port must be %d-65535", s,
+                       allow_zero ? 0 : 1);
+    memcpy(a->host, host, hostlen);
+    a->host[hostlen] = '\0';
+    a->port = (uint16_t)p;
+    return 0;
+}
+
+void
+net_format_addr(const struct net_addr *a, char *out, size_t outlen)
+{
+    if (strchr(a->host, ':') != NULL)
+        snprintf(out, outlen, "[%s]:%u", a->host, a->port);
+    else
+        snprintf(out, outlen, "%s:%u", a->host, a->port);
+}
+
+void
+net_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    const void *src = NULL;
+
+    if (sa == NULL) {
+        snprintf(out, outlen, "unknown");
+        return;
+    }
+    if (sa->sa_family == AF_INET)
+        src = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        src = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (src == NULL || inet_ntop(sa->sa_family, src, out, (socklen_t)outlen) == NULL)
+        snprintf(out, outlen, "unknown");
+    /* An IPv4 client on a dual-stack socket reads better without the ::ffff: prefix. */
+    if (strncmp(out, "::ffff:", 7) == 0 && strchr(out + 7, '.') != NULL)
+        memmove(out, out + 7, strlen(out + 7) + 1);
+}
+
+static int
+net_resolve(const struct net_addr *a, int passive, struct addrinfo **res, struct ngr_err *err)
+{
+    struct addrinfo hints;
+    char port[8];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
+    snprintf(port, sizeof(port), "%u", a->port);
+    rc = getaddrinfo(a->host, port, &hints, res);
+    if (rc != 0)
+        return err_set(err, NGR_EINVAL, "resolve %s: %s", a->host, gai_strerror(rc));
+    return 0;
+}
+
+int
+net_listen(struct net_addr *a, int backlog, struct ngr_err *err)
+{
+    struct addrinfo *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char text[NGR_ADDR_LEN + 8];
+    int fd = -1, one = 1, rc;
+
+    net_format_addr(a, text, sizeof(text));
+    if ((rc = net_resolve(a, 1, &res, err)) != 0)
+        return rc;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        err_set(err, NGR_ESYS, "socket for %s: %s", text, strerror(errno));
+        goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        err_set(err, NGR_ESYS, "bind %s: %s", text, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, backlog) < 0) {
+        err_set(err, NGR_ESYS, "listen %s: %s", text, strerror(errno));
+        goto fail;
+    }
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+        a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    freeaddrinfo(res);
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return NGR_ESYS;
+}
+
+int
+net_connect(const struct net_addr *a, struct ngr_err *err)
+{
+    struct addrinfo *res = NULL, *ai;
+    char text[NGR_ADDR_LEN + 8];
+    int fd = -1, rc, saved = 0;
+
+    net_format_addr(a, text, sizeof(text));
+    if ((rc = net_resolve(a, 0, &res, err)) != 0)
+        return rc;
+    /* Try each address; a non-blocking connect to loopback fails at once if refused, so only
+     * the last attempt may still be in progress. */
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return err_set(err, NGR_ESYS, "connect %s: %s", text, strerror(saved));
+    net_tune_stream(fd);
+    return fd;
+}
+
+int
+net_connect_result(int fd, const struct net_addr *a, struct ngr_err *err)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    char text[NGR_ADDR_LEN + 8];
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr == 0)
+        return 0;
+    net_format_addr(a, text, sizeof(text));
+    return err_set(err, NGR_ESYS, "connect %s: %s", text, strerror(soerr));
+}
+
+void
+net_tune_stream(int fd)
+{
+    int one = 1, lowat = NET_NOTSENT_LOWAT;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+}

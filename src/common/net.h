@@ -1,0 +1,41 @@
+/* net.h: addresses as text ("127.0.0.1:8080", "[::1]:80", "localhost:3000") and non-blocking
+ * sockets, in the shape of anet.c: 0 or a negative NGR_E* code, and a human reason in err. */
+#ifndef NGR_NET_H
+#define NGR_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "limits.h"
+
+struct net_addr {
+    char host[NGR_ADDR_LEN]; /* without brackets */
+    uint16_t port;
+};
+
+/* Parses "HOST:PORT", "[V6]:PORT" or, if default_host is not NULL, a bare "PORT". Port 0 is
+ * accepted only if allow_zero. Returns 0 or NGR_EINVAL with a reason. */
+int net_parse_addr(const char *s, const char *default_host, int allow_zero, struct net_addr *a,
+                   struct ngr_err *err);
+/* Formats "host:port" ("[v6]:port") into out. */
+void net_format_addr(const struct net_addr *a, char *out, size_t outlen);
+/* The numeric address of a peer ("203.0.113.9", "::1"), without the port. */
+void net_format_ip(const struct sockaddr *sa, char *out, size_t outlen);
+
+/* Resolves (blocking: startup only) and listens with SO_REUSEADDR, non-blocking, CLOEXEC.
+ * Returns the fd, or a negative code. On success the bound port (useful with port 0) is
+ * written back into a->port. */
+int net_listen(struct net_addr *a, int backlog, struct ngr_err *err);
+
+/* Resolves (blocking: the client does this once at startup) and starts a non-blocking connect.
+ * Returns the fd (connection in progress or done) or a negative code. */
+int net_connect(const struct net_addr *a, struct ngr_err *err);
+/* After a connect became writable: 0, or the connect's error in err. */
+int net_connect_result(int fd, const struct net_addr *a, struct ngr_err *err);
+
+/* TCP_NODELAY and TCP_NOTSENT_LOWAT: our own output order decides what goes first. */
+void net_tune_stream(int fd);
+
+#endif

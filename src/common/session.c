@@ -1,0 +1,636 @@
+/* session.c: framing, flow control, heartbeats and teardown of one control connection; see
+ * session.h and docs/protocol.md. */
+#include "session.h"
+#include "err.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static TAILQ_HEAD(, session) session_flush_list = TAILQ_HEAD_INITIALIZER(session_flush_list);
+static TAILQ_HEAD(, session) session_reap_list = TAILQ_HEAD_INITIALIZER(session_reap_list);
+static uint8_t session_encode_area[NGR_SCRATCH_LEN];
+static uint8_t session_read_area[NGR_READ_BUDGET];
+
+static void session_on_io(void *arg, uint32_t events);
+static void session_mark_pending(struct session *s);
+static void session_on_heartbeat(void *arg);
+
+uint8_t *
+session_scratch(void)
+{
+    return session_encode_area;
+}
+
+int
+session_init(struct session *s, struct loop *l, int fd, int gateway,
+             const struct session_handler *h, void *owner)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = l;
+    s->fd = fd;
+    s->h = h;
+    s->owner = owner;
+    buf_init(&s->in, NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD);
+    buf_init(&s->out, NGR_SESSION_OUT_HARD);
+    s->peer_max_payload = NGR_FRAME_MIN_MAX_PAYLOAD;
+    s->local_stream_window = NGR_STREAM_WINDOW;
+    s->local_session_window = NGR_SESSION_WINDOW;
+    s->next_id = gateway ? 1 : 2;
+    s->preface_left = gateway ? NGR_PREFACE_LEN : 0;
+    if (!gateway && buf_append(&s->out, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
+        session_mark_pending(s);
+    s->last_rx = loop_now(l);
+    loop_timer_init(&s->heartbeat, session_on_heartbeat, s);
+    /* Until HELLO/WELCOME sets the interval, the timer is the handshake deadline. */
+    loop_timer_start(l, &s->heartbeat, NGR_HANDSHAKE_MS);
+    if (loop_io_add(l, &s->io, fd, LOOP_READ | LOOP_HUP, session_on_io, s) != 0) {
+        loop_timer_stop(l, &s->heartbeat);
+        return NGR_ESYS;
+    }
+    return 0;
+}
+
+void
+session_free(struct session *s)
+{
+    if (s == NULL)
+        return;
+    if (s->pending)
+        TAILQ_REMOVE(&session_flush_list, s, pending_entry);
+    s->pending = 0;
+    loop_timer_stop(s->loop, &s->heartbeat);
+    if (s->fd >= 0) {
+        loop_io_del(s->loop, &s->io);
+        close(s->fd);
+        s->fd = -1;
+    }
+    HASH_CLEAR(hh, s->streams);
+    buf_free(&s->in);
+    buf_free(&s->out);
+}
+
+void
+session_local_hello(const struct session *s, struct frame_hello *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->version = NGR_PROTOCOL_VERSION;
+    h->max_payload = NGR_FRAME_MAX_PAYLOAD;
+    h->stream_window = s->local_stream_window;
+    h->session_window = s->local_session_window;
+    h->heartbeat_ms = NGR_HEARTBEAT_MS;
+}
+
+void
+session_set_peer(struct session *s, const struct frame_hello *peer)
+{
+    s->peer_max_payload = peer->max_payload < NGR_FRAME_MAX_PAYLOAD ? peer->max_payload
+                                                                    : NGR_FRAME_MAX_PAYLOAD;
+    s->peer_stream_window = peer->stream_window;
+    s->send_credit = peer->session_window;
+    /* Both sides ping at the shorter of the two intervals. */
+    s->heartbeat_ms = peer->heartbeat_ms < NGR_HEARTBEAT_MS && peer->heartbeat_ms >= 100
+                          ? peer->heartbeat_ms
+                          : NGR_HEARTBEAT_MS;
+    loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
+}
+
+static void
+session_mark_pending(struct session *s)
+{
+    if (!s->pending) {
+        s->pending = 1;
+        TAILQ_INSERT_TAIL(&session_flush_list, s, pending_entry);
+    }
+}
+
+int
+session_queue(struct session *s, ssize_t n, int force)
+{
+    int rc;
+
+    if (n < 0)
+        return (int)n;
+    if (s->fd < 0 || s->closing)
+        return NGR_ECLOSED;
+    /* Forced frames (WINDOW, PONG, RST, ERROR) may pass the cap, but not without end: they are
+     * answers to what the peer sends, so a peer that sends and never reads is cut off. */
+    if (s->out.len + (size_t)n > (force ? 2 * (size_t)NGR_SESSION_OUT_HARD : NGR_SESSION_OUT_HARD)) {
+        session_close(s, 0, "peer does not read its control connection");
+        return NGR_ELIMIT;
+    }
+    rc = buf_append_force(&s->out, session_encode_area, (size_t)n);
+    if (rc != 0)
+        return rc;
+    s->bytes_tx += (uint64_t)n;
+    session_mark_pending(s);
+    return 0;
+}
+
+/* Which side opened an id: ours have the parity of next_id. */
+static int
+session_id_is_ours(const struct session *s, uint32_t id)
+{
+    return (id & 1) == (s->next_id & 1);
+}
+
+/* A frame for an id that is not in the table: 0 if it was closed (drop the frame), NGR_EPROTO
+ * if it was never opened. */
+static int
+session_unknown_id(const struct session *s, uint32_t id)
+{
+    if (id == 0)
+        return NGR_EPROTO;
+    if (session_id_is_ours(s, id))
+        return id < s->next_id ? 0 : NGR_EPROTO;
+    return id <= s->peer_max_id ? 0 : NGR_EPROTO;
+}
+
+struct stream *
+session_stream_find(struct session *s, uint32_t id)
+{
+    struct stream *st = NULL;
+
+    HASH_FIND(hh, s->streams, &id, sizeof(id), st);
+    return st;
+}
+
+static void
+session_stream_add(struct session *s, struct stream *st, uint32_t id, void *owner)
+{
+    memset(&st->hh, 0, sizeof(st->hh));
+    st->id = id;
+    st->sess = s;
+    st->owner = owner;
+    st->send_credit = s->peer_stream_window;
+    st->recv_outstanding = 0;
+    st->recv_consumed = 0;
+    HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
+    s->nstreams++;
+}
+
+int
+session_stream_open(struct session *s, struct stream *st, void *owner)
+{
+    if (s->closing)
+        return NGR_ECLOSED;
+    if (s->next_id > 0x7ffffffdu)
+        return NGR_ELIMIT; /* ids exhausted: the owner should start a fresh session */
+    session_stream_add(s, st, s->next_id, owner);
+    s->next_id += 2;
+    return 0;
+}
+
+int
+session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *owner)
+{
+    if (id == 0 || session_id_is_ours(s, id) || id <= s->peer_max_id)
+        return NGR_EPROTO;
+    s->peer_max_id = id;
+    session_stream_add(s, st, id, owner);
+    return 0;
+}
+
+static void session_return_credit(struct session *s, struct stream *st, int force);
+
+void
+session_stream_detach(struct stream *st)
+{
+    struct session *s = st->sess;
+
+    if (s == NULL)
+        return;
+    HASH_DELETE(hh, s->streams, st);
+    s->nstreams--;
+    /* Bytes the owner will never drain still count against the session window: return them. */
+    s->recv_consumed += st->recv_outstanding - st->recv_consumed;
+    st->sess = NULL;
+    session_return_credit(s, NULL, 0);
+}
+
+size_t
+session_send_room(const struct stream *st)
+{
+    int64_t room;
+
+    if (st->sess == NULL || st->sess->closing)
+        return 0;
+    room = st->send_credit < st->sess->send_credit ? st->send_credit : st->sess->send_credit;
+    return room > 0 ? (size_t)room : 0;
+}
+
+ssize_t
+session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    struct session *s = st->sess;
+    size_t sent = 0;
+    uint8_t hdr[NGR_FRAME_HEADER_LEN];
+
+    if (s == NULL || s->closing)
+        return NGR_ECLOSED;
+    do {
+        size_t room = session_send_room(st), slice = n - sent;
+        uint8_t flags = 0;
+
+        if (slice > room)
+            slice = room;
+        if (slice > NGR_DATA_SLICE)
+            slice = NGR_DATA_SLICE;
+        if (slice > s->peer_max_payload)
+            slice = s->peer_max_payload;
+        if (slice == 0 && !(sent == n && end))
+            break;
+        if (end && sent + slice == n)
+            flags = FRAME_FLAG_END_STREAM;
+        frame_header_encode(hdr, FRAME_DATA, flags, st->id, (uint32_t)slice);
+        if (buf_append(&s->out, hdr, sizeof(hdr)) != 0 ||
+            buf_append(&s->out, p + sent, slice) != 0) {
+            session_close(s, 0, "peer does not read its control connection");
+            return NGR_ELIMIT;
+        }
+        s->bytes_tx += sizeof(hdr) + slice;
+        st->send_credit -= (int64_t)slice;
+        s->send_credit -= (int64_t)slice;
+        sent += slice;
+        session_mark_pending(s);
+        if (flags)
+            break;
+    } while (sent < n);
+    return (ssize_t)sent;
+}
+
+void
+session_stream_reset(struct stream *st, uint32_t code, const char *message)
+{
+    struct session *s = st->sess;
+    struct frame_reason r;
+
+    if (s == NULL)
+        return;
+    memset(&r, 0, sizeof(r));
+    r.code = code;
+    r.message = frame_str_c(message);
+    session_queue(s, frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_RST, st->id, &r),
+                  1);
+    session_stream_detach(st);
+}
+
+/* Sends WINDOW for what the owner drained, once enough has gathered to be worth a frame.
+ * force: send whatever there is (used for the session-level remainder of closed streams). */
+static void
+session_return_credit(struct session *s, struct stream *st, int force)
+{
+    if (st != NULL && st->recv_consumed > 0 &&
+        (force || st->recv_consumed >= s->local_stream_window / 4)) {
+        uint32_t n = st->recv_consumed;
+        st->recv_outstanding -= n;
+        st->recv_consumed = 0;
+        session_queue(s, frame_window_encode(session_scratch(), NGR_SCRATCH_LEN, st->id, n), 1);
+    }
+    if (s->recv_consumed > 0 && (force || s->recv_consumed >= s->local_session_window / 4)) {
+        uint32_t n = s->recv_consumed;
+        s->recv_outstanding -= n;
+        s->recv_consumed = 0;
+        session_queue(s, frame_window_encode(session_scratch(), NGR_SCRATCH_LEN, 0, n), 1);
+    }
+}
+
+void
+session_consumed(struct stream *st, size_t n)
+{
+    struct session *s = st->sess;
+
+    if (s == NULL || n == 0)
+        return;
+    st->recv_consumed += (uint32_t)n;
+    s->recv_consumed += (uint32_t)n;
+    session_return_credit(s, st, 0);
+}
+
+void
+session_close(struct session *s, uint32_t code, const char *fmt, ...)
+{
+    va_list ap;
+    struct frame_reason r;
+
+    if (s->closing)
+        return;
+    s->closing = 1;
+    va_start(ap, fmt);
+    vsnprintf(s->close_reason, sizeof(s->close_reason), fmt, ap);
+    va_end(ap);
+    if (code != 0 && s->fd >= 0) {
+        ssize_t n;
+        memset(&r, 0, sizeof(r));
+        r.code = code;
+        r.message = frame_str_c(s->close_reason);
+        n = frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_ERROR, 0, &r);
+        if (n > 0 && buf_append_force(&s->out, session_encode_area, (size_t)n) == 0)
+            session_mark_pending(s);
+    }
+    TAILQ_INSERT_TAIL(&session_reap_list, s, reap_entry);
+}
+
+/* Writes what is queued. Returns 0, or NGR_ECLOSED if the socket failed. */
+static int
+session_flush(struct session *s)
+{
+    while (s->out.len > 0) {
+        ssize_t n = write(s->fd, buf_head(&s->out), s->out.len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return NGR_ECLOSED;
+        }
+        buf_consume(&s->out, (size_t)n);
+    }
+    if (s->out.len > 0 && !s->want_write) {
+        s->want_write = 1;
+        loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
+    } else if (s->out.len == 0 && s->want_write) {
+        s->want_write = 0;
+        loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
+    }
+    return 0;
+}
+
+/* Handles one frame the session itself understands, or hands it to the owner. */
+static int
+session_dispatch(struct session *s, const struct frame *f)
+{
+    struct stream *st = NULL;
+    uint32_t inc;
+    int rc;
+
+    switch (f->type) {
+    case FRAME_PING:
+        if (f->length != 8 || f->stream_id != 0)
+            return NGR_EPROTO;
+        if (f->flags & FRAME_FLAG_ACK) {
+            s->rtt_ms = loop_now(s->loop) - s->ping_sent_ms;
+            return 0;
+        }
+        return session_queue(
+            s, frame_ping_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_FLAG_ACK, f->payload), 1);
+    case FRAME_WINDOW:
+        if (frame_window_decode(f, &inc) != 0)
+            return NGR_EPROTO;
+        if (f->stream_id == 0) {
+            if (s->send_credit + inc > 0x7fffffff)
+                return NGR_EPROTO;
+            s->send_credit += inc;
+            if (s->h->on_writable)
+                s->h->on_writable(s->owner, s, NULL);
+            return 0;
+        }
+        st = session_stream_find(s, f->stream_id);
+        if (st == NULL)
+            return session_unknown_id(s, f->stream_id);
+        if (st->send_credit + inc > 0x7fffffff)
+            return NGR_EPROTO;
+        st->send_credit += inc;
+        if (s->h->on_writable)
+            s->h->on_writable(s->owner, s, st);
+        return 0;
+    case FRAME_DATA:
+        if (f->stream_id == 0)
+            return NGR_EPROTO;
+        if ((uint64_t)s->recv_outstanding + f->length > s->local_session_window)
+            return NGR_ELIMIT;
+        s->recv_outstanding += f->length;
+        st = session_stream_find(s, f->stream_id);
+        if (st == NULL) {
+            if ((rc = session_unknown_id(s, f->stream_id)) != 0)
+                return rc;
+            s->recv_consumed += f->length; /* a closed stream's bytes still count: return them */
+            session_return_credit(s, NULL, 0);
+            return 0;
+        }
+        st->recv_outstanding += f->length;
+        if (st->recv_outstanding > s->local_stream_window) {
+            session_stream_reset(st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
+            return 0;
+        }
+        rc = s->h->on_data(s->owner, st, f->payload, f->length,
+                           (f->flags & FRAME_FLAG_END_STREAM) != 0);
+        if (rc != 0 && st->sess != NULL)
+            session_stream_reset(st, FRAME_CODE_INTERNAL, "stream failed");
+        return 0;
+    case FRAME_RST: {
+        struct frame_reason r;
+        if (frame_reason_decode(f, &r) != 0)
+            return NGR_EPROTO;
+        st = session_stream_find(s, f->stream_id);
+        if (st == NULL)
+            return session_unknown_id(s, f->stream_id);
+        session_stream_detach(st);
+        if (s->h->on_reset)
+            s->h->on_reset(s->owner, st, r.code, r.message);
+        return 0;
+    }
+    case FRAME_REPLY:
+        st = session_stream_find(s, f->stream_id);
+        if (st == NULL)
+            return session_unknown_id(s, f->stream_id);
+        return s->h->on_frame(s->owner, s, f, st);
+    default:
+        return s->h->on_frame(s->owner, s, f, NULL);
+    }
+}
+
+/* Decodes and dispatches every whole frame in p; returns the bytes used, or a negative code
+ * after closing the session. */
+/* The gateway's first bytes must be the preface. Something else gets words it can show: an
+ * HTTP response for a browser or curl, a log line for TLS. */
+static ssize_t
+session_check_preface(struct session *s, const uint8_t *p, size_t len)
+{
+    static const char http_reply[] =
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        "Content-Length: 89\r\n\r\n"
+        "This is the control port of an ngrnotok gateway. Public HTTP is served on another port.\n\n";
+    size_t off = NGR_PREFACE_LEN - s->preface_left;
+    size_t n = len < s->preface_left ? len : s->preface_left;
+
+    if (memcmp(p, NGR_PREFACE + off, n) == 0) {
+        s->preface_left -= n;
+        return (ssize_t)n;
+    }
+    if (off == 0 && p[0] == 0x16) {
+        session_close(s, 0, "TLS client on the control port (this gateway speaks plain TCP)");
+    } else if (off == 0 && ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z'))) {
+        buf_append_force(&s->out, http_reply, sizeof(http_reply) - 1);
+        session_mark_pending(s);
+        session_close(s, 0, "HTTP client on the control port");
+    } else {
+        session_close(s, 0, "not an ngrnotok client (bad preface)");
+    }
+    return NGR_EPROTO;
+}
+
+static ssize_t
+session_decode(struct session *s, const uint8_t *p, size_t len)
+{
+    size_t used = 0;
+
+    if (s->preface_left > 0) {
+        ssize_t n = session_check_preface(s, p, len);
+        if (n < 0)
+            return n;
+        used = (size_t)n;
+    }
+
+    while (used < len && !s->closing) {
+        struct frame f;
+        ssize_t n = frame_decode(p + used, len - used, NGR_FRAME_MAX_PAYLOAD, &f);
+        int rc;
+
+        if (n == NGR_EAGAIN)
+            break;
+        if (n < 0) {
+            session_close(s, FRAME_CODE_PROTOCOL, "%s",
+                          n == NGR_ELIMIT ? "frame larger than the maximum frame size"
+                                          : "malformed frame header");
+            return n;
+        }
+        rc = session_dispatch(s, &f);
+        if (rc != 0 && !s->closing) {
+            if (rc == NGR_ELIMIT)
+                session_close(s, FRAME_CODE_FLOW_CONTROL, "session window exceeded");
+            else
+                session_close(s, FRAME_CODE_PROTOCOL, "bad frame (type %u, stream %u)", f.type,
+                              f.stream_id);
+            return rc;
+        }
+        used += (size_t)n;
+    }
+    return (ssize_t)used;
+}
+
+static void
+session_read(struct session *s)
+{
+    size_t total = 0;
+
+    while (total < NGR_READ_BUDGET && !s->closing) {
+        ssize_t n = read(s->fd, session_read_area, sizeof(session_read_area) - total);
+        const uint8_t *p;
+        size_t len;
+        ssize_t used;
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                session_close(s, 0, "read: %s", strerror(errno));
+            return;
+        }
+        if (n == 0) {
+            session_close(s, 0, "peer closed the connection");
+            return;
+        }
+        total += (size_t)n;
+        s->bytes_rx += (uint64_t)n;
+        s->last_rx = loop_now(s->loop);
+        /* Decode straight from the read area; only a partial frame is kept per session. */
+        if (s->in.len > 0) {
+            if (buf_append_force(&s->in, session_read_area, (size_t)n) != 0) {
+                session_close(s, 0, "out of memory");
+                return;
+            }
+            p = buf_head(&s->in);
+            len = s->in.len;
+        } else {
+            p = session_read_area;
+            len = (size_t)n;
+        }
+        used = session_decode(s, p, len);
+        if (used < 0 || s->closing)
+            return;
+        if (s->in.len > 0) {
+            buf_consume(&s->in, (size_t)used);
+        } else if ((size_t)used < len &&
+                   buf_append_force(&s->in, p + used, len - (size_t)used) != 0) {
+            session_close(s, 0, "out of memory");
+            return;
+        }
+    }
+}
+
+static void
+session_on_io(void *arg, uint32_t events)
+{
+    struct session *s = arg;
+
+    if (s->closing)
+        return;
+    if (events & LOOP_READ || events & (LOOP_HUP | 0x8 /* EPOLLERR */))
+        session_read(s);
+    if (!s->closing && (events & LOOP_WRITE) && session_flush(s) != 0)
+        session_close(s, 0, "write failed");
+}
+
+static void
+session_on_heartbeat(void *arg)
+{
+    struct session *s = arg;
+    uint64_t now = loop_now(s->loop);
+    uint8_t opaque[8] = {0};
+
+    if (s->closing)
+        return;
+    if (s->heartbeat_ms == 0) {
+        session_close(s, FRAME_CODE_PROTOCOL, "handshake not finished in %d ms", NGR_HANDSHAKE_MS);
+        return;
+    }
+    if (now - s->last_rx >= NGR_DEAD_AFTER_MS) {
+        session_close(s, 0, "peer silent for %llu ms", (unsigned long long)(now - s->last_rx));
+        return;
+    }
+    if (now - s->last_rx >= s->heartbeat_ms) {
+        s->ping_sent_ms = now;
+        memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);
+        session_queue(s, frame_ping_encode(session_scratch(), NGR_SCRATCH_LEN, 0, opaque), 1);
+    }
+    loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
+}
+
+/* Detaches every stream, tells the owner, and lets it free the session. */
+static void
+session_reap(struct session *s)
+{
+    struct stream *st, *tmp;
+    static const struct frame_str gone = {"tunnel session closed", 21};
+
+    HASH_ITER(hh, s->streams, st, tmp)
+    {
+        session_stream_detach(st);
+        if (s->h->on_reset)
+            s->h->on_reset(s->owner, st, FRAME_CODE_CANCEL, gone);
+    }
+    loop_timer_stop(s->loop, &s->heartbeat);
+    s->h->on_closed(s->owner, s, s->close_reason);
+}
+
+void
+session_turn_end(void)
+{
+    struct session *s;
+
+    while ((s = TAILQ_FIRST(&session_flush_list)) != NULL) {
+        TAILQ_REMOVE(&session_flush_list, s, pending_entry);
+        s->pending = 0;
+        if (s->fd >= 0 && session_flush(s) != 0 && !s->closing)
+            session_close(s, 0, "write failed");
+    }
+    while ((s = TAILQ_FIRST(&session_reap_list)) != NULL) {
+        TAILQ_REMOVE(&session_reap_list, s, reap_entry);
+        session_reap(s);
+    }
+}

@@ -1,0 +1,139 @@
+/* session.h: one control connection, shared by gateway and client: frame input and output,
+ * the stream table, credit-based flow control (session and per stream), heartbeats, and a
+ * deferred close. What a frame means (handshake, heads, bodies) is the owner's business: the
+ * session hands it over through struct session_handler. docs/protocol.md has the rules.
+ *
+ * Ownership: the owner allocates struct session (usually embedded) and struct stream (embedded
+ * in its own per-request object), and frees both after the callbacks say they are done. */
+#ifndef NGR_SESSION_H
+#define NGR_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uthash.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "loop.h"
+
+struct session;
+
+struct stream {
+    UT_hash_handle hh;
+    uint32_t id;
+    struct session *sess; /* NULL once detached (session gone or stream closed) */
+    int64_t send_credit;  /* bytes we may still send on this stream */
+    uint32_t recv_outstanding; /* bytes received and not yet returned as credit */
+    uint32_t recv_consumed;    /* of those, drained by our consumer, not yet returned */
+    void *owner;
+};
+
+struct session_handler {
+    /* A frame for the owner: HELLO, WELCOME, BIND, BOUND, ERROR, GOAWAY, OPEN, REPLY (stream
+     * not yet known for OPEN; looked up for REPLY). Return 0, or a negative code to close the
+     * session with a protocol error. payload pointers are borrowed for the call only. */
+    int (*on_frame)(void *owner, struct session *s, const struct frame *f, struct stream *st);
+    /* Body bytes for a live stream, already checked against the windows; end is set on the last.
+     * The owner must call session_consumed as it drains them. Return 0 or a negative code
+     * (resets the stream). */
+    int (*on_data)(void *owner, struct stream *st, const uint8_t *p, size_t n, int end);
+    /* The peer reset the stream; the stream is already detached from the session. */
+    void (*on_reset)(void *owner, struct stream *st, uint32_t code, struct frame_str message);
+    /* Credit arrived for this stream (or, with st NULL, for the session): send more. */
+    void (*on_writable)(void *owner, struct session *s, struct stream *st);
+    /* The session is closed (after its last turn): every stream still attached was detached
+     * first and gets on_reset with FRAME_CODE_CANCEL or the close code. The owner frees its
+     * objects here, the session included (session_free). */
+    void (*on_closed)(void *owner, struct session *s, const char *reason);
+};
+
+struct session {
+    struct loop *loop;
+    struct loop_io io;
+    int fd;
+    const struct session_handler *h;
+    void *owner;
+
+    struct buf in;  /* a partial frame between reads */
+    struct buf out; /* frames waiting for the socket */
+    int want_write; /* EPOLLOUT armed */
+    int pending;    /* on the flush list */
+    TAILQ_ENTRY(session) pending_entry;
+
+    /* negotiated in HELLO/WELCOME */
+    uint32_t peer_max_payload;
+    uint32_t peer_stream_window; /* credit the peer grants each stream we open or it opens */
+    uint32_t local_stream_window;
+    uint32_t local_session_window;
+    uint32_t heartbeat_ms;
+
+    int64_t send_credit;       /* session-level credit for our DATA */
+    uint32_t recv_outstanding; /* session-level bytes received, not yet returned */
+    uint32_t recv_consumed;
+
+    struct stream *streams; /* uthash by id */
+    size_t nstreams;
+    uint32_t next_id;     /* the next id we open: odd on the gateway, even on the client */
+    uint32_t peer_max_id; /* the highest id the peer opened */
+
+    uint64_t last_rx; /* ms: any byte from the peer proves it alive */
+    struct loop_timer heartbeat;
+    uint64_t ping_sent_ms;
+    uint64_t rtt_ms;
+
+    size_t preface_left; /* gateway: preface bytes still to check */
+    int closing;
+    char close_reason[128];
+    TAILQ_ENTRY(session) reap_entry;
+
+    uint64_t bytes_rx, bytes_tx;
+};
+
+/* Starts a session on a connected socket. gateway selects odd ids for what this side opens.
+ * Returns 0 or NGR_ESYS. */
+int session_init(struct session *s, struct loop *l, int fd, int gateway,
+                 const struct session_handler *h, void *owner);
+/* Closes the fd and frees buffers and the stream table (not the streams). */
+void session_free(struct session *s);
+
+/* Applies the peer's HELLO or WELCOME and starts heartbeats. */
+void session_set_peer(struct session *s, const struct frame_hello *peer);
+/* Our own values for HELLO/WELCOME. */
+void session_local_hello(const struct session *s, struct frame_hello *h);
+
+/* A process-wide scratch area to encode one frame into (cap NGR_SCRATCH_LEN). */
+uint8_t *session_scratch(void);
+/* Queues an encoded frame (n > 0) or returns n if negative. force bypasses the output cap (for
+ * WINDOW, PONG, RST, ERROR: never stop reading because our own output is full). Returns 0 or a
+ * negative code; over the hard cap the session is closed. */
+int session_queue(struct session *s, ssize_t n, int force);
+
+/* Streams. The owner embeds struct stream; open registers a new id (ours) and accept registers
+ * the peer's (from OPEN). Returns 0, NGR_EPROTO (bad or reused id) or NGR_ELIMIT. */
+int session_stream_open(struct session *s, struct stream *st, void *owner);
+int session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *owner);
+/* Removes the stream from the table; bytes still outstanding go back to the session window. */
+void session_stream_detach(struct stream *st);
+struct stream *session_stream_find(struct session *s, uint32_t id);
+
+/* How many body bytes may be sent on st now (min of stream, session credit). */
+size_t session_send_room(const struct stream *st);
+/* Sends up to n bytes as DATA (sliced), within credit; end adds END_STREAM on the last slice
+ * if all n bytes went. Returns bytes sent (>= 0) or a negative code. n = 0 with end sends an
+ * empty END_STREAM frame. */
+ssize_t session_send_data(struct stream *st, const uint8_t *p, size_t n, int end);
+/* Resets st with code and message and detaches it. */
+void session_stream_reset(struct stream *st, uint32_t code, const char *message);
+/* The owner drained n bytes of st's DATA: credit goes back to the peer in batches. */
+void session_consumed(struct stream *st, size_t n);
+
+/* Sends ERROR (if code) and closes after a last flush; the owner hears on_closed at the end
+ * of the turn. Safe to call more than once and from inside callbacks. */
+void session_close(struct session *s, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* End of a loop turn: write queued output of every session, then reap closed ones. */
+void session_turn_end(void);
+
+#endif

@@ -1,0 +1,138 @@
+/* admin_api.c: the admin API, a second libmicrohttpd daemon on the same loop. It answers at once
+ * from the tunnel table with jansson; nothing here runs per public request. */
+#include "admin_api.h"
+#include "frame.h"
+#include "log.h"
+#include "net.h"
+#include "tunnel_table.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Returns a new reference. */
+static json_t *
+admin_api_tunnel_json(const struct tunnel *t)
+{
+    char created[32];
+    struct tm tm;
+
+    gmtime_r(&t->created_at, &tm);
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", t->id,
+                     "subdomain", t->subdomain, "proto",
+                     t->proto == FRAME_PROTO_TCP ? "tcp" : "http", "public_url", t->public_url,
+                     "client_addr", t->client_addr, "created_at", created, "requests",
+                     (json_int_t)t->requests, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
+                     (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams);
+}
+
+/* Takes ownership of body. */
+static enum MHD_Result
+admin_api_reply(struct MHD_Connection *conn, unsigned status, json_t *body, const char *allow)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *text;
+
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
+admin_api_error(struct MHD_Connection *conn, unsigned status, const char *error,
+                const char *message, const char *allow)
+{
+    return admin_api_reply(conn, status, json_pack("{s:s, s:s}", "error", error, "message", message),
+                           allow);
+}
+
+static enum MHD_Result
+admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                 const char *version, const char *upload_data, size_t *upload_data_size,
+                 void **con_cls)
+{
+    static int first_call_marker;
+    json_t *list, *item;
+    struct tunnel *t;
+    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+    if (*con_cls == NULL) { /* wait for the whole request; bodies are ignored */
+        *con_cls = &first_call_marker;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/tunnels") == 0 || strcmp(url, "/tunnels/") == 0) {
+        if (!is_get)
+            return admin_api_error(conn, 405, "method_not_allowed",
+                                   "only GET is allowed on /tunnels", "GET, HEAD");
+        list = json_array();
+        for (t = tunnel_table_first(); t != NULL; t = tunnel_table_next(t))
+            json_array_append_new(list, admin_api_tunnel_json(t));
+        return admin_api_reply(conn, 200, json_pack("{s:o}", "tunnels", list), NULL);
+    }
+    if (strncmp(url, "/tunnels/", 9) == 0 && strchr(url + 9, '/') == NULL) {
+        if (!is_get)
+            return admin_api_error(conn, 405, "method_not_allowed",
+                                   "only GET is allowed on /tunnels/{id}", "GET, HEAD");
+        t = tunnel_table_find_id(url + 9, strlen(url + 9));
+        if (t == NULL)
+            return admin_api_error(conn, 404, "tunnel_not_found", "no tunnel with this id", NULL);
+        item = admin_api_tunnel_json(t);
+        return admin_api_reply(conn, 200, item, NULL);
+    }
+    return admin_api_error(conn, 404, "not_found",
+                           "unknown path; try GET /tunnels or GET /tunnels/{id}", NULL);
+}
+
+int
+admin_api_start(struct server *srv, struct ngr_err *err)
+{
+    struct MHD_Daemon *d;
+    int fd;
+
+    fd = net_listen(&srv->cfg.admin_addr, 64, err);
+    if (fd < 0)
+        return fd;
+    d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, admin_api_access, srv,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)NGR_ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)30, MHD_OPTION_END);
+    if (d == NULL) {
+        close(fd);
+        return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the admin port");
+    }
+    return mhd_glue_start(&srv->admin, srv->loop, d, err);
+}
+
+void
+admin_api_turn_end(struct server *srv)
+{
+    mhd_glue_turn_end(&srv->admin);
+}
+
+void
+admin_api_stop(struct server *srv)
+{
+    mhd_glue_stop(&srv->admin);
+}

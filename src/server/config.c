@@ -1,0 +1,256 @@
+/* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void
+config_defaults(struct server_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->domain, sizeof(c->domain), "localhost");
+    net_parse_addr("127.0.0.1:8080", NULL, 1, &c->control_addr, NULL);
+    net_parse_addr("127.0.0.1:8081", NULL, 1, &c->http_addr, NULL);
+    net_parse_addr("127.0.0.1:8082", NULL, 1, &c->admin_addr, NULL);
+    c->response_timeout_ms = NGR_RESPONSE_TIMEOUT_MS;
+    c->log_level = LOG_LEVEL_INFO;
+}
+
+int
+config_valid_label(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > NGR_MAX_SUBDOMAIN || s[0] == '-' || s[len - 1] == '-')
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* A domain: dot-separated labels, each valid once lowercased. */
+static int
+config_set_domain(struct server_config *c, const char *v, struct ngr_err *err)
+{
+    char d[NGR_DOMAIN_LEN + 1];
+    size_t len = strlen(v), i, start = 0;
+
+    if (len > 0 && v[len - 1] == '.')
+        len--;
+    if (len == 0 || len > NGR_DOMAIN_LEN)
+        return err_set(err, NGR_EINVAL, "domain \"%s\": must be 1-%d characters", v,
+                       NGR_DOMAIN_LEN);
+    for (i = 0; i < len; i++)
+        d[i] = (char)tolower((unsigned char)v[i]);
+    d[len] = '\0';
+    for (i = 0; i <= len; i++) {
+        if (i == len || d[i] == '.') {
+            if (!config_valid_label(d + start, i - start))
+                return err_set(err, NGR_EINVAL, "domain \"%s\": not a valid DNS name", v);
+            start = i + 1;
+        }
+    }
+    memcpy(c->domain, d, len + 1);
+    return 0;
+}
+
+static int
+config_parse_uint(const char *key, const char *v, unsigned long max, unsigned long *out,
+                  struct ngr_err *err)
+{
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n > max || v[0] == '-' || v[0] == '+')
+        return err_set(err, NGR_EINVAL, "%s \"%s\": expected a whole number 0-%lu", key, v, max);
+    *out = n;
+    return 0;
+}
+
+/* Seconds as a decimal ("30", "0.5"), 0.05 to 86400. */
+static int
+config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_err *err)
+{
+    char *end;
+    double s;
+
+    errno = 0;
+    s = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || errno != 0 || !(s >= 0.05 && s <= 86400))
+        return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between 0.05 and 86400", key,
+                       v);
+    *ms = (uint64_t)(s * 1000 + 0.5);
+    return 0;
+}
+
+static int
+config_key_is(const char *key, const char *want)
+{
+    for (; *key && *want; key++, want++) {
+        char k = *key == '-' ? '_' : (char)tolower((unsigned char)*key);
+        if (k != *want)
+            return 0;
+    }
+    return *key == '\0' && *want == '\0';
+}
+
+int
+config_set(struct server_config *c, const char *key, const char *value, struct ngr_err *err)
+{
+    unsigned long n = 0;
+    int rc;
+
+    if (config_key_is(key, "domain"))
+        return config_set_domain(c, value, err);
+    if (config_key_is(key, "control_addr"))
+        return net_parse_addr(value, NULL, 1, &c->control_addr, err);
+    if (config_key_is(key, "http_addr"))
+        return net_parse_addr(value, NULL, 1, &c->http_addr, err);
+    if (config_key_is(key, "admin_addr"))
+        return net_parse_addr(value, NULL, 1, &c->admin_addr, err);
+    if (config_key_is(key, "public_port")) {
+        if ((rc = config_parse_uint(key, value, 65535, &n, err)) != 0)
+            return rc;
+        c->public_port = (unsigned)n;
+        return 0;
+    }
+    if (config_key_is(key, "response_timeout"))
+        return config_parse_seconds(key, value, &c->response_timeout_ms, err);
+    if (config_key_is(key, "token")) {
+        if (strlen(value) >= sizeof(c->token))
+            return err_set(err, NGR_EINVAL, "token: longer than %zu characters",
+                           sizeof(c->token) - 1);
+        snprintf(c->token, sizeof(c->token), "%s", value);
+        return 0;
+    }
+    if (config_key_is(key, "ports_file")) {
+        if (strlen(value) >= sizeof(c->ports_file))
+            return err_set(err, NGR_EINVAL, "ports_file: path too long");
+        snprintf(c->ports_file, sizeof(c->ports_file), "%s", value);
+        return 0;
+    }
+    if (config_key_is(key, "log_level")) {
+        static const char *const names[] = {"error", "warn", "info", "debug"};
+        for (n = 0; n < 4; n++)
+            if (strcasecmp(value, names[n]) == 0) {
+                c->log_level = (enum log_level)n;
+                return 0;
+            }
+        return err_set(err, NGR_EINVAL, "log_level \"%s\": expected error, warn, info or debug",
+                       value);
+    }
+    return err_set(err, NGR_EINVAL, "unknown setting \"%s\"", key);
+}
+
+static int
+config_is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+int
+config_parse(struct server_config *c, const char *text, size_t len, struct ngr_err *err)
+{
+    size_t pos = 0;
+    unsigned lineno = 0;
+
+    while (pos < len) {
+        char line[1024], key[64], value[1024];
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        size_t i = 0, k = 0, v = 0;
+        int rc;
+
+        lineno++;
+        if (llen >= sizeof(line))
+            return err_set(err, NGR_EINVAL, "line %u: longer than %zu characters", lineno,
+                           sizeof(line) - 1);
+        memcpy(line, text + pos, llen);
+        line[llen] = '\0';
+        pos += llen + (nl ? 1 : 0);
+        if (memchr(line, '\0', llen) != NULL)
+            return err_set(err, NGR_EINVAL, "line %u: NUL byte", lineno);
+
+        while (config_is_space(line[i]))
+            i++;
+        if (line[i] == '\0' || line[i] == '#')
+            continue;
+        while (line[i] != '\0' && line[i] != '=' && !config_is_space(line[i]) &&
+               k < sizeof(key) - 1)
+            key[k++] = line[i++];
+        key[k] = '\0';
+        while (config_is_space(line[i]))
+            i++;
+        if (line[i] != '=' || k == 0)
+            return err_set(err, NGR_EINVAL, "line %u: expected \"key = value\"", lineno);
+        i++;
+        while (config_is_space(line[i]))
+            i++;
+        if (line[i] == '"') {
+            const char *q = strchr(line + i + 1, '"');
+            if (q == NULL)
+                return err_set(err, NGR_EINVAL, "line %u: unterminated quote", lineno);
+            v = (size_t)(q - (line + i + 1));
+            memcpy(value, line + i + 1, v);
+            i = (size_t)(q - line) + 1;
+            while (config_is_space(line[i]))
+                i++;
+            if (line[i] != '\0' && line[i] != '#')
+                return err_set(err, NGR_EINVAL, "line %u: text after the closing quote", lineno);
+        } else {
+            while (line[i] != '\0' && line[i] != '#')
+                value[v++] = line[i++];
+            while (v > 0 && config_is_space(value[v - 1]))
+                v--;
+        }
+        value[v] = '\0';
+        if ((rc = config_set(c, key, value, err)) != 0) {
+            char where[32];
+            snprintf(where, sizeof(where), "line %u", lineno);
+            err_prefix(err, where);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int
+config_load(struct server_config *c, const char *path, struct ngr_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ssize_t n;
+    int fd, rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, NGR_ESYS, "open %s: %s", path, strerror(errno));
+    text = malloc(CONFIG_MAX_FILE + 1);
+    if (text == NULL) {
+        close(fd);
+        return err_set(err, NGR_ENOMEM, "config %s: out of memory", path);
+    }
+    while ((n = read(fd, text + len, CONFIG_MAX_FILE + 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (n < 0) {
+        rc = err_set(err, NGR_ESYS, "read %s: %s", path, strerror(errno));
+    } else if (len > CONFIG_MAX_FILE) {
+        rc = err_set(err, NGR_ELIMIT, "config %s: larger than %d bytes", path, CONFIG_MAX_FILE);
+    } else {
+        rc = config_parse(c, text, len, err);
+        if (rc != 0)
+            err_prefix(err, path);
+    }
+    free(text);
+    return rc;
+}

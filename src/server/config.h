@@ -1,0 +1,47 @@
+/* config.h: the gateway's settings, from defaults, a config file and command-line flags (in that
+ * order of precedence, last wins). The file format is documented in config/ngrnotokd.conf. */
+#ifndef NGR_CONFIG_H
+#define NGR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "limits.h"
+#include "log.h"
+#include "net.h"
+
+#define CONFIG_MAX_FILE (64 * 1024) /* bytes: a larger config file is refused */
+#define CONFIG_TOKEN_LEN 128
+#define CONFIG_PATH_LEN 512
+
+struct server_config {
+    char domain[NGR_DOMAIN_LEN + 1]; /* lowercase, no trailing dot */
+    struct net_addr control_addr;
+    struct net_addr http_addr;
+    struct net_addr admin_addr;
+    unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */
+    uint64_t response_timeout_ms;  /* request to response head, then 504 */
+    char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect */
+    char ports_file[CONFIG_PATH_LEN];
+    enum log_level log_level;
+};
+
+/* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */
+void config_defaults(struct server_config *c);
+
+/* Sets one key ("domain", "control_addr", ...; '-' and '_' are the same) from text. Returns 0 or
+ * NGR_EINVAL with a reason naming the key and value. */
+int config_set(struct server_config *c, const char *key, const char *value, struct ngr_err *err);
+
+/* Parses "key = value" lines ('#' starts a comment; blank lines ignored; values may be quoted
+ * with "). Stops at the first bad line with its number in err. */
+int config_parse(struct server_config *c, const char *text, size_t len, struct ngr_err *err);
+
+/* Reads and parses a file (at most CONFIG_MAX_FILE bytes). */
+int config_load(struct server_config *c, const char *path, struct ngr_err *err);
+
+/* 1 if s is a valid subdomain label: 1..63 of [a-z0-9-], not starting or ending with '-'. */
+int config_valid_label(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,346 @@
+/* control.c: the gateway's control plane: accepts client connections, runs the handshake
+ * (preface, HELLO -> WELCOME, BIND -> BOUND or ERROR), registers tunnels, and passes stream
+ * frames to public_http. docs/protocol.md describes the exchange. */
+#include "control.h"
+#include "frame.h"
+#include "log.h"
+#include "net.h"
+#include "public_http.h"
+#include "tunnel_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#define CONTROL_ACCEPT_PAUSE_MS 1000 /* out of descriptors: wait this long before accepting */
+#define CONTROL_BACKLOG 1024
+
+struct ctl_conn {
+    struct session sess;
+    struct server *srv;
+    TAILQ_ENTRY(ctl_conn) entry;
+    char peer[64];
+    int hello_done;
+    struct tunnel *tunnel; /* one per session for now; the protocol allows more */
+};
+
+static const struct session_handler control_handler;
+
+struct session *
+control_session(struct ctl_conn *c)
+{
+    return &c->sess;
+}
+
+/* A constant-time comparison, so a token cannot be guessed byte by byte from timings. */
+static int
+control_token_ok(const char *want, struct frame_str got)
+{
+    size_t n = strlen(want), i;
+    unsigned char diff = (unsigned char)(n != got.len);
+
+    for (i = 0; i < n; i++)
+        diff |= (unsigned char)(want[i] ^ (i < got.len ? got.p[i] : 0));
+    return diff == 0;
+}
+
+static int
+control_on_hello(struct ctl_conn *c, const struct frame *f)
+{
+    struct frame_hello h, mine;
+
+    if (c->hello_done || frame_hello_decode(f, &h) != 0)
+        return NGR_EPROTO;
+    if (h.version != NGR_PROTOCOL_VERSION) {
+        session_close(&c->sess, FRAME_CODE_VERSION,
+                      "protocol version %u is not supported; this gateway speaks version %u",
+                      h.version, NGR_PROTOCOL_VERSION);
+        return 0;
+    }
+    if (h.max_payload < NGR_FRAME_MIN_MAX_PAYLOAD) {
+        session_close(&c->sess, FRAME_CODE_PROTOCOL, "maximum frame size below %d bytes",
+                      NGR_FRAME_MIN_MAX_PAYLOAD);
+        return 0;
+    }
+    if (c->srv->cfg.token[0] != '\0' && !control_token_ok(c->srv->cfg.token, h.token)) {
+        session_close(&c->sess, FRAME_CODE_AUTH, "authentication failed: wrong or missing token");
+        return 0;
+    }
+    session_set_peer(&c->sess, &h);
+    session_local_hello(&c->sess, &mine);
+    mine.agent = frame_str_c("ngrnotokd/" NGR_VERSION);
+    c->hello_done = 1;
+    return session_queue(&c->sess, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &mine, 1),
+                         1);
+}
+
+static void
+control_refuse_bind(struct ctl_conn *c, uint32_t handle, uint32_t code, const char *msg)
+{
+    struct frame_reason r;
+
+    memset(&r, 0, sizeof(r));
+    r.code = code;
+    r.ref = handle;
+    r.message = frame_str_c(msg);
+    log_info("control %s: bind refused: %s", c->peer, msg);
+    session_queue(&c->sess,
+                  frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_ERROR, 0, &r), 1);
+    session_close(&c->sess, 0, "bind refused");
+}
+
+static int
+control_on_bind(struct ctl_conn *c, const struct frame *f)
+{
+    struct frame_bind b;
+    struct frame_bound out;
+    struct tunnel *t;
+    char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[160];
+    unsigned port;
+
+    if (!c->hello_done || frame_bind_decode(f, &b) != 0)
+        return NGR_EPROTO;
+    if (c->tunnel != NULL) {
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED,
+                            "this gateway serves one tunnel per connection");
+        return 0;
+    }
+    if (b.proto != FRAME_PROTO_HTTP) {
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED,
+                            b.proto == FRAME_PROTO_TCP ? "TCP tunnels are not enabled on this gateway"
+                                                       : "unknown tunnel protocol");
+        return 0;
+    }
+    if (b.subdomain.len > 0) {
+        if (!config_valid_label(b.subdomain.p, b.subdomain.len)) {
+            log_escape(esc, sizeof(esc), b.subdomain.p, b.subdomain.len);
+            snprintf(msg, sizeof(msg),
+                     "invalid subdomain \"%s\": use 1-63 lowercase letters, digits or '-', "
+                     "not starting or ending with '-'",
+                     esc);
+            control_refuse_bind(c, b.handle, FRAME_CODE_NAME_INVALID, msg);
+            return 0;
+        }
+        memcpy(name, b.subdomain.p, b.subdomain.len);
+        name[b.subdomain.len] = '\0';
+    } else {
+        uuid_t u;
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, name);
+    }
+    t = tunnel_new();
+    if (t == NULL) {
+        session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
+        return 0;
+    }
+    snprintf(t->subdomain, sizeof(t->subdomain), "%s", name);
+    t->proto = FRAME_PROTO_HTTP;
+    t->handle = b.handle;
+    t->conn = c;
+    snprintf(t->client_addr, sizeof(t->client_addr), "%s", c->peer);
+    port = server_public_port(c->srv);
+    if (port == 80)
+        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s", name, c->srv->cfg.domain);
+    else
+        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s:%u", name,
+                 c->srv->cfg.domain, port);
+    if (tunnel_table_add(t) != 0) {
+        snprintf(msg, sizeof(msg), "subdomain \"%s\" is already in use", name);
+        tunnel_free(t);
+        control_refuse_bind(c, b.handle, FRAME_CODE_NAME_TAKEN, msg);
+        return 0;
+    }
+    c->tunnel = t;
+    memset(&out, 0, sizeof(out));
+    out.handle = b.handle;
+    out.id = frame_str_c(t->id);
+    out.subdomain = frame_str_c(t->subdomain);
+    out.public_url = frame_str_c(t->public_url);
+    log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
+    return session_queue(&c->sess, frame_bound_encode(session_scratch(), NGR_SCRATCH_LEN, &out), 1);
+}
+
+static int
+control_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
+{
+    struct ctl_conn *c = owner;
+    struct frame_reason r;
+    char esc[NGR_MAX_MESSAGE * 4 + 8];
+
+    switch (f->type) {
+    case FRAME_HELLO:
+        return control_on_hello(c, f);
+    case FRAME_BIND:
+        return control_on_bind(c, f);
+    case FRAME_REPLY:
+        return c->hello_done ? public_http_on_reply(st, f) : NGR_EPROTO;
+    case FRAME_GOAWAY:
+    case FRAME_ERROR:
+        if (frame_reason_decode(f, &r) != 0)
+            return NGR_EPROTO;
+        log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        session_close(s, 0, "client said %s: \"%s\"", f->type == FRAME_GOAWAY ? "goodbye" : "error",
+                      esc);
+        return 0;
+    default:
+        /* OPEN from a client, WELCOME, BOUND: not for the gateway. */
+        return NGR_EPROTO;
+    }
+}
+
+static int
+control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    return public_http_on_data(st, p, n, end);
+}
+
+static void
+control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
+{
+    public_http_on_reset(st, code, message);
+}
+
+static void
+control_on_writable(void *owner, struct session *s, struct stream *st)
+{
+    struct stream *it, *tmp;
+
+    if (st != NULL) {
+        public_http_on_writable(st);
+        return;
+    }
+    /* Session credit came back: every stream may move again. */
+    HASH_ITER(hh, s->streams, it, tmp)
+    {
+        public_http_on_writable(it);
+    }
+}
+
+static void
+control_on_closed(void *owner, struct session *s, const char *reason)
+{
+    struct ctl_conn *c = owner;
+
+    if (c->tunnel != NULL) {
+        log_info("tunnel %s: %s closed: %s", c->tunnel->id, c->tunnel->public_url, reason);
+        tunnel_table_remove(c->tunnel);
+        tunnel_free(c->tunnel);
+        c->tunnel = NULL;
+    } else {
+        log_info("control %s: closed: %s", c->peer, reason);
+    }
+    TAILQ_REMOVE(&c->srv->conns, c, entry);
+    c->srv->nconns--;
+    session_free(&c->sess);
+    free(c);
+}
+
+static const struct session_handler control_handler = {
+    .on_frame = control_on_frame,
+    .on_data = control_on_data,
+    .on_reset = control_on_reset,
+    .on_writable = control_on_writable,
+    .on_closed = control_on_closed,
+};
+
+static void
+control_accept_resume(void *arg)
+{
+    struct server *srv = arg;
+
+    loop_io_mod(srv->loop, &srv->control_io, LOOP_READ);
+}
+
+static void
+control_on_accept(void *arg, uint32_t events)
+{
+    struct server *srv = arg;
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct ctl_conn *c;
+        int fd = accept4(srv->control_fd, (struct sockaddr *)&ss, &sslen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Spinning on a listener we cannot accept from helps no one: pause instead. */
+                log_warn("control: accept: %s; pausing for %d ms", strerror(errno),
+                         CONTROL_ACCEPT_PAUSE_MS);
+                loop_io_mod(srv->loop, &srv->control_io, 0);
+                loop_timer_start(srv->loop, &srv->accept_pause, CONTROL_ACCEPT_PAUSE_MS);
+            }
+            return;
+        }
+        if (srv->nconns >= NGR_MAX_SESSIONS) {
+            log_warn("control: %d sessions already; refusing a connection", NGR_MAX_SESSIONS);
+            close(fd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        c->srv = srv;
+        net_format_ip((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+        net_tune_stream(fd);
+        if (session_init(&c->sess, srv->loop, fd, 1, &control_handler, c) != 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+        srv->nconns++;
+        log_debug("control: connection from %s", c->peer);
+    }
+}
+
+int
+control_start(struct server *srv, struct ngr_err *err)
+{
+    int fd;
+
+    TAILQ_INIT(&srv->conns);
+    loop_timer_init(&srv->accept_pause, control_accept_resume, srv);
+    fd = net_listen(&srv->cfg.control_addr, CONTROL_BACKLOG, err);
+    if (fd < 0)
+        return fd;
+    srv->control_fd = fd;
+    if (loop_io_add(srv->loop, &srv->control_io, fd, LOOP_READ, control_on_accept, srv) != 0) {
+        close(fd);
+        return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
+    }
+    return 0;
+}
+
+void
+control_stop(struct server *srv)
+{
+    struct ctl_conn *c;
+    struct frame_reason r;
+
+    if (srv->control_fd >= 0) {
+        loop_io_del(srv->loop, &srv->control_io);
+        close(srv->control_fd);
+        srv->control_fd = -1;
+    }
+    loop_timer_stop(srv->loop, &srv->accept_pause);
+    memset(&r, 0, sizeof(r));
+    r.code = FRAME_CODE_UNAVAILABLE;
+    r.message = frame_str_c("gateway shutting down");
+    TAILQ_FOREACH(c, &srv->conns, entry)
+    {
+        r.ref = c->sess.next_id > 2 ? c->sess.next_id - 2 : 0;
+        session_queue(&c->sess,
+                      frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_GOAWAY, 0, &r),
+                      1);
+        session_close(&c->sess, 0, "gateway shutting down");
+    }
+}

@@ -1,0 +1,255 @@
+/* main.c: ngrnotokd, the gateway: options and config, the three listeners on one loop, signals. */
+#include "admin_api.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "net.h"
+#include "public_http.h"
+#include "server.h"
+#include "session.h"
+#include "tunnel_table.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static void
+main_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ngrnotokd [OPTIONS]\n"
+            "\n"
+            "The ngrnotok gateway: clients connect to the control address, and public HTTP\n"
+            "requests for <name>.DOMAIN reach the client that holds the tunnel <name>.\n"
+            "With no options everything runs on this machine: open http://<name>.localhost:8081/\n"
+            "after `ngrnotok http 3000`.\n"
+            "\n"
+            "Options (each may also be set in the config file, as key = value):\n"
+            "  -c, --config FILE            read settings from FILE (flags override it)\n"
+            "  -d, --domain DOMAIN          public domain; tunnels are <name>.DOMAIN (default "
+            "localhost)\n"
+            "      --control-addr HOST:PORT where clients connect (default 127.0.0.1:8080)\n"
+            "      --http-addr HOST:PORT    public HTTP listener (default 127.0.0.1:8081)\n"
+            "      --admin-addr HOST:PORT   admin API, GET /tunnels (default 127.0.0.1:8082)\n"
+            "      --public-port PORT       port shown in public URLs, e.g. 80 behind a reverse\n"
+            "                               proxy (default: the HTTP listener's port)\n"
+            "      --response-timeout SEC   wait this long for a response head, then answer 504\n"
+            "                               (default 30; decimals allowed)\n"
+            "      --token TOKEN            clients must present this token (default: none)\n"
+            "      --ports-file FILE        after binding, write control=, http=, admin= lines\n"
+            "                               with the bound addresses (useful with port 0)\n"
+            "      --log-level LEVEL        error, warn, info (default) or debug\n"
+            "  -v, --verbose                same as --log-level debug\n"
+            "  -h, --help                   show this help and exit\n"
+            "  -V, --version                show the version and exit\n"
+            "\n"
+            "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
+            "gateway, telling connected clients first.\n");
+}
+
+static const struct option main_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"domain", required_argument, NULL, 'd'},
+    {"control-addr", required_argument, NULL, 1},
+    {"http-addr", required_argument, NULL, 2},
+    {"admin-addr", required_argument, NULL, 3},
+    {"public-port", required_argument, NULL, 4},
+    {"response-timeout", required_argument, NULL, 5},
+    {"token", required_argument, NULL, 6},
+    {"ports-file", required_argument, NULL, 7},
+    {"log-level", required_argument, NULL, 8},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *const main_keys[] = {
+    [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
+    [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
+};
+
+static void
+main_parse(int argc, char **argv, struct server_config *cfg)
+{
+    struct ngr_err err;
+    int ch, i;
+
+    /* The file first, so that flags override it whatever their order. */
+    for (i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path != NULL && config_load(cfg, path, &err) != 0) {
+            fprintf(stderr, "ngrnotokd: %s\n", err.msg);
+            exit(2);
+        }
+    }
+    while ((ch = getopt_long(argc, argv, "c:d:vhV", main_options, NULL)) != -1) {
+        int rc = 0;
+        switch (ch) {
+        case 'c':
+            break;
+        case 'd':
+            rc = config_set(cfg, "domain", optarg, &err);
+            break;
+        case 'v':
+            cfg->log_level = LOG_LEVEL_DEBUG;
+            break;
+        case 'h':
+            main_usage(stdout);
+            exit(0);
+        case 'V':
+            printf("ngrnotokd %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
+            exit(0);
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 6:
+        case 7:
+        case 8:
+            rc = config_set(cfg, main_keys[ch], optarg, &err);
+            break;
+        default:
+            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
+            exit(2);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "ngrnotokd: %s\n", err.msg);
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ngrnotokd: unexpected argument \"%s\"\nTry 'ngrnotokd --help'.\n",
+                argv[optind]);
+        exit(2);
+    }
+}
+
+/* Many tunnels and public connections need many descriptors: take the hard limit. */
+static void
+main_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void
+main_write_ports(struct server *srv)
+{
+    char tmp[CONFIG_PATH_LEN + 8], c[NGR_ADDR_LEN + 8], h[NGR_ADDR_LEN + 8], a[NGR_ADDR_LEN + 8];
+    FILE *f;
+
+    net_format_addr(&srv->cfg.control_addr, c, sizeof(c));
+    net_format_addr(&srv->cfg.http_addr, h, sizeof(h));
+    net_format_addr(&srv->cfg.admin_addr, a, sizeof(a));
+    log_info("listening: control %s, http %s, admin %s, domain %s", c, h, a, srv->cfg.domain);
+    if (srv->cfg.ports_file[0] == '\0')
+        return;
+    /* Written whole then renamed, so a reader never sees half a file. */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", srv->cfg.ports_file);
+    f = fopen(tmp, "w");
+    if (f == NULL)
+        fatal("ports file %s: %s", tmp, strerror(errno));
+    fprintf(f, "control=%s\nhttp=%s\nadmin=%s\n", c, h, a);
+    if (fclose(f) != 0 || rename(tmp, srv->cfg.ports_file) != 0)
+        fatal("ports file %s: %s", srv->cfg.ports_file, strerror(errno));
+}
+
+struct main_signals {
+    struct server *srv;
+    struct loop_io io;
+    int fd;
+};
+
+static void
+main_on_signal(void *arg, uint32_t events)
+{
+    struct main_signals *sig = arg;
+    struct signalfd_siginfo si;
+
+    if (read(sig->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        return;
+    log_info("signal %u: shutting down", si.ssi_signo);
+    control_stop(sig->srv);
+    loop_stop(sig->srv->loop);
+}
+
+static void
+main_turn_end(void *arg)
+{
+    struct server *srv = arg;
+
+    /* libmicrohttpd first (resumed connections may queue frames), then the sessions' output
+     * and teardown (which may resume connections again: run once more next turn). */
+    public_http_turn_end(srv);
+    admin_api_turn_end(srv);
+    session_turn_end();
+    if (srv->http.needs_run)
+        loop_wake(srv->loop);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct server srv;
+    struct main_signals sig;
+    struct ngr_err err;
+    sigset_t mask;
+
+    memset(&srv, 0, sizeof(srv));
+    srv.control_fd = -1;
+    config_defaults(&srv.cfg);
+    main_parse(argc, argv, &srv.cfg);
+    log_init("ngrnotokd", srv.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    main_raise_nofile();
+
+    srv.loop = loop_new();
+    if (srv.loop == NULL)
+        fatal("epoll_create1: %s", strerror(errno));
+    if (control_start(&srv, &err) != 0)
+        fatal("control listener: %s", err.msg);
+    if (public_http_start(&srv, &err) != 0)
+        fatal("HTTP listener: %s", err.msg);
+    if (admin_api_start(&srv, &err) != 0)
+        fatal("admin listener: %s", err.msg);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    sig.srv = &srv;
+    sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sig.fd < 0 || loop_io_add(srv.loop, &sig.io, sig.fd, LOOP_READ, main_on_signal, &sig) != 0)
+        fatal("signalfd: %s", strerror(errno));
+    loop_set_turn_hook(srv.loop, main_turn_end, &srv);
+    main_write_ports(&srv);
+
+    if (loop_run(srv.loop) != 0)
+        log_error("epoll_wait: %s", strerror(errno));
+
+    /* Shutdown: flush GOAWAYs, end sessions (their requests get answers), stop the daemons. */
+    session_turn_end();
+    public_http_stop(&srv);
+    admin_api_stop(&srv);
+    loop_io_del(srv.loop, &sig.io);
+    close(sig.fd);
+    loop_free(srv.loop);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* mhd_glue.c: libmicrohttpd in external-epoll mode on our loop; see mhd_glue.h. */
+#include "mhd_glue.h"
+
+#include <microhttpd.h>
+#include <string.h>
+
+static void
+mhd_glue_run(struct mhd_glue *g)
+{
+    g->needs_run = 0;
+    MHD_run(g->daemon);
+}
+
+static void
+mhd_glue_on_io(void *arg, uint32_t events)
+{
+    mhd_glue_run(arg);
+}
+
+static void
+mhd_glue_on_timer(void *arg)
+{
+    mhd_glue_run(arg);
+}
+
+int
+mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+
+    memset(g, 0, sizeof(*g));
+    g->daemon = d;
+    g->loop = l;
+    loop_timer_init(&g->timer, mhd_glue_on_timer, g);
+    if (di == NULL || loop_io_add(l, &g->io, di->epoll_fd, LOOP_READ, mhd_glue_on_io, g) != 0) {
+        MHD_stop_daemon(d);
+        g->daemon = NULL;
+        return err_set(err, NGR_ESYS, "cannot watch libmicrohttpd's epoll descriptor");
+    }
+    return 0;
+}
+
+void
+mhd_glue_turn_end(struct mhd_glue *g)
+{
+    MHD_UNSIGNED_LONG_LONG timeout;
+
+    if (g->daemon == NULL)
+        return;
+    /* A timeout of 0 means libmicrohttpd has ready connections it has not served yet (its
+     * sockets are edge-triggered, so no new event will come for them): serve them now. */
+    if (g->needs_run || (MHD_get_timeout(g->daemon, &timeout) == MHD_YES && timeout == 0))
+        mhd_glue_run(g);
+    if (MHD_get_timeout(g->daemon, &timeout) == MHD_YES) {
+        if (timeout == 0)
+            loop_wake(g->loop);
+        else if (!loop_timer_armed(&g->timer) || g->timer.when_ms != loop_now(g->loop) + timeout)
+            loop_timer_start(g->loop, &g->timer, timeout);
+    } else {
+        loop_timer_stop(g->loop, &g->timer);
+    }
+}
+
+void
+mhd_glue_stop(struct mhd_glue *g)
+{
+    if (g->daemon == NULL)
+        return;
+    loop_timer_stop(g->loop, &g->timer);
+    loop_io_del(g->loop, &g->io);
+    MHD_stop_daemon(g->daemon); /* closes the listening socket too */
+    g->daemon = NULL;
+}

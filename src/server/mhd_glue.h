@@ -1,0 +1,27 @@
+/* mhd_glue.h: runs a libmicrohttpd daemon (MHD_USE_EPOLL, no thread of its own) inside our
+ * loop: its epoll descriptor sits in ours, and it runs when that is readable, when its timeout
+ * is due, and at the end of any turn in which one of its connections was resumed. */
+#ifndef NGR_MHD_GLUE_H
+#define NGR_MHD_GLUE_H
+
+#include "err.h"
+#include "loop.h"
+
+struct MHD_Daemon;
+
+struct mhd_glue {
+    struct MHD_Daemon *daemon; /* owned once attached: mhd_glue_stop stops it */
+    struct loop *loop;
+    struct loop_io io;
+    struct loop_timer timer;
+    int needs_run; /* set by callers after MHD_resume_connection */
+};
+
+/* Watches d's epoll descriptor on l. Returns 0 or NGR_ESYS (d is then stopped). */
+int mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err);
+/* End of a turn: runs the daemon if a connection was resumed or its timeout is due, then arms
+ * the timer for its next timeout. */
+void mhd_glue_turn_end(struct mhd_glue *g);
+void mhd_glue_stop(struct mhd_glue *g);
+
+#endif

@@ -1,0 +1,97 @@
+/* tunnel_table.c: two uthash indexes over the same tunnels; see tunnel_table.h. */
+#include "tunnel_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "err.h"
+
+static struct tunnel *tunnel_by_name;
+static struct tunnel *tunnel_by_id;
+
+struct tunnel *
+tunnel_new(void)
+{
+    struct tunnel *t = calloc(1, sizeof(*t));
+    uint8_t rnd[8];
+    size_t i;
+
+    if (t == NULL)
+        return NULL;
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        free(t);
+        return NULL;
+    }
+    t->id[0] = 't';
+    t->id[1] = 'n';
+    t->id[2] = '_';
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(t->id + 3 + 2 * i, 3, "%02x", rnd[i]);
+    t->created_at = time(NULL);
+    return t;
+}
+
+void
+tunnel_free(struct tunnel *t)
+{
+    free(t);
+}
+
+int
+tunnel_table_add(struct tunnel *t)
+{
+    struct tunnel *old = NULL;
+    size_t len = strlen(t->subdomain);
+
+    HASH_FIND(hh_name, tunnel_by_name, t->subdomain, len, old);
+    if (old != NULL)
+        return NGR_EEXIST;
+    HASH_ADD(hh_name, tunnel_by_name, subdomain, len, t);
+    HASH_ADD(hh_id, tunnel_by_id, id, strlen(t->id), t);
+    return 0;
+}
+
+void
+tunnel_table_remove(struct tunnel *t)
+{
+    HASH_DELETE(hh_name, tunnel_by_name, t);
+    HASH_DELETE(hh_id, tunnel_by_id, t);
+}
+
+struct tunnel *
+tunnel_table_find_subdomain(const char *name, size_t len)
+{
+    struct tunnel *t = NULL;
+
+    HASH_FIND(hh_name, tunnel_by_name, name, len, t);
+    return t;
+}
+
+struct tunnel *
+tunnel_table_find_id(const char *id, size_t len)
+{
+    struct tunnel *t = NULL;
+
+    HASH_FIND(hh_id, tunnel_by_id, id, len, t);
+    return t;
+}
+
+size_t
+tunnel_table_count(void)
+{
+    return HASH_CNT(hh_name, tunnel_by_name);
+}
+
+struct tunnel *
+tunnel_table_first(void)
+{
+    return tunnel_by_name;
+}
+
+struct tunnel *
+tunnel_table_next(struct tunnel *t)
+{
+    return t->hh_name.next;
+}

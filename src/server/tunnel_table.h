@@ -1,0 +1,47 @@
+/* tunnel_table.h: the gateway's tunnels, found by subdomain (public routing) and by id (admin
+ * API). One table per process; routing and the admin API read the same entries. */
+#ifndef NGR_TUNNEL_TABLE_H
+#define NGR_TUNNEL_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "limits.h"
+
+struct ctl_conn;
+
+struct tunnel {
+    UT_hash_handle hh_name;
+    UT_hash_handle hh_id;
+    char id[NGR_ID_LEN];
+    char subdomain[NGR_MAX_SUBDOMAIN + 1];
+    uint8_t proto; /* enum frame_proto */
+    char public_url[NGR_URL_LEN];
+    char client_addr[64];
+    time_t created_at;
+    uint64_t requests;
+    uint64_t bytes_in;  /* request body bytes from public clients toward the local service */
+    uint64_t bytes_out; /* response body bytes from the local service toward public clients */
+    uint32_t streams;   /* open now */
+    uint32_t handle;    /* the client's BIND handle, named in OPEN */
+    struct ctl_conn *conn; /* the control connection that owns it; borrowed */
+};
+
+/* Returns a new tunnel with a fresh random id, or NULL; free with tunnel_free. */
+struct tunnel *tunnel_new(void);
+void tunnel_free(struct tunnel *t);
+
+/* Adds t under t->subdomain and t->id. Returns 0 or NGR_EEXIST (the subdomain is taken). */
+int tunnel_table_add(struct tunnel *t);
+void tunnel_table_remove(struct tunnel *t);
+/* Lookups; name is compared exactly (callers lowercase it). Borrowed results. */
+struct tunnel *tunnel_table_find_subdomain(const char *name, size_t len);
+struct tunnel *tunnel_table_find_id(const char *id, size_t len);
+size_t tunnel_table_count(void);
+/* Iteration in insertion order: first, then next until NULL. */
+struct tunnel *tunnel_table_first(void);
+struct tunnel *tunnel_table_next(struct tunnel *t);
+
+#endif

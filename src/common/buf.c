@@ -26,12 +26,12 @@ buf_reserve(struct buf *b, size_t n, int force)
     size_t need, ncap;
     uint8_t *p;
 
-    if (n > SIZE_MAX - b->len)
-        return NULL;
+    if (n > SIZE_MAX / 2 - b->len)
+        return NULL; /* no buffer is that large; also keeps off + need from wrapping */
     need = b->len + n;
     if (!force && need > b->limit)
         return NULL;
-    if (b->off + need <= b->cap)
+    if (b->data != NULL && b->off + need <= b->cap)
         return b->data + b->off + b->len;
     if (need <= b->cap) { /* room exists before off: slide the unread bytes down */
         memmove(b->data, b->data + b->off, b->len);
@@ -40,7 +40,7 @@ buf_reserve(struct buf *b, size_t n, int force)
     }
     ncap = b->cap ? b->cap : 256;
     while (ncap < need)
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+        ncap *= 2;
     if (!force && ncap > b->limit)
         ncap = b->limit;
     if (b->off > 0 && b->len > 0)

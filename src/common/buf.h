@@ -33,7 +33,7 @@ void buf_commit(struct buf *b, size_t n);
 static inline const uint8_t *
 buf_head(const struct buf *b)
 {
-    return b->data + b->off;
+    return b->data != NULL ? b->data + b->off : (const uint8_t *)"";
 }
 
 /* Drops n (<= len) bytes from the front; frees storage when nothing is left. */

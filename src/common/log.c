@@ -23,6 +23,9 @@ log_get_level(void)
     return log_level;
 }
 
+static void log_vwrite(const char *tag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(const char *tag, const char *fmt, va_list ap)
 {
@@ -69,21 +72,32 @@ fatal(const char *fmt, ...)
     exit(1);
 }
 
+static size_t
+log_escape_width(unsigned char c)
+{
+    return (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+}
+
 char *
 log_escape(char *out, size_t outlen, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0, i;
+    size_t o = 0, i, total = 0, reserve;
 
     if (outlen == 0)
         return out;
+    for (i = 0; i < len && total < outlen; i++)
+        total += log_escape_width((unsigned char)s[i]);
+    /* Room for "..." is kept only when the whole text does not fit. */
+    reserve = total + 1 > outlen ? 3 : 0;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        size_t need = (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+        size_t need = log_escape_width(c);
 
-        if (o + need + 4 > outlen) { /* room for "..." and NUL */
-            memcpy(out + o, "...", outlen - o >= 4 ? 3 : outlen - o - 1);
-            o += outlen - o >= 4 ? 3 : outlen - o - 1;
+        if (o + need + reserve + 1 > outlen) {
+            size_t dots = outlen - 1 - o < 3 ? outlen - 1 - o : 3;
+            memcpy(out + o, "...", dots);
+            o += dots;
             break;
         }
         if (need == 4) {

@@ -182,7 +182,9 @@ loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms)
         l->capheap = ncap;
     }
     /* At least 1 ms: a timer re-armed for "now" inside its own callback fires next turn. */
-    t->when_ms = l->now + (ms > 0 ? ms : 1);
+    t->when_ms = loop_clock_ms() + (ms > 0 ? ms : 1); /* the clock, not the cached turn time:
+                                                        * a timer armed at startup or after a
+                                                        * slow callback must not fire early */
     l->nheap++;
     loop_heap_set(l, l->nheap - 1, t);
     loop_heap_up(l, l->nheap - 1);
@@ -257,6 +259,8 @@ loop_run(struct loop *l)
     struct epoll_event evs[LOOP_MAX_EVENTS];
     int n, i;
 
+    /* Timers armed before the first turn count from now, not from loop_new. */
+    l->now = loop_clock_ms();
     while (!l->stopping) {
         int wait = loop_wait_ms(l);
 

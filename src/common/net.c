@@ -48,8 +48,9 @@ net_parse_addr(const char *s, const char *default_host, int allow_zero, struct n
         return err_set(err, NGR_EINVAL, "address \"%s\": bad host", s);
     errno = 0;
     p = strtoul(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || errno != 0 || p > 65535 || (p == 0 && !allow_zero) ||
-        port[0] == '-' || port[0] == '+')
+    /* strtoul skips blanks and takes signs: only digits are a port. */
+    if (*port < '0' || *port > '9' || *end != '\0' || errno != 0 || p > 65535 ||
+        (p == 0 && !allow_zero))
         return err_set(err, NGR_EINVAL, "address \"%s\": port must be %d-65535", s,
                        allow_zero ? 0 : 1);
     memcpy(a->host, host, hostlen);

@@ -458,7 +458,7 @@ session_check_preface(struct session *s, const uint8_t *p, size_t len)
     size_t off = NGR_PREFACE_LEN - s->preface_left;
     size_t n = len < s->preface_left ? len : s->preface_left;
 
-    if (memcmp(p, NGR_PREFACE + off, n) == 0) {
+    if (memcmp(p, &NGR_PREFACE[off], n) == 0) {
         s->preface_left -= n;
         return (ssize_t)n;
     }

@@ -70,7 +70,7 @@ config_parse_uint(const char *key, const char *v, unsigned long max, unsigned lo
 
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || n > max || v[0] == '-' || v[0] == '+')
+    if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max)
         return err_set(err, NGR_EINVAL, "%s \"%s\": expected a whole number 0-%lu", key, v, max);
     *out = n;
     return 0;
@@ -85,7 +85,8 @@ config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_er
 
     errno = 0;
     s = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || errno != 0 || !(s >= 0.05 && s <= 86400))
+    if (((*v < '0' || *v > '9') && *v != '.') || *end != '\0' || errno != 0 ||
+        !(s >= 0.05 && s <= 86400))
         return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between 0.05 and 86400", key,
                        v);
     *ms = (uint64_t)(s * 1000 + 0.5);

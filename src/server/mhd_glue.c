@@ -54,7 +54,7 @@ mhd_glue_turn_end(struct mhd_glue *g)
     if (MHD_get_timeout(g->daemon, &timeout) == MHD_YES) {
         if (timeout == 0)
             loop_wake(g->loop);
-        else if (!loop_timer_armed(&g->timer) || g->timer.when_ms != loop_now(g->loop) + timeout)
+        else
             loop_timer_start(g->loop, &g->timer, timeout);
     } else {
         loop_timer_stop(g->loop, &g->timer);

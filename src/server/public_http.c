@@ -787,6 +787,9 @@ public_http_on_writable(struct stream *st)
     public_http_wake(st->owner);
 }
 
+static void public_http_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 public_http_log(void *cls, const char *fmt, va_list ap)
 {

@@ -415,15 +415,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_buf_reserve_commit),
         cmocka_unit_test(test_buf_force),
         cmocka_unit_test(test_buf_model),
-    };
-    const struct CMUnitTest known_bugs[] = {
         cmocka_unit_test(test_buf_reserve_force_overflow),
     };
 
-    /* "known-bug NAME" runs one case that shows a reported bug; meson expects it to fail. */
-    if (argc == 3 && strcmp(argv[1], "known-bug") == 0) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests_name("buf known bugs", known_bugs, NULL, NULL);
-    }
     return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

@@ -271,16 +271,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_log_escape_every_byte),
         cmocka_unit_test(test_log_escape_truncation),
         cmocka_unit_test(test_log_levels),
-    };
-    const struct CMUnitTest known_bugs[] = {
         cmocka_unit_test(test_log_escape_fits_exactly),
     };
 
-    /* "known-bug NAME" runs one case that shows a reported bug; meson expects it to fail. */
-    if (argc == 3 && strcmp(argv[1], "known-bug") == 0) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests_name("log known bugs", known_bugs, guard_setup,
-                                           guard_teardown);
-    }
     return cmocka_run_group_tests_name("log", tests, guard_setup, guard_teardown);
 }

@@ -667,16 +667,9 @@ main(int argc, char **argv)
                                         test_loop_teardown),
         cmocka_unit_test_setup_teardown(test_loop_limit_wait, test_loop_setup, test_loop_teardown),
         cmocka_unit_test_setup_teardown(test_loop_stop, test_loop_setup, test_loop_teardown),
-    };
-    const struct CMUnitTest known_bugs[] = {
         cmocka_unit_test_setup_teardown(test_loop_timer_armed_before_run, test_loop_setup,
                                         test_loop_teardown),
     };
 
-    /* "known-bug NAME" runs one case that shows a reported bug; meson expects it to fail. */
-    if (argc == 3 && strcmp(argv[1], "known-bug") == 0) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests_name("loop known bugs", known_bugs, NULL, NULL);
-    }
     return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }

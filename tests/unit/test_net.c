@@ -319,15 +319,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_net_parse_reason),   cmocka_unit_test(test_net_parse_host_length),
         cmocka_unit_test(test_net_format_addr),    cmocka_unit_test(test_net_format_ip),
         cmocka_unit_test(test_net_listen_connect),
-    };
-    const struct CMUnitTest known_bugs[] = {
         cmocka_unit_test(test_net_parse_space_before_port),
     };
 
-    /* "known-bug NAME" runs one case that shows a reported bug; meson expects it to fail. */
-    if (argc == 3 && strcmp(argv[1], "known-bug") == 0) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests_name("net known bugs", known_bugs, NULL, NULL);
-    }
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }

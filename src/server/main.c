@@ -158,6 +158,7 @@ main_write_ports(struct server *srv)
     net_format_addr(&srv->cfg.http_addr, h, sizeof(h));
     net_format_addr(&srv->cfg.admin_addr, a, sizeof(a));
     log_info("listening: control %s, http %s, admin %s, domain %s", c, h, a, srv->cfg.domain);
+    log_info("expose a local port with: ngrnotok http --server %s 3000", c);
     if (srv->cfg.ports_file[0] == '\0')
         return;
     /* Written whole then renamed, so a reader never sees half a file. */

@@ -53,22 +53,27 @@ cli_set_subdomain(struct cli_options *o, const char *s, struct ngr_err *err)
 {
     size_t len = strlen(s), i;
     int ok = len >= 1 && len <= NGR_MAX_SUBDOMAIN && s[0] != '-' && s[len - 1] != '-';
+    int upper = 0;
 
     for (i = 0; ok && i < len; i++) {
-        char ch = (char)tolower((unsigned char)s[i]);
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            upper = 1;
+        else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
             ok = 0;
-        else
-            o->subdomain[i] = ch; /* DNS names are case-insensitive: send it lowercase */
     }
-    if (!ok) {
-        o->subdomain[0] = '\0';
+    if (!ok || upper) {
+        char lower[NGR_MAX_SUBDOMAIN + 1];
+        for (i = 0; i < len && i < NGR_MAX_SUBDOMAIN; i++)
+            lower[i] = (char)tolower((unsigned char)s[i]);
+        lower[i] = '\0';
         return err_set(err, NGR_EINVAL,
-                       "invalid subdomain \"%s\": use 1-63 letters, digits or '-', not starting "
-                       "or ending with '-'",
-                       s);
+                       ok ? "invalid subdomain \"%s\": use lowercase letters (\"%s\")"
+                          : "invalid subdomain \"%s\": use 1-63 lowercase letters, digits or '-', "
+                            "not starting or ending with '-'",
+                       s, lower);
     }
-    o->subdomain[len] = '\0';
+    memcpy(o->subdomain, s, len + 1);
     return 0;
 }
 
@@ -108,7 +113,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
                        argv[1]);
 
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "p:s:n:vhV", cli_options_long, NULL)) != -1) {
+    opterr = 0; /* our own messages, prefixed like every other */
+    while ((ch = getopt_long(argc, argv, ":p:s:n:vhV", cli_options_long, NULL)) != -1) {
         switch (ch) {
         case 'p':
             port = optarg;
@@ -142,8 +148,12 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         case 'V':
             printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
             return CLI_EXIT_OK;
+        case ':':
+            return err_set(err, NGR_EINVAL, "option %s needs a value; see 'ngrnotok --help'",
+                           argv[optind - 1]);
         default:
-            return err_set(err, NGR_EINVAL, "bad option; see 'ngrnotok --help'");
+            return err_set(err, NGR_EINVAL, "unknown option %s; see 'ngrnotok --help'",
+                           argv[optind - 1]);
         }
     }
     if (optind < argc) {

@@ -93,7 +93,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
             exit(2);
         }
     }
-    while ((ch = getopt_long(argc, argv, "c:d:vhV", main_options, NULL)) != -1) {
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":c:d:vhV", main_options, NULL)) != -1) {
         int rc = 0;
         switch (ch) {
         case 'c':
@@ -120,8 +121,13 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 8:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
+        case ':':
+            fprintf(stderr, "ngrnotokd: option %s needs a value\nTry 'ngrnotokd --help'.\n",
+                    argv[optind - 1]);
+            exit(2);
         default:
-            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
+            fprintf(stderr, "ngrnotokd: unknown option %s\nTry 'ngrnotokd --help'.\n",
+                    argv[optind - 1]);
             exit(2);
         }
         if (rc != 0) {

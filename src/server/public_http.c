@@ -611,19 +611,19 @@ public_http_queue_reply(struct pub_req *req)
     if (resp == NULL)
         return MHD_NO;
     for (i = 0; i < h.nfields; i++) {
-        char name[256], *value;
+        /* libmicrohttpd wants C strings and copies them. */
+        static char value[NGR_MAX_STRING + 1];
+        char name[256];
         struct frame_field *fl = &h.fields[i];
 
         if (public_http_is_hop(h.fields, h.nfields, fl->name) || fl->name.len >= sizeof(name))
             continue;
         memcpy(name, fl->name.p, fl->name.len);
         name[fl->name.len] = '\0';
-        value = strndup(fl->value.p, fl->value.len);
-        if (value == NULL)
-            continue;
+        memcpy(value, fl->value.p, fl->value.len);
+        value[fl->value.len] = '\0';
         if (MHD_add_response_header(resp, name, value) != MHD_YES)
             log_debug("stream %u: response header %s not accepted", req->st.id, name);
-        free(value);
     }
     ret = MHD_queue_response(req->conn, h.status, resp);
     MHD_destroy_response(resp);

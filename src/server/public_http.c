@@ -645,11 +645,15 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
     if (req->queued)
         return MHD_YES;
     if (!req->started) {
-        /* First call: headers only. Answering here would cost keep-alive (libmicrohttpd closes
-         * a connection whose response was queued before the body was read), so only open. */
+        /* First call: headers only. Answering here costs keep-alive (libmicrohttpd closes a
+         * connection whose response was queued before the body was read), so only errors are
+         * answered at once; a proxied request waits for its response head. */
         req->started = 1;
         req->conn = conn;
         public_http_open(req, method);
+        if (req->err_status != 0) /* nobody will read a body: answer now, and close */
+            return public_http_queue_page(conn, req->err_status, req->err_title, req->err_text,
+                                          public_http_error_code(req->err_status));
         return MHD_YES;
     }
     if (*upload_data_size > 0) {

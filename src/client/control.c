@@ -60,6 +60,16 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     case FRAME_WELCOME:
         if (frame_hello_decode(f, &h) != 0)
             return NGR_EPROTO;
+        if (h.version != NGR_PROTOCOL_VERSION) {
+            client_control_say("the gateway speaks protocol version %u, this client %u: "
+                               "upgrade the older one",
+                               h.version, NGR_PROTOCOL_VERSION);
+            cl->exit_code = 1;
+            session_close(s, 0, "protocol version mismatch");
+            return 0;
+        }
+        if (session_check_peer(&h, esc, sizeof(esc)) != 0)
+            return NGR_EPROTO;
         session_set_peer(s, &h);
         return 0;
     case FRAME_BOUND:

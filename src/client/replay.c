@@ -3,7 +3,6 @@
  * docs/examples/ephiperfifo.c). Request bodies flow in through a pausing read callback, and
  * responses flow out through the header and write callbacks, within the stream's credit. */
 #include "replay.h"
-#include "http_hop.h"
 #include "log.h"
 
 #include <curl/curl.h>
@@ -146,8 +145,12 @@ replay_send_head(struct replay_req *q, long status)
             chunked = 1;
             continue;
         }
-        if (n >= NGR_MAX_HEADERS)
-            break;
+        if (n >= NGR_MAX_HEADERS) {
+            q->head_sent = 1;
+            session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE,
+                                 "the local service sent more than 200 header fields");
+            return;
+        }
         replay_fields[n].name.p = ch->name;
         replay_fields[n].name.len = nlen;
         replay_fields[n].value = frame_str_c(ch->value);
@@ -329,7 +332,7 @@ replay_on_sock_io(void *arg, uint32_t events)
         mask |= CURL_CSELECT_IN;
     if (events & LOOP_WRITE)
         mask |= CURL_CSELECT_OUT;
-    if (events & (0x8 | 0x10)) /* EPOLLERR, EPOLLHUP */
+    if (events & (LOOP_ERR | LOOP_HUP_ALL))
         mask |= CURL_CSELECT_ERR;
     curl_multi_socket_action(rs->r->multi, rs->io.fd, mask, &running);
     replay_check_done(rs->r);
@@ -564,7 +567,8 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
         replay_kill(q);
         return 0;
     }
-    upload = h->body != FRAME_BODY_NONE;
+    /* A HEAD has no body to send, whatever its Content-Length says. */
+    upload = h->body != FRAME_BODY_NONE && !q->is_head;
     curl_easy_setopt(e, CURLOPT_URL, r->base_url);
     curl_easy_setopt(e, CURLOPT_REQUEST_TARGET, target);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -581,7 +585,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
-    if (q->is_head && !upload) {
+    if (q->is_head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (upload) {
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);

@@ -12,7 +12,6 @@
 #define NGR_SESSION_WINDOW (8 * 1024 * 1024) /* bytes: initial credit of a whole session */
 #define NGR_MAX_HEADERS 200                 /* header fields in one head */
 #define NGR_MAX_STRING 65535                /* bytes in one length-prefixed string */
-#define NGR_MAX_HEAD_BYTES 32768            /* bytes: encoded request or response head */
 #define NGR_MAX_MESSAGE 256                 /* bytes: human text in ERROR, RST, GOAWAY */
 #define NGR_MAX_SUBDOMAIN 63                /* bytes: one DNS label */
 

@@ -13,6 +13,8 @@ struct loop;
 /* Events, a subset of epoll's. */
 #define LOOP_READ 0x1
 #define LOOP_WRITE 0x4
+#define LOOP_ERR 0x8     /* EPOLLERR: reported whether asked for or not */
+#define LOOP_HUP_ALL 0x10 /* EPOLLHUP: both directions closed; reported always */
 #define LOOP_HUP 0x2000 /* EPOLLRDHUP: the peer shut its side */
 
 typedef void (*loop_io_cb)(void *arg, uint32_t events);

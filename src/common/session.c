@@ -18,6 +18,7 @@ static uint8_t session_read_area[NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
 static void session_mark_pending(struct session *s);
+static void session_return_credit(struct session *s, struct stream *st, int force);
 static void session_on_heartbeat(void *arg);
 
 uint8_t *
@@ -83,6 +84,22 @@ session_local_hello(const struct session *s, struct frame_hello *h)
     h->stream_window = s->local_stream_window;
     h->session_window = s->local_session_window;
     h->heartbeat_ms = NGR_HEARTBEAT_MS;
+}
+
+int
+session_check_peer(const struct frame_hello *peer, char *why, size_t whylen)
+{
+    if (peer->max_payload < NGR_FRAME_MIN_MAX_PAYLOAD) {
+        snprintf(why, whylen, "maximum frame size %u is below %d bytes", peer->max_payload,
+                 NGR_FRAME_MIN_MAX_PAYLOAD);
+        return NGR_EPROTO;
+    }
+    if (peer->stream_window == 0 || peer->stream_window > 0x7fffffffu ||
+        peer->session_window == 0 || peer->session_window > 0x7fffffffu) {
+        snprintf(why, whylen, "flow-control windows must be 1 to 2^31-1 bytes");
+        return NGR_EPROTO;
+    }
+    return 0;
 }
 
 void
@@ -195,8 +212,6 @@ session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *o
     return 0;
 }
 
-static void session_return_credit(struct session *s, struct stream *st, int force);
-
 void
 session_stream_detach(struct stream *st)
 {
@@ -206,10 +221,7 @@ session_stream_detach(struct stream *st)
         return;
     HASH_DELETE(hh, s->streams, st);
     s->nstreams--;
-    /* Bytes the owner will never drain still count against the session window: return them. */
-    s->recv_consumed += st->recv_outstanding - st->recv_consumed;
     st->sess = NULL;
-    session_return_credit(s, NULL, 0);
 }
 
 size_t
@@ -279,8 +291,8 @@ session_stream_reset(struct stream *st, uint32_t code, const char *message)
     session_stream_detach(st);
 }
 
-/* Sends WINDOW for what the owner drained, once enough has gathered to be worth a frame.
- * force: send whatever there is (used for the session-level remainder of closed streams). */
+/* Sends WINDOW for what was drained (stream) or received (session), once a quarter of the
+ * window has gathered: one frame per quarter window keeps the sender busy without chatter. */
 static void
 session_return_credit(struct session *s, struct stream *st, int force)
 {
@@ -307,7 +319,6 @@ session_consumed(struct stream *st, size_t n)
     if (s == NULL || n == 0)
         return;
     st->recv_consumed += (uint32_t)n;
-    s->recv_consumed += (uint32_t)n;
     session_return_credit(s, st, 0);
 }
 
@@ -413,6 +424,11 @@ session_dispatch(struct session *s, const struct frame *f)
             return 0;
         }
         st->recv_outstanding += f->length;
+        /* The session window bounds bytes in flight, not bytes parked in slow streams (each
+         * stream's own window bounds those): its credit goes back on receipt, so one slow
+         * reader cannot starve the other streams of the session. */
+        s->recv_consumed += f->length;
+        session_return_credit(s, NULL, 0);
         if (st->recv_outstanding > s->local_stream_window) {
             session_stream_reset(st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;
@@ -420,7 +436,8 @@ session_dispatch(struct session *s, const struct frame *f)
         rc = s->h->on_data(s->owner, st, f->payload, f->length,
                            (f->flags & FRAME_FLAG_END_STREAM) != 0);
         if (rc != 0 && st->sess != NULL)
-            session_stream_reset(st, FRAME_CODE_INTERNAL, "stream failed");
+            session_stream_reset(st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
+                                 rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
         return 0;
     case FRAME_RST: {
         struct frame_reason r;
@@ -434,6 +451,15 @@ session_dispatch(struct session *s, const struct frame *f)
             s->h->on_reset(s->owner, st, r.code, r.message);
         return 0;
     }
+    case FRAME_HELLO:
+    case FRAME_WELCOME:
+    case FRAME_BIND:
+    case FRAME_BOUND:
+    case FRAME_GOAWAY:
+    case FRAME_ERROR:
+        if (f->stream_id != 0)
+            return NGR_EPROTO;
+        return s->h->on_frame(s->owner, s, f, NULL);
     case FRAME_REPLY:
         st = session_stream_find(s, f->stream_id);
         if (st == NULL)
@@ -570,7 +596,7 @@ session_on_io(void *arg, uint32_t events)
 
     if (s->closing)
         return;
-    if (events & LOOP_READ || events & (LOOP_HUP | 0x8 /* EPOLLERR */))
+    if (events & (LOOP_READ | LOOP_HUP | LOOP_ERR))
         session_read(s);
     if (!s->closing && (events & LOOP_WRITE) && session_flush(s) != 0)
         session_close(s, 0, "write failed");

@@ -18,6 +18,16 @@
 #include "loop.h"
 
 struct session;
+struct stream;
+
+/* What a stream's owner does with its frames; one table per kind of stream end (an HTTP request,
+ * an upgraded connection, a TCP connection). The control modules dispatch through it. */
+struct stream_ops {
+    int (*on_reply)(struct stream *st, const struct frame *f);
+    int (*on_data)(struct stream *st, const uint8_t *p, size_t n, int end);
+    void (*on_reset)(struct stream *st, uint32_t code, struct frame_str message);
+    void (*on_writable)(struct stream *st);
+};
 
 struct stream {
     UT_hash_handle hh;
@@ -26,6 +36,7 @@ struct stream {
     int64_t send_credit;  /* bytes we may still send on this stream */
     uint32_t recv_outstanding; /* bytes received and not yet returned as credit */
     uint32_t recv_consumed;    /* of those, drained by our consumer, not yet returned */
+    const struct stream_ops *ops; /* set by the owner: what kind of end this stream has */
     void *owner;
 };
 
@@ -70,7 +81,7 @@ struct session {
 
     int64_t send_credit;       /* session-level credit for our DATA */
     uint32_t recv_outstanding; /* session-level bytes received, not yet returned */
-    uint32_t recv_consumed;
+    uint32_t recv_consumed;    /* of those, ready to return (on receipt, see session.c) */
 
     struct stream *streams; /* uthash by id */
     size_t nstreams;
@@ -97,7 +108,10 @@ int session_init(struct session *s, struct loop *l, int fd, int gateway,
 /* Closes the fd and frees buffers and the stream table (not the streams). */
 void session_free(struct session *s);
 
-/* Applies the peer's HELLO or WELCOME and starts heartbeats. */
+/* Checks the peer's HELLO or WELCOME values (frame size, windows). Returns 0, or NGR_EPROTO with
+ * a reason in why. */
+int session_check_peer(const struct frame_hello *peer, char *why, size_t whylen);
+/* Applies the peer's HELLO or WELCOME (checked) and starts heartbeats. */
 void session_set_peer(struct session *s, const struct frame_hello *peer);
 /* Our own values for HELLO/WELCOME. */
 void session_local_hello(const struct session *s, struct frame_hello *h);

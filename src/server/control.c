@@ -26,6 +26,7 @@ struct ctl_conn {
     char peer[64];
     int hello_done;
     struct tunnel *tunnel; /* one per session for now; the protocol allows more */
+    struct loop_timer bind_deadline; /* HELLO and BIND must both arrive in time */
 };
 
 static const struct session_handler control_handler;
@@ -52,18 +53,23 @@ static int
 control_on_hello(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_hello h, mine;
+    char why[128];
+    unsigned version;
 
-    if (c->hello_done || frame_hello_decode(f, &h) != 0)
+    if (c->hello_done)
         return NGR_EPROTO;
-    if (h.version != NGR_PROTOCOL_VERSION) {
+    /* The version leads HELLO in every version: check it before the rest of the layout. */
+    version = f->length >= 2 ? (unsigned)(f->payload[0] << 8 | f->payload[1]) : 0;
+    if (version != NGR_PROTOCOL_VERSION) {
         session_close(&c->sess, FRAME_CODE_VERSION,
                       "protocol version %u is not supported; this gateway speaks version %u",
-                      h.version, NGR_PROTOCOL_VERSION);
+                      version, NGR_PROTOCOL_VERSION);
         return 0;
     }
-    if (h.max_payload < NGR_FRAME_MIN_MAX_PAYLOAD) {
-        session_close(&c->sess, FRAME_CODE_PROTOCOL, "maximum frame size below %d bytes",
-                      NGR_FRAME_MIN_MAX_PAYLOAD);
+    if (frame_hello_decode(f, &h) != 0)
+        return NGR_EPROTO;
+    if (session_check_peer(&h, why, sizeof(why)) != 0) {
+        session_close(&c->sess, FRAME_CODE_PROTOCOL, "%s", why);
         return 0;
     }
     if (c->srv->cfg.token[0] != '\0' && !control_token_ok(c->srv->cfg.token, h.token)) {
@@ -233,6 +239,7 @@ control_on_closed(void *owner, struct session *s, const char *reason)
     } else {
         log_info("control %s: closed: %s", c->peer, reason);
     }
+    loop_timer_stop(c->srv->loop, &c->bind_deadline);
     TAILQ_REMOVE(&c->srv->conns, c, entry);
     c->srv->nconns--;
     session_free(&c->sess);
@@ -246,6 +253,16 @@ static const struct session_handler control_handler = {
     .on_writable = control_on_writable,
     .on_closed = control_on_closed,
 };
+
+static void
+control_on_bind_deadline(void *arg)
+{
+    struct ctl_conn *c = arg;
+
+    if (c->tunnel == NULL)
+        session_close(&c->sess, FRAME_CODE_PROTOCOL, "no tunnel requested within %d ms",
+                      NGR_HANDSHAKE_MS);
+}
 
 static void
 control_accept_resume(void *arg)
@@ -296,6 +313,8 @@ control_on_accept(void *arg, uint32_t events)
             free(c);
             continue;
         }
+        loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);
+        loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
         TAILQ_INSERT_TAIL(&srv->conns, c, entry);
         srv->nconns++;
         log_debug("control: connection from %s", c->peer);

@@ -19,8 +19,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define PUBLIC_HTTP_SMALL_BODY (64 * 1024) /* bytes: a finished body this small is sent whole */
-
 /* One public request. Created by the URI log callback (it runs before anything else and is the
  * only place the raw request target is seen), freed in the completion callback. */
 struct pub_req {
@@ -40,6 +38,7 @@ struct pub_req {
     unsigned queued : 1;     /* a response was queued */
     unsigned suspended : 1;
     unsigned is_head : 1;
+    unsigned upload_blocked : 1; /* suspended for want of credit */
     uint8_t *reply; /* REPLY payload, owned, until the response is built */
     size_t reply_len;
     struct buf body; /* response bytes waiting for libmicrohttpd, at most one stream window */
@@ -59,6 +58,7 @@ static TAILQ_HEAD(, pub_req) public_http_finished = TAILQ_HEAD_INITIALIZER(publi
 static TAILQ_HEAD(, pub_req) public_http_suspended = TAILQ_HEAD_INITIALIZER(public_http_suspended);
 
 static struct frame_field public_http_fields[NGR_MAX_HEADERS];
+static struct frame_field public_http_out_fields[NGR_MAX_HEADERS + 3];
 
 unsigned
 server_public_port(const struct server *srv)
@@ -433,10 +433,11 @@ public_http_open(struct pub_req *req, const char *method)
     struct session *s;
     const union MHD_ConnectionInfo *ci;
     const char *host, *cl, *te;
-    char client_ip[64], xff[512];
-    size_t i, n = 0;
+    static char xff[8192];
+    char client_ip[64];
+    size_t i, n = 0, xff_len, xff_at;
     ssize_t len;
-    int have_xff = 0, no_body;
+    int no_body;
 
     host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     t = public_http_route(req, host);
@@ -471,28 +472,43 @@ public_http_open(struct pub_req *req, const char *method)
         h.body = FRAME_BODY_NONE;
     }
 
-    /* Filter in place: fields kept are compacted to the front, in order. X-Forwarded-For is
-     * extended; X-Forwarded-Proto and -Host are ours to say; Expect was answered already. */
-    out = col.fields;
+    /* Copy the fields to forward, in order, into out (col.fields must stay whole while it is
+     * scanned for Connection). X-Forwarded-For values are folded into one field, with the
+     * client's address last; X-Forwarded-Proto and -Host are ours to say; Expect was answered
+     * by libmicrohttpd already. */
+    out = public_http_out_fields;
+    xff_len = 0;
+    xff_at = SIZE_MAX;
     for (i = 0; i < col.n; i++) {
         struct frame_field f = col.fields[i];
         if (public_http_is_hop(col.fields, col.n, f.name) || frame_str_eq(f.name, "expect") ||
             frame_str_eq(f.name, "x-forwarded-proto") || frame_str_eq(f.name, "x-forwarded-host"))
             continue;
         if (frame_str_eq(f.name, "x-forwarded-for")) {
-            if (have_xff)
-                continue; /* folded into the first one */
-            have_xff = 1;
-            snprintf(xff, sizeof(xff), "%.*s, %s", (int)f.value.len, f.value.p, client_ip);
-            f.value = frame_str_c(xff);
+            if (xff_len + f.value.len + 2 >= sizeof(xff)) {
+                public_http_fail(req, 431, "Request Header Fields Too Large",
+                                 "The X-Forwarded-For header is too long.");
+                return;
+            }
+            xff_len += (size_t)snprintf(xff + xff_len, sizeof(xff) - xff_len, "%s%.*s",
+                                        xff_len ? ", " : "", (int)f.value.len, f.value.p);
+            if (xff_at != SIZE_MAX)
+                continue;
+            xff_at = n;
         }
         out[n++] = f;
     }
-    if (!have_xff && n < NGR_MAX_HEADERS) {
-        snprintf(xff, sizeof(xff), "%s", client_ip);
-        out[n].name = frame_str_c("X-Forwarded-For");
-        out[n++].value = frame_str_c(xff);
+    if (xff_len + strlen(client_ip) + 3 >= sizeof(xff)) {
+        public_http_fail(req, 431, "Request Header Fields Too Large",
+                         "The X-Forwarded-For header is too long.");
+        return;
     }
+    snprintf(xff + xff_len, sizeof(xff) - xff_len, "%s%s", xff_len ? ", " : "", client_ip);
+    if (xff_at == SIZE_MAX) {
+        xff_at = n;
+        out[n++].name = frame_str_c("X-Forwarded-For");
+    }
+    out[xff_at].value = frame_str_c(xff);
     if (n + 2 > NGR_MAX_HEADERS) {
         public_http_fail(req, 431, "Request Header Fields Too Large",
                          "The request has too many header fields.");
@@ -537,7 +553,9 @@ public_http_open(struct pub_req *req, const char *method)
     req->opened = 1;
     req->req_body = h.body;
     req->end_sent = no_body;
-    loop_timer_start(srv->loop, &req->deadline, srv->cfg.response_timeout_ms);
+    /* The deadline runs from the end of the request: a long upload is not a slow service. */
+    if (no_body)
+        loop_timer_start(srv->loop, &req->deadline, srv->cfg.response_timeout_ms);
 }
 
 static ssize_t
@@ -676,8 +694,10 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
             if (req->tunnel != NULL)
                 req->tunnel->bytes_in += (uint64_t)sent;
         }
-        if (*upload_data_size > 0)
+        if (*upload_data_size > 0) {
+            req->upload_blocked = 1;
             public_http_suspend(req); /* out of credit: WINDOW resumes us */
+        }
         return MHD_YES;
     }
     if (!req->mhd_done) {
@@ -685,6 +705,9 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
         if (!req->end_sent && req->st.sess != NULL) {
             session_send_data(&req->st, NULL, 0, 1);
             req->end_sent = 1;
+            if (!req->head_in)
+                loop_timer_start(req->srv->loop, &req->deadline,
+                                 req->srv->cfg.response_timeout_ms);
             public_http_maybe_done(req);
         }
     }
@@ -788,7 +811,13 @@ public_http_on_reset(struct stream *st, uint32_t code, struct frame_str message)
 void
 public_http_on_writable(struct stream *st)
 {
-    public_http_wake(st->owner);
+    struct pub_req *req = st->owner;
+
+    /* Credit matters only to a request whose upload is waiting for it. */
+    if (req->upload_blocked) {
+        req->upload_blocked = 0;
+        public_http_wake(req);
+    }
 }
 
 static void public_http_log(void *cls, const char *fmt, va_list ap)

@@ -1,0 +1,194 @@
+/* pipe.c: socket <-> stream byte pipe with credit-based back-pressure; see pipe.h. */
+#include "pipe.h"
+#include "err.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PIPE_READ_CHUNK (64 * 1024) /* bytes read from the socket at once */
+
+static uint8_t pipe_read_area[PIPE_READ_CHUNK];
+
+static void pipe_on_io(void *arg, uint32_t events);
+
+static void
+pipe_finish(struct pipe_end *p, int error)
+{
+    if (p->finished)
+        return;
+    p->finished = 1;
+    p->done(p->owner, p, error);
+}
+
+/* Watches for reading while there is credit and no EOF, for writing while bytes wait. */
+static void
+pipe_update_events(struct pipe_end *p)
+{
+    uint32_t ev = 0;
+
+    if (!p->running)
+        return;
+    if (!p->read_eof && session_send_room(p->st) > 0)
+        ev |= LOOP_READ;
+    if (p->out.len > 0)
+        ev |= LOOP_WRITE;
+    loop_io_mod(p->loop, &p->io, ev);
+}
+
+static void
+pipe_check_done(struct pipe_end *p)
+{
+    if (p->read_eof && p->shut_wr)
+        pipe_finish(p, 0);
+}
+
+int
+pipe_start(struct pipe_end *p, struct loop *l, int fd, struct stream *st, pipe_done_cb done,
+           void *owner)
+{
+    p->loop = l;
+    p->fd = fd;
+    p->st = st;
+    p->done = done;
+    p->owner = owner;
+    buf_init(&p->out, NGR_STREAM_WINDOW);
+    if (loop_io_add(l, &p->io, fd, 0, pipe_on_io, p) != 0)
+        return NGR_ESYS;
+    p->running = 1;
+    pipe_update_events(p);
+    return 0;
+}
+
+void
+pipe_stop(struct pipe_end *p)
+{
+    if (p->running) {
+        loop_io_del(p->loop, &p->io);
+        p->running = 0;
+    }
+    buf_free(&p->out);
+}
+
+/* Writes what waits; returns 0 or an errno value. */
+static int
+pipe_write(struct pipe_end *p)
+{
+    while (p->out.len > 0) {
+        ssize_t n = send(p->fd, buf_head(&p->out), p->out.len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return errno;
+        }
+        buf_consume(&p->out, (size_t)n);
+        p->bytes_written += (uint64_t)n;
+        session_consumed(p->st, (size_t)n); /* credit back only for bytes the socket took */
+    }
+    if (p->out.len == 0 && p->peer_end && !p->shut_wr) {
+        shutdown(p->fd, SHUT_WR);
+        p->shut_wr = 1;
+    }
+    return 0;
+}
+
+static int
+pipe_send(struct pipe_end *p, const uint8_t *data, size_t n)
+{
+    ssize_t sent = session_send_data(p->st, data, n, 0);
+
+    if (sent < 0)
+        return (int)sent;
+    p->bytes_read += (uint64_t)sent;
+    return (size_t)sent == n ? 0 : NGR_ELIMIT;
+}
+
+/* Reads what the credit allows. Returns 0 or an errno value. */
+static int
+pipe_read(struct pipe_end *p)
+{
+    size_t budget = 4 * PIPE_READ_CHUNK; /* then yield to other sockets */
+
+    while (budget > 0 && !p->read_eof) {
+        size_t room = session_send_room(p->st);
+        ssize_t n;
+
+        if (room == 0)
+            break;
+        if (room > sizeof(pipe_read_area))
+            room = sizeof(pipe_read_area);
+        n = recv(p->fd, pipe_read_area, room, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return errno;
+        }
+        if (n == 0) {
+            p->read_eof = 1;
+            if (session_send_data(p->st, NULL, 0, 1) < 0)
+                return EPIPE;
+            break;
+        }
+        if (pipe_send(p, pipe_read_area, (size_t)n) != 0)
+            return EPIPE;
+        budget -= (size_t)n < budget ? (size_t)n : budget;
+    }
+    return 0;
+}
+
+static void
+pipe_on_io(void *arg, uint32_t events)
+{
+    struct pipe_end *p = arg;
+    int err = 0;
+
+    if (events & LOOP_WRITE)
+        err = pipe_write(p);
+    if (err == 0 && (events & (LOOP_READ | LOOP_HUP | LOOP_HUP_ALL | LOOP_ERR)))
+        err = pipe_read(p);
+    if (err != 0) {
+        pipe_finish(p, err);
+        return;
+    }
+    pipe_update_events(p);
+    pipe_check_done(p);
+}
+
+int
+pipe_on_data(struct pipe_end *p, const uint8_t *data, size_t n, int end)
+{
+    int err;
+
+    if (p->peer_end)
+        return NGR_EPROTO;
+    if (n > 0 && buf_append(&p->out, data, n) != 0)
+        return NGR_ELIMIT; /* cannot happen within the window */
+    if (end)
+        p->peer_end = 1;
+    if (!p->running)
+        return 0; /* not connected yet: kept until pipe_start */
+    err = pipe_write(p);
+    if (err != 0) {
+        pipe_finish(p, err);
+        return 0;
+    }
+    pipe_update_events(p);
+    pipe_check_done(p);
+    return 0;
+}
+
+void
+pipe_on_writable(struct pipe_end *p)
+{
+    pipe_update_events(p);
+}
+
+int
+pipe_inject(struct pipe_end *p, const uint8_t *data, size_t n)
+{
+    return n > 0 ? pipe_send(p, data, n) : 0;
+}

@@ -1,0 +1,53 @@
+/* pipe.h: a raw byte pipe between a socket and a stream: what an upgraded HTTP connection and a
+ * TCP tunnel's connection are on both sides. Bytes read from the socket go out as DATA within
+ * the stream's credit (reading stops while there is none); DATA from the peer is written to the
+ * socket and its credit returned only once written, so a slow reader stalls only its own
+ * stream. End of stream maps to shutdown(SHUT_WR) and back, so half-close works. */
+#ifndef NGR_PIPE_H
+#define NGR_PIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "session.h"
+
+struct pipe_end;
+
+/* Both directions ended (error 0), or the socket failed (error is an errno value). The owner
+ * then resets the stream if it is still attached, calls pipe_stop and closes the socket. */
+typedef void (*pipe_done_cb)(void *owner, struct pipe_end *p, int error);
+
+struct pipe_end {
+    struct loop *loop;
+    struct loop_io io;
+    int fd;             /* borrowed: the owner closes it */
+    struct stream *st;  /* borrowed */
+    struct buf out;     /* bytes from the peer not yet written, at most one stream window */
+    pipe_done_cb done;
+    void *owner;
+    unsigned read_eof : 1;  /* the socket said EOF; END went out */
+    unsigned peer_end : 1;  /* the peer's END arrived */
+    unsigned shut_wr : 1;   /* out drained after peer_end: shutdown(SHUT_WR) done */
+    unsigned running : 1;
+    unsigned finished : 1;  /* done was called */
+    uint64_t bytes_read;    /* from the socket */
+    uint64_t bytes_written; /* to the socket */
+};
+
+/* Starts moving bytes between fd (connected, non-blocking) and st. Returns 0 or NGR_ESYS. */
+int pipe_start(struct pipe_end *p, struct loop *l, int fd, struct stream *st, pipe_done_cb done,
+               void *owner);
+/* Stops watching the socket (idempotent); frees the buffer. Does not close fd. */
+void pipe_stop(struct pipe_end *p);
+
+/* Stream events, from the owner's stream ops. */
+int pipe_on_data(struct pipe_end *p, const uint8_t *data, size_t n, int end);
+void pipe_on_writable(struct pipe_end *p);
+
+/* Sends bytes the owner already read from the socket (libmicrohttpd's extra_in), as if read
+ * now. Returns 0 or NGR_ELIMIT if they do not fit in the stream's credit. */
+int pipe_inject(struct pipe_end *p, const uint8_t *data, size_t n);
+
+#endif

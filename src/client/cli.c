@@ -14,9 +14,12 @@ cli_usage(FILE *f)
             "Usage: ngrnotok http [OPTIONS] PORT\n"
             "       ngrnotok http [OPTIONS] HOST:PORT\n"
             "       ngrnotok http [OPTIONS] -p PORT\n"
+            "       ngrnotok tcp [OPTIONS] PORT|HOST:PORT\n"
             "\n"
             "Expose a local HTTP service through an ngrnotok gateway. Prints the public URL,\n"
-            "then forwards every request it receives to http://localhost:PORT (or HOST:PORT).\n"
+            "then forwards every request it receives to http://localhost:PORT (or HOST:PORT);\n"
+            "WebSocket and other upgrades pass through. `tcp` exposes any TCP service on a\n"
+            "public port of the gateway (which must allow it with --tcp-ports).\n"
             "\n"
             "Options:\n"
             "  -p, --port PORT            the local port (instead of the PORT argument)\n"
@@ -149,9 +152,17 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
             return CLI_EXIT_OK;
         case ':':
+            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+                return err_set(err, NGR_EINVAL, "option -%c needs a value; see 'ngrnotok --help'",
+                               optopt);
             return err_set(err, NGR_EINVAL, "option %s needs a value; see 'ngrnotok --help'",
                            argv[optind - 1]);
         default:
+            /* optopt names a short option even inside a cluster such as -xv; a long one is named
+             * by its argument. */
+            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+                return err_set(err, NGR_EINVAL, "unknown option -%c; see 'ngrnotok --help'",
+                               optopt);
             return err_set(err, NGR_EINVAL, "unknown option %s; see 'ngrnotok --help'",
                            argv[optind - 1]);
         }

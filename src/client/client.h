@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "loop.h"
+#include "net.h"
 #include "session.h"
 
 struct replay;
@@ -27,6 +28,9 @@ struct client {
 
     /* replay.c */
     struct replay *replay;
+
+    /* forward.c: the local service's addresses, resolved once at startup */
+    struct net_resolved local_resolved;
 
     int exit_code;
     int opt_stopping; /* SIGINT or SIGTERM: a quiet exit 0 */

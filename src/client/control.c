@@ -4,6 +4,7 @@
 #include "frame.h"
 #include "log.h"
 #include "net.h"
+#include "forward.h"
 #include "replay.h"
 
 #include <errno.h>
@@ -42,7 +43,8 @@ client_control_on_bound(struct client *cl, const struct frame *f)
              b.public_url.p);
     cl->bound = 1;
     net_format_addr(&cl->opt.local, local, sizeof(local));
-    printf("Forwarding %s -> http://%s\n", cl->public_url, local);
+    printf("Forwarding %s -> %s%s\n", cl->public_url,
+           cl->opt.proto == FRAME_PROTO_TCP ? "" : "http://", local);
     fflush(stdout);
     return 0;
 }
@@ -80,6 +82,9 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         head.cap_fields = NGR_MAX_HEADERS;
         if (!cl->bound || frame_open_decode(f, &head) != 0 || head.tunnel != cl->handle)
             return NGR_EPROTO;
+        /* TCP streams and upgrades are raw byte pipes; everything else goes through libcurl. */
+        if (cl->opt.proto == FRAME_PROTO_TCP || (head.flags & FRAME_HEAD_UPGRADE))
+            return forward_open(cl, f->stream_id, &head);
         return replay_open(cl->replay, f->stream_id, &head);
     case FRAME_ERROR:
     case FRAME_GOAWAY:
@@ -98,16 +103,17 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     }
 }
 
+/* Stream frames go to the stream's kind of end (stream_ops): a replayed request or a pipe. */
 static int
 client_control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
 {
-    return replay_on_data(st, p, n, end);
+    return st->ops->on_data(st, p, n, end);
 }
 
 static void
 client_control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
 {
-    replay_on_reset(st, code, message);
+    st->ops->on_reset(st, code, message);
 }
 
 static void
@@ -116,12 +122,12 @@ client_control_on_writable(void *owner, struct session *s, struct stream *st)
     struct stream *it, *tmp;
 
     if (st != NULL) {
-        replay_on_writable(st);
+        st->ops->on_writable(st);
         return;
     }
     HASH_ITER(hh, s->streams, it, tmp)
     {
-        replay_on_writable(it);
+        it->ops->on_writable(it);
     }
 }
 

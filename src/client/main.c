@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "client.h"
 #include "control.h"
+#include "forward.h"
 #include "log.h"
 #include "replay.h"
 #include "session.h"
@@ -40,6 +41,7 @@ main_turn_end(void *arg)
     /* libcurl's deferred work first: it queues frames that the session flush then sends. */
     replay_turn_end(cl->replay);
     session_turn_end();
+    forward_turn_end();
 }
 
 int
@@ -60,15 +62,16 @@ main(int argc, char **argv)
         fprintf(stderr, "ngrnotok: %s\n", err.msg);
         return 2;
     }
-    if (cl.opt.proto != FRAME_PROTO_HTTP) {
-        fprintf(stderr, "ngrnotok: tcp tunnels are not supported yet; use 'ngrnotok http PORT'\n");
-        return 2;
-    }
     log_init("ngrnotok", cl.opt.log_level);
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "ngrnotok: libcurl failed to initialise\n");
         return 1;
+    }
+    /* Resolved once: the loop never blocks on a lookup. */
+    if (net_resolve_all(&cl.opt.local, &cl.local_resolved, &err) != 0) {
+        fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
+        return 2;
     }
     cl.loop = loop_new();
     if (cl.loop == NULL) {

@@ -66,6 +66,7 @@ struct replay {
 };
 
 static struct frame_field replay_fields[NGR_MAX_HEADERS];
+static const struct stream_ops replay_stream_ops;
 
 size_t
 replay_active(const struct replay *r)
@@ -538,6 +539,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
         free(q);
         return NGR_EPROTO;
     }
+    q->st.ops = &replay_stream_ops;
     q->r = r;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
@@ -648,6 +650,19 @@ replay_on_writable(struct stream *st)
     if (q->write_paused && q->resp_pending.len < NGR_CURL_BUFFER)
         replay_queue_unpause(q);
 }
+
+static int
+replay_on_reply(struct stream *st, const struct frame *f)
+{
+    return NGR_EPROTO; /* the gateway sends no response heads */
+}
+
+static const struct stream_ops replay_stream_ops = {
+    .on_reply = replay_on_reply,
+    .on_data = replay_on_data,
+    .on_reset = replay_on_reset,
+    .on_writable = replay_on_writable,
+};
 
 void
 replay_turn_end(struct replay *r)

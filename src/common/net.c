@@ -198,3 +198,41 @@ net_tune_stream(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 }
+
+int
+net_resolve_all(const struct net_addr *a, struct net_resolved *r, struct ngr_err *err)
+{
+    struct addrinfo *res = NULL, *ai;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    if ((rc = net_resolve(a, 0, &res, err)) != 0)
+        return rc;
+    for (ai = res; ai != NULL && r->n < NET_MAX_RESOLVED; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(r->addr[0]))
+            continue;
+        memcpy(&r->addr[r->n], ai->ai_addr, ai->ai_addrlen);
+        r->len[r->n++] = ai->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    if (r->n == 0)
+        return err_set(err, NGR_EINVAL, "resolve %s: no usable address", a->host);
+    return 0;
+}
+
+int
+net_connect_resolved(const struct net_resolved *r, int i)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&r->addr[i];
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, sa, r->len[i]) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    net_tune_stream(fd);
+    return fd;
+}

@@ -35,6 +35,19 @@ int net_connect(const struct net_addr *a, struct ngr_err *err);
 /* After a connect became writable: 0, or the connect's error in err. */
 int net_connect_result(int fd, const struct net_addr *a, struct ngr_err *err);
 
+/* Addresses resolved once, at startup, for connecting again and again without a blocking
+ * lookup on the loop ("localhost" gives ::1 and 127.0.0.1: a service may listen on either). */
+#define NET_MAX_RESOLVED 4
+struct net_resolved {
+    struct sockaddr_storage addr[NET_MAX_RESOLVED];
+    socklen_t len[NET_MAX_RESOLVED];
+    int n;
+};
+int net_resolve_all(const struct net_addr *a, struct net_resolved *r, struct ngr_err *err);
+/* Starts a non-blocking connect to r's address i. Returns the fd (in progress or connected),
+ * or a negative errno value. */
+int net_connect_resolved(const struct net_resolved *r, int i);
+
 /* TCP_NODELAY and TCP_NOTSENT_LOWAT: our own output order decides what goes first. */
 void net_tune_stream(int fd);
 

@@ -3,6 +3,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 static uint8_t pipe_read_area[PIPE_READ_CHUNK];
 
 static void pipe_on_io(void *arg, uint32_t events);
+static int pipe_write(struct pipe_end *p);
 
 static void
 pipe_finish(struct pipe_end *p, int error)
@@ -36,6 +38,16 @@ pipe_update_events(struct pipe_end *p)
     loop_io_mod(p->loop, &p->io, ev);
 }
 
+/* A read limit reached counts as EOF (an answer of known length on a kept-alive connection). */
+static int
+pipe_check_limit(struct pipe_end *p)
+{
+    if (p->read_eof || p->bytes_read < p->read_limit)
+        return 0;
+    p->read_eof = 1;
+    return session_send_data(p->st, NULL, 0, 1) < 0 ? EPIPE : 0;
+}
+
 static void
 pipe_check_done(struct pipe_end *p)
 {
@@ -43,20 +55,37 @@ pipe_check_done(struct pipe_end *p)
         pipe_finish(p, 0);
 }
 
-int
-pipe_start(struct pipe_end *p, struct loop *l, int fd, struct stream *st, pipe_done_cb done,
-           void *owner)
+void
+pipe_init(struct pipe_end *p, struct loop *l, struct stream *st, pipe_done_cb done, void *owner)
 {
+    memset(p, 0, sizeof(*p));
     p->loop = l;
-    p->fd = fd;
+    p->fd = -1;
     p->st = st;
     p->done = done;
     p->owner = owner;
+    p->read_limit = UINT64_MAX;
     buf_init(&p->out, NGR_STREAM_WINDOW);
-    if (loop_io_add(l, &p->io, fd, 0, pipe_on_io, p) != 0)
+}
+
+int
+pipe_start(struct pipe_end *p, int fd)
+{
+    p->fd = fd;
+    if (loop_io_add(p->loop, &p->io, fd, 0, pipe_on_io, p) != 0)
         return NGR_ESYS;
     p->running = 1;
+    if (p->out.len > 0 || p->peer_end) {
+        int err = pipe_write(p);
+        if (err == 0)
+            err = pipe_check_limit(p);
+        if (err != 0) {
+            pipe_finish(p, err);
+            return 0;
+        }
+    }
     pipe_update_events(p);
+    pipe_check_done(p);
     return 0;
 }
 
@@ -85,6 +114,8 @@ pipe_write(struct pipe_end *p)
         }
         buf_consume(&p->out, (size_t)n);
         p->bytes_written += (uint64_t)n;
+        if (p->write_counter != NULL)
+            *p->write_counter += (uint64_t)n;
         session_consumed(p->st, (size_t)n); /* credit back only for bytes the socket took */
     }
     if (p->out.len == 0 && p->peer_end && !p->shut_wr) {
@@ -102,6 +133,8 @@ pipe_send(struct pipe_end *p, const uint8_t *data, size_t n)
     if (sent < 0)
         return (int)sent;
     p->bytes_read += (uint64_t)sent;
+    if (p->read_counter != NULL)
+        *p->read_counter += (uint64_t)sent;
     return (size_t)sent == n ? 0 : NGR_ELIMIT;
 }
 
@@ -119,7 +152,9 @@ pipe_read(struct pipe_end *p)
             break;
         if (room > sizeof(pipe_read_area))
             room = sizeof(pipe_read_area);
-        n = recv(p->fd, pipe_read_area, room, 0);
+        if (room > p->read_limit - p->bytes_read)
+            room = (size_t)(p->read_limit - p->bytes_read);
+        n = room > 0 ? recv(p->fd, pipe_read_area, room, 0) : 0;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -190,5 +225,13 @@ pipe_on_writable(struct pipe_end *p)
 int
 pipe_inject(struct pipe_end *p, const uint8_t *data, size_t n)
 {
-    return n > 0 ? pipe_send(p, data, n) : 0;
+    int rc = n > 0 ? pipe_send(p, data, n) : 0;
+
+    if (rc == 0 && pipe_check_limit(p) != 0)
+        return NGR_ECLOSED;
+    if (rc == 0) {
+        pipe_update_events(p);
+        pipe_check_done(p);
+    }
+    return rc;
 }

@@ -34,11 +34,18 @@ struct pipe_end {
     unsigned finished : 1;  /* done was called */
     uint64_t bytes_read;    /* from the socket */
     uint64_t bytes_written; /* to the socket */
+    uint64_t read_limit;    /* bytes to read before acting as if EOF came (UINT64_MAX: none) */
+    uint64_t *read_counter; /* optional: also counts bytes read (a tunnel's statistics) */
+    uint64_t *write_counter; /* optional: also counts bytes written */
 };
 
-/* Starts moving bytes between fd (connected, non-blocking) and st. Returns 0 or NGR_ESYS. */
-int pipe_start(struct pipe_end *p, struct loop *l, int fd, struct stream *st, pipe_done_cb done,
+/* Prepares p for st; DATA that arrives before pipe_start waits in p->out (bounded by the
+ * window). */
+void pipe_init(struct pipe_end *p, struct loop *l, struct stream *st, pipe_done_cb done,
                void *owner);
+/* Starts moving bytes between fd (connected, non-blocking) and the stream. Returns 0 or
+ * NGR_ESYS. */
+int pipe_start(struct pipe_end *p, int fd);
 /* Stops watching the socket (idempotent); frees the buffer. Does not close fd. */
 void pipe_stop(struct pipe_end *p);
 

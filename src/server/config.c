@@ -19,6 +19,7 @@ config_defaults(struct server_config *c)
     net_parse_addr("127.0.0.1:8081", NULL, 1, &c->http_addr, NULL);
     net_parse_addr("127.0.0.1:8082", NULL, 1, &c->admin_addr, NULL);
     c->response_timeout_ms = NGR_RESPONSE_TIMEOUT_MS;
+    snprintf(c->tcp_host, sizeof(c->tcp_host), "127.0.0.1");
     c->log_level = LOG_LEVEL_INFO;
 }
 
@@ -137,6 +138,36 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         if (strlen(value) >= sizeof(c->ports_file))
             return err_set(err, NGR_EINVAL, "ports_file: path too long");
         snprintf(c->ports_file, sizeof(c->ports_file), "%s", value);
+        return 0;
+    }
+    if (config_key_is(key, "tcp_ports")) {
+        unsigned long lo, hi;
+        char *dash, low[16];
+        size_t n1;
+        if (strcmp(value, "off") == 0 || value[0] == '\0') {
+            c->tcp_port_low = c->tcp_port_high = 0;
+            return 0;
+        }
+        dash = strchr(value, '-');
+        n1 = dash ? (size_t)(dash - value) : 0;
+        if (dash == NULL || n1 == 0 || n1 >= sizeof(low))
+            return err_set(err, NGR_EINVAL, "tcp_ports \"%s\": expected LOW-HIGH, e.g. 20000-20099",
+                           value);
+        memcpy(low, value, n1);
+        low[n1] = '\0';
+        if (config_parse_uint(key, low, 65535, &lo, err) != 0 ||
+            config_parse_uint(key, dash + 1, 65535, &hi, err) != 0 || lo == 0 || hi < lo)
+            return err_set(err, NGR_EINVAL,
+                           "tcp_ports \"%s\": expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535",
+                           value);
+        c->tcp_port_low = (unsigned)lo;
+        c->tcp_port_high = (unsigned)hi;
+        return 0;
+    }
+    if (config_key_is(key, "tcp_addr")) {
+        if (strlen(value) == 0 || strlen(value) >= sizeof(c->tcp_host))
+            return err_set(err, NGR_EINVAL, "tcp_addr \"%s\": expected a host address", value);
+        snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
         return 0;
     }
     if (config_key_is(key, "log_level")) {

@@ -25,6 +25,9 @@ struct server_config {
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect */
     char ports_file[CONFIG_PATH_LEN];
     enum log_level log_level;
+    unsigned tcp_port_low;  /* TCP tunnels get public ports from this range; 0: off */
+    unsigned tcp_port_high;
+    char tcp_host[NGR_ADDR_LEN]; /* where TCP tunnels listen (default 127.0.0.1) */
 };
 
 /* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */

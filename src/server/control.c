@@ -6,6 +6,7 @@
 #include "log.h"
 #include "net.h"
 #include "public_http.h"
+#include "public_tcp.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -99,11 +100,52 @@ control_refuse_bind(struct ctl_conn *c, uint32_t handle, uint32_t code, const ch
     session_close(&c->sess, 0, "bind refused");
 }
 
+/* Sends BOUND for a registered tunnel. */
+static int
+control_send_bound(struct ctl_conn *c, struct tunnel *t)
+{
+    struct frame_bound out;
+
+    c->tunnel = t;
+    memset(&out, 0, sizeof(out));
+    out.handle = t->handle;
+    out.id = frame_str_c(t->id);
+    out.subdomain = frame_str_c(t->subdomain);
+    out.public_url = frame_str_c(t->public_url);
+    log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
+    return session_queue(&c->sess, frame_bound_encode(session_scratch(), NGR_SCRATCH_LEN, &out), 1);
+}
+
+static int
+control_bind_tcp(struct ctl_conn *c, const struct frame_bind *b)
+{
+    struct ngr_err err;
+    struct tunnel *t = tunnel_new();
+
+    if (t == NULL) {
+        session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
+        return 0;
+    }
+    t->proto = FRAME_PROTO_TCP;
+    t->handle = b->handle;
+    t->conn = c;
+    snprintf(t->client_addr, sizeof(t->client_addr), "%s", c->peer);
+    if (public_tcp_bind(c->srv, t, &err) != 0) {
+        tunnel_free(t);
+        control_refuse_bind(c, b->handle,
+                            err.code == NGR_EINVAL ? FRAME_CODE_UNSUPPORTED
+                                                   : FRAME_CODE_UNAVAILABLE,
+                            err.msg);
+        return 0;
+    }
+    tunnel_table_add(t); /* no subdomain: cannot collide */
+    return control_send_bound(c, t);
+}
+
 static int
 control_on_bind(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_bind b;
-    struct frame_bound out;
     struct tunnel *t;
     char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[160];
     unsigned port;
@@ -115,12 +157,12 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
                             "this gateway serves one tunnel per connection");
         return 0;
     }
-    if (b.proto != FRAME_PROTO_HTTP) {
-        control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED,
-                            b.proto == FRAME_PROTO_TCP ? "TCP tunnels are not enabled on this gateway"
-                                                       : "unknown tunnel protocol");
+    if (b.proto != FRAME_PROTO_HTTP && b.proto != FRAME_PROTO_TCP) {
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED, "unknown tunnel protocol");
         return 0;
     }
+    if (b.proto == FRAME_PROTO_TCP)
+        return control_bind_tcp(c, &b);
     if (b.subdomain.len > 0) {
         if (!config_valid_label(b.subdomain.p, b.subdomain.len)) {
             log_escape(esc, sizeof(esc), b.subdomain.p, b.subdomain.len);
@@ -160,14 +202,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         control_refuse_bind(c, b.handle, FRAME_CODE_NAME_TAKEN, msg);
         return 0;
     }
-    c->tunnel = t;
-    memset(&out, 0, sizeof(out));
-    out.handle = b.handle;
-    out.id = frame_str_c(t->id);
-    out.subdomain = frame_str_c(t->subdomain);
-    out.public_url = frame_str_c(t->public_url);
-    log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
-    return session_queue(&c->sess, frame_bound_encode(session_scratch(), NGR_SCRATCH_LEN, &out), 1);
+    return control_send_bound(c, t);
 }
 
 static int
@@ -183,7 +218,7 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
     case FRAME_BIND:
         return control_on_bind(c, f);
     case FRAME_REPLY:
-        return c->hello_done ? public_http_on_reply(st, f) : NGR_EPROTO;
+        return st->ops->on_reply(st, f);
     case FRAME_GOAWAY:
     case FRAME_ERROR:
         if (frame_reason_decode(f, &r) != 0)
@@ -198,16 +233,18 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
     }
 }
 
+/* Stream frames go to the stream's own kind of end (stream_ops): an HTTP request, an upgraded
+ * connection or a TCP connection. */
 static int
 control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
 {
-    return public_http_on_data(st, p, n, end);
+    return st->ops->on_data(st, p, n, end);
 }
 
 static void
 control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
 {
-    public_http_on_reset(st, code, message);
+    st->ops->on_reset(st, code, message);
 }
 
 static void
@@ -216,13 +253,13 @@ control_on_writable(void *owner, struct session *s, struct stream *st)
     struct stream *it, *tmp;
 
     if (st != NULL) {
-        public_http_on_writable(st);
+        st->ops->on_writable(st);
         return;
     }
     /* Session credit came back: every stream may move again. */
     HASH_ITER(hh, s->streams, it, tmp)
     {
-        public_http_on_writable(it);
+        it->ops->on_writable(it);
     }
 }
 
@@ -233,6 +270,7 @@ control_on_closed(void *owner, struct session *s, const char *reason)
 
     if (c->tunnel != NULL) {
         log_info("tunnel %s: %s closed: %s", c->tunnel->id, c->tunnel->public_url, reason);
+        public_tcp_unbind(c->tunnel);
         tunnel_table_remove(c->tunnel);
         tunnel_free(c->tunnel);
         c->tunnel = NULL;

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "net.h"
 #include "public_http.h"
+#include "public_tcp.h"
 #include "server.h"
 #include "session.h"
 #include "tunnel_table.h"
@@ -41,6 +42,9 @@ main_usage(FILE *f)
             "                               proxy (default: the HTTP listener's port)\n"
             "      --response-timeout SEC   wait this long for a response head, then answer 504\n"
             "                               (default 30; decimals allowed)\n"
+            "      --tcp-ports LOW-HIGH     enable TCP tunnels, each on a public port from this\n"
+            "                               range (default: off)\n"
+            "      --tcp-addr HOST          where TCP tunnels listen (default 127.0.0.1)\n"
             "      --token TOKEN            clients must present this token (default: none)\n"
             "      --ports-file FILE        after binding, write control=, http=, admin= lines\n"
             "                               with the bound addresses (useful with port 0)\n"
@@ -64,6 +68,8 @@ static const struct option main_options[] = {
     {"token", required_argument, NULL, 6},
     {"ports-file", required_argument, NULL, 7},
     {"log-level", required_argument, NULL, 8},
+    {"tcp-ports", required_argument, NULL, 9},
+    {"tcp-addr", required_argument, NULL, 10},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -73,6 +79,7 @@ static const struct option main_options[] = {
 static const char *const main_keys[] = {
     [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
+    [9] = "tcp_ports", [10] = "tcp_addr",
 };
 
 static void
@@ -119,15 +126,23 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 6:
         case 7:
         case 8:
+        case 9:
+        case 10:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':
-            fprintf(stderr, "ngrnotokd: option %s needs a value\nTry 'ngrnotokd --help'.\n",
-                    argv[optind - 1]);
+            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+                fprintf(stderr, "ngrnotokd: option -%c needs a value\n", optopt);
+            else
+                fprintf(stderr, "ngrnotokd: option %s needs a value\n", argv[optind - 1]);
+            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
             exit(2);
         default:
-            fprintf(stderr, "ngrnotokd: unknown option %s\nTry 'ngrnotokd --help'.\n",
-                    argv[optind - 1]);
+            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+                fprintf(stderr, "ngrnotokd: unknown option -%c\n", optopt);
+            else
+                fprintf(stderr, "ngrnotokd: unknown option %s\n", argv[optind - 1]);
+            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
             exit(2);
         }
         if (rc != 0) {
@@ -205,6 +220,7 @@ main_turn_end(void *arg)
      * and teardown (which may resume connections again: run once more next turn). */
     public_http_turn_end(srv);
     admin_api_turn_end(srv);
+    public_tcp_turn_end();
     session_turn_end();
     if (srv->http.needs_run)
         loop_wake(srv->loop);

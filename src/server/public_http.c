@@ -7,6 +7,7 @@
 #include "http_hop.h"
 #include "log.h"
 #include "net.h"
+#include "pipe.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -39,6 +40,10 @@ struct pub_req {
     unsigned suspended : 1;
     unsigned is_head : 1;
     unsigned upload_blocked : 1; /* suspended for want of credit */
+    unsigned upgrade : 1;        /* the request asks for a protocol upgrade */
+    unsigned piping : 1;         /* 101 arrived: the stream carries raw bytes through pipe */
+    unsigned upgraded : 1;       /* libmicrohttpd handed us the socket (urh) */
+    unsigned mhd_finished : 1;   /* the completion callback ran */
     uint8_t *reply; /* REPLY payload, owned, until the response is built */
     size_t reply_len;
     struct buf body; /* response bytes waiting for libmicrohttpd, at most one stream window */
@@ -47,6 +52,8 @@ struct pub_req {
     char err_text[300];
     struct loop_timer deadline; /* until the response head: 504 */
     struct loop_io hup;         /* while suspended: the public client hanging up */
+    struct pipe_end pipe;       /* after 101: the upgraded socket <-> the stream */
+    struct MHD_UpgradeResponseHandle *urh;
     TAILQ_ENTRY(pub_req) list_entry; /* on the suspended list, or the finished one */
 };
 
@@ -57,6 +64,8 @@ static TAILQ_HEAD(, pub_req) public_http_finished = TAILQ_HEAD_INITIALIZER(publi
 /* Suspended requests, so that shutdown can resume them all before stopping the daemon. */
 static TAILQ_HEAD(, pub_req) public_http_suspended = TAILQ_HEAD_INITIALIZER(public_http_suspended);
 
+static const struct stream_ops public_http_stream_ops;
+static void public_http_on_pipe_done(void *owner, struct pipe_end *p, int error);
 static struct frame_field public_http_fields[NGR_MAX_HEADERS];
 static struct frame_field public_http_out_fields[NGR_MAX_HEADERS + 3];
 
@@ -304,6 +313,13 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (req == NULL)
         return;
+    log_debug("stream %u: completed (toe %d, piping %d)", req->st.id, (int)toe, req->piping);
+    if (req->piping) {
+        /* libmicrohttpd is done with the connection while bytes still flow (daemon stopping):
+         * end the pipe here. */
+        req->upgraded = 0;
+        public_http_on_pipe_done(req, &req->pipe, 0);
+    }
     if (req->st.sess != NULL) {
         /* The public side is done before the stream: tell the client to stop. */
         session_stream_reset(&req->st, FRAME_CODE_CANCEL,
@@ -359,6 +375,25 @@ public_http_is_hop(const struct frame_field *fields, size_t n, struct frame_str 
             http_hop_in_connection(name.p, name.len, fields[i].value.p, fields[i].value.len))
             return 1;
     return 0;
+}
+
+/* 1 if the request asks for a protocol upgrade: an Upgrade field and "upgrade" among the
+ * Connection tokens (RFC 9110 section 7.8). */
+static int
+public_http_wants_upgrade(const struct public_http_collect *col)
+{
+    size_t i;
+    int has_upgrade = 0, conn_upgrade = 0;
+
+    for (i = 0; i < col->n; i++) {
+        if (frame_str_eq(col->fields[i].name, "upgrade"))
+            has_upgrade = 1;
+        else if (frame_str_eq(col->fields[i].name, "connection") &&
+                 http_hop_in_connection("upgrade", 7, col->fields[i].value.p,
+                                        col->fields[i].value.len))
+            conn_upgrade = 1;
+    }
+    return has_upgrade && conn_upgrade;
 }
 
 /* Finds the tunnel for a Host value "<sub>.<domain>[:port]". Returns the tunnel, or NULL with
@@ -437,7 +472,7 @@ public_http_open(struct pub_req *req, const char *method)
     char client_ip[64];
     size_t i, n = 0, xff_len, xff_at;
     ssize_t len;
-    int no_body;
+    int no_body, upgrade;
 
     host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     t = public_http_route(req, host);
@@ -479,9 +514,13 @@ public_http_open(struct pub_req *req, const char *method)
     out = public_http_out_fields;
     xff_len = 0;
     xff_at = SIZE_MAX;
+    upgrade = public_http_wants_upgrade(&col);
     for (i = 0; i < col.n; i++) {
         struct frame_field f = col.fields[i];
-        if (public_http_is_hop(col.fields, col.n, f.name) || frame_str_eq(f.name, "expect") ||
+        /* An upgrade keeps its Upgrade field; Connection is re-sent as "Upgrade" below. */
+        int keep = upgrade && frame_str_eq(f.name, "upgrade");
+        if ((!keep && public_http_is_hop(col.fields, col.n, f.name)) ||
+            frame_str_eq(f.name, "expect") ||
             frame_str_eq(f.name, "x-forwarded-proto") || frame_str_eq(f.name, "x-forwarded-host"))
             continue;
         if (frame_str_eq(f.name, "x-forwarded-for")) {
@@ -509,10 +548,16 @@ public_http_open(struct pub_req *req, const char *method)
         out[n++].name = frame_str_c("X-Forwarded-For");
     }
     out[xff_at].value = frame_str_c(xff);
-    if (n + 2 > NGR_MAX_HEADERS) {
+    if (n + 3 > NGR_MAX_HEADERS) {
         public_http_fail(req, 431, "Request Header Fields Too Large",
                          "The request has too many header fields.");
         return;
+    }
+    if (upgrade) {
+        out[n].name = frame_str_c("Connection");
+        out[n++].value = frame_str_c("Upgrade");
+        h.flags |= FRAME_HEAD_UPGRADE;
+        req->upgrade = 1;
     }
     out[n].name = frame_str_c("X-Forwarded-Proto");
     out[n++].value = frame_str_c("http");
@@ -533,9 +578,12 @@ public_http_open(struct pub_req *req, const char *method)
         public_http_fail(req, 502, "Bad Gateway", "The tunnel is closing; try again.");
         return;
     }
+    req->st.ops = &public_http_stream_ops;
     no_body = h.body == FRAME_BODY_NONE || (h.body == FRAME_BODY_LENGTH && h.length == 0);
+    /* An upgrade request keeps its stream open toward the client even without a body: after a
+     * 101, the public client's bytes follow on it. */
     len = frame_open_encode(session_scratch(), NGR_SCRATCH_LEN, req->st.id,
-                            no_body ? FRAME_FLAG_END_STREAM : 0, &h);
+                            no_body && !upgrade ? FRAME_FLAG_END_STREAM : 0, &h);
     if (len < 0) {
         session_stream_detach(&req->st);
         public_http_fail(req, 431, "Request Header Fields Too Large",
@@ -581,6 +629,44 @@ public_http_read(void *cls, uint64_t pos, char *out, size_t max)
     return 0;
 }
 
+/* The upgraded connection is over (or failed): end the stream and give the socket back. */
+static void
+public_http_on_pipe_done(void *owner, struct pipe_end *p, int error)
+{
+    struct pub_req *req = owner;
+
+    if (req->st.sess != NULL) {
+        if (error != 0)
+            session_stream_reset(&req->st, FRAME_CODE_CANCEL, "public client connection failed");
+    }
+    public_http_release(req);
+    pipe_stop(&req->pipe);
+    req->piping = 0;
+    if (req->upgraded) {
+        req->upgraded = 0;
+        MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
+        req->srv->http.needs_run = 1;
+    }
+}
+
+static void
+public_http_on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+                        const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                        struct MHD_UpgradeResponseHandle *urh)
+{
+    struct pub_req *req = cls;
+
+    req->urh = urh;
+    req->upgraded = 1;
+    if (!req->piping || req->st.sess == NULL) { /* the stream died before the switch */
+        public_http_on_pipe_done(req, &req->pipe, 0);
+        return;
+    }
+    if (pipe_start(&req->pipe, sock) != 0 ||
+        pipe_inject(&req->pipe, (const uint8_t *)extra_in, extra_in_size) != 0)
+        public_http_on_pipe_done(req, &req->pipe, EPIPE);
+}
+
 /* Builds the libmicrohttpd response from the REPLY head and queues it. */
 static enum MHD_Result
 public_http_queue_reply(struct pub_req *req)
@@ -611,7 +697,10 @@ public_http_queue_reply(struct pub_req *req)
         size = MHD_SIZE_UNKNOWN;
     if (no_body && size == MHD_SIZE_UNKNOWN)
         size = 0;
-    if (size == 0 && !req->is_head) {
+    if (h.status == 101) {
+        /* on_reply let a 101 through only for an upgrade request */
+        resp = MHD_create_response_for_upgrade(public_http_on_upgraded, req);
+    } else if (size == 0 && !req->is_head) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else if (!no_body && req->resp_ended && req->body.len == size) {
         /* The whole body is here already: hand it over in one piece. */
@@ -634,7 +723,9 @@ public_http_queue_reply(struct pub_req *req)
         char name[256];
         struct frame_field *fl = &h.fields[i];
 
-        if (public_http_is_hop(h.fields, h.nfields, fl->name) || fl->name.len >= sizeof(name))
+        if ((public_http_is_hop(h.fields, h.nfields, fl->name) &&
+             !(h.status == 101 && frame_str_eq(fl->name, "upgrade"))) ||
+            fl->name.len >= sizeof(name))
             continue;
         memcpy(name, fl->name.p, fl->name.len);
         name[fl->name.len] = '\0';
@@ -742,6 +833,21 @@ public_http_on_reply(struct stream *st, const struct frame *f)
     memcpy(req->reply, f->payload, f->length);
     req->reply_len = f->length;
     req->head_in = 1;
+    if (h.status == 101) {
+        if (!req->upgrade) {
+            session_stream_reset(st, FRAME_CODE_PROTOCOL, "101 to a request that did not ask");
+            public_http_on_reset(st, FRAME_CODE_PROTOCOL,
+                                 frame_str_c("the local service switched protocols unasked"));
+            return 0;
+        }
+        /* From here the stream carries raw bytes; they wait in the pipe until the switch. */
+        req->piping = 1;
+        pipe_init(&req->pipe, req->srv->loop, st, public_http_on_pipe_done, req);
+        if (req->tunnel != NULL) {
+            req->pipe.read_counter = &req->tunnel->bytes_in;
+            req->pipe.write_counter = &req->tunnel->bytes_out;
+        }
+    }
     loop_timer_stop(req->srv->loop, &req->deadline);
     if (f->flags & FRAME_FLAG_END_STREAM) {
         req->resp_ended = 1;
@@ -756,6 +862,8 @@ public_http_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
 {
     struct pub_req *req = st->owner;
 
+    if (req->piping)
+        return pipe_on_data(&req->pipe, p, n, end);
     if (!req->head_in || req->resp_ended)
         return NGR_EPROTO; /* body before head, or after the end: the stream is reset */
     if (n > 0) {
@@ -780,6 +888,10 @@ public_http_on_reset(struct stream *st, uint32_t code, struct frame_str message)
     char esc[NGR_MAX_MESSAGE * 4 + 8];
 
     req->reset = 1;
+    if (req->piping) {
+        req->pipe.read_counter = req->pipe.write_counter = NULL; /* the tunnel may go */
+        public_http_on_pipe_done(req, &req->pipe, 0);
+    }
     public_http_release(req);
     log_escape(esc, sizeof(esc), message.p, message.len);
     if (!req->head_in) {
@@ -813,12 +925,23 @@ public_http_on_writable(struct stream *st)
 {
     struct pub_req *req = st->owner;
 
+    if (req->piping) {
+        pipe_on_writable(&req->pipe);
+        return;
+    }
     /* Credit matters only to a request whose upload is waiting for it. */
     if (req->upload_blocked) {
         req->upload_blocked = 0;
         public_http_wake(req);
     }
 }
+
+static const struct stream_ops public_http_stream_ops = {
+    .on_reply = public_http_on_reply,
+    .on_data = public_http_on_data,
+    .on_reset = public_http_on_reset,
+    .on_writable = public_http_on_writable,
+};
 
 static void public_http_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
@@ -844,7 +967,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         return fd;
     srv->http_port = srv->cfg.http_addr.port;
     d = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, public_http_on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,

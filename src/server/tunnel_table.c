@@ -45,10 +45,12 @@ tunnel_table_add(struct tunnel *t)
     struct tunnel *old = NULL;
     size_t len = strlen(t->subdomain);
 
-    HASH_FIND(hh_name, tunnel_by_name, t->subdomain, len, old);
-    if (old != NULL)
-        return NGR_EEXIST;
-    HASH_ADD(hh_name, tunnel_by_name, subdomain, len, t);
+    if (len > 0) {
+        HASH_FIND(hh_name, tunnel_by_name, t->subdomain, len, old);
+        if (old != NULL)
+            return NGR_EEXIST;
+        HASH_ADD(hh_name, tunnel_by_name, subdomain, len, t);
+    }
     HASH_ADD(hh_id, tunnel_by_id, id, strlen(t->id), t);
     return 0;
 }
@@ -56,7 +58,8 @@ tunnel_table_add(struct tunnel *t)
 void
 tunnel_table_remove(struct tunnel *t)
 {
-    HASH_DELETE(hh_name, tunnel_by_name, t);
+    if (t->subdomain[0] != '\0')
+        HASH_DELETE(hh_name, tunnel_by_name, t);
     HASH_DELETE(hh_id, tunnel_by_id, t);
 }
 
@@ -81,17 +84,17 @@ tunnel_table_find_id(const char *id, size_t len)
 size_t
 tunnel_table_count(void)
 {
-    return HASH_CNT(hh_name, tunnel_by_name);
+    return HASH_CNT(hh_id, tunnel_by_id);
 }
 
 struct tunnel *
 tunnel_table_first(void)
 {
-    return tunnel_by_name;
+    return tunnel_by_id;
 }
 
 struct tunnel *
 tunnel_table_next(struct tunnel *t)
 {
-    return t->hh_name.next;
+    return t->hh_id.next;
 }

@@ -11,6 +11,7 @@
 #include "limits.h"
 
 struct ctl_conn;
+struct tcp_listener;
 
 struct tunnel {
     UT_hash_handle hh_name;
@@ -27,13 +28,15 @@ struct tunnel {
     uint32_t streams;   /* open now */
     uint32_t handle;    /* the client's BIND handle, named in OPEN */
     struct ctl_conn *conn; /* the control connection that owns it; borrowed */
+    struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */
 };
 
 /* Returns a new tunnel with a fresh random id, or NULL; free with tunnel_free. */
 struct tunnel *tunnel_new(void);
 void tunnel_free(struct tunnel *t);
 
-/* Adds t under t->subdomain and t->id. Returns 0 or NGR_EEXIST (the subdomain is taken). */
+/* Adds t under t->id, and under t->subdomain unless it is empty (TCP tunnels have none).
+ * Returns 0 or NGR_EEXIST (the subdomain is taken). */
 int tunnel_table_add(struct tunnel *t);
 void tunnel_table_remove(struct tunnel *t);
 /* Lookups; name is compared exactly (callers lowercase it). Borrowed results. */

@@ -1,0 +1,396 @@
+/* forward.c: TCP tunnel streams and HTTP upgrades on the client; see forward.h. */
+#include "forward.h"
+#include "log.h"
+#include "net.h"
+#include "pipe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define FORWARD_MAX_HEAD (64 * 1024) /* bytes: the local service's response head to an upgrade */
+
+enum forward_state { FORWARD_CONNECTING, FORWARD_SENDING_HEAD, FORWARD_READING_HEAD, FORWARD_PIPING };
+
+struct forward {
+    struct stream st;
+    struct pipe_end pipe;
+    struct client *cl;
+    struct loop_io io; /* until the pipe takes the socket */
+    int fd;
+    int addr_i;        /* which resolved address is being tried */
+    int upgrade;       /* an HTTP upgrade, not a TCP stream */
+    int closed;
+    enum forward_state state;
+    struct buf head_out; /* the request head, for an upgrade */
+    struct buf head_in;  /* the response head as it arrives */
+    char label[96];
+    TAILQ_ENTRY(forward) entry;
+};
+
+static TAILQ_HEAD(, forward) forward_closed = TAILQ_HEAD_INITIALIZER(forward_closed);
+static struct frame_field forward_fields[NGR_MAX_HEADERS];
+static const struct stream_ops forward_stream_ops;
+
+static void forward_on_io(void *arg, uint32_t events);
+
+/* Ends the connection: the stream is reset (code) or detached, the socket closed, the object
+ * freed at the end of the turn. */
+static void
+forward_close(struct forward *fw, uint32_t code, const char *why)
+{
+    if (fw->closed)
+        return;
+    fw->closed = 1;
+    if (fw->st.sess != NULL) {
+        if (code != FRAME_CODE_NONE)
+            session_stream_reset(&fw->st, code, why);
+        else
+            session_stream_detach(&fw->st);
+    }
+    if (fw->state != FORWARD_PIPING && fw->fd >= 0)
+        loop_io_del(fw->cl->loop, &fw->io);
+    pipe_stop(&fw->pipe);
+    if (fw->fd >= 0)
+        close(fw->fd);
+    fw->fd = -1;
+    buf_free(&fw->head_out);
+    buf_free(&fw->head_in);
+    if (code != FRAME_CODE_NONE)
+        log_warn("%s: %s", fw->label, why);
+    else
+        log_debug("%s: closed", fw->label);
+    TAILQ_INSERT_TAIL(&forward_closed, fw, entry);
+}
+
+static void
+forward_on_pipe_done(void *owner, struct pipe_end *p, int error)
+{
+    struct forward *fw = owner;
+
+    forward_close(fw, error ? FRAME_CODE_UPSTREAM : FRAME_CODE_NONE,
+                  error ? strerror(error) : "done");
+}
+
+/* Hands the socket to the pipe, with bytes already read after the head (if any). */
+static void
+forward_start_pipe(struct forward *fw, const uint8_t *extra, size_t n)
+{
+    loop_io_del(fw->cl->loop, &fw->io);
+    fw->state = FORWARD_PIPING;
+    if (pipe_start(&fw->pipe, fw->fd) != 0 || pipe_inject(&fw->pipe, extra, n) != 0) {
+        forward_close(fw, FRAME_CODE_INTERNAL, "cannot start the pipe");
+        return;
+    }
+}
+
+/* Tries the next resolved address, or gives up with REFUSED. */
+static void
+forward_connect(struct forward *fw, int last_errno)
+{
+    const struct net_resolved *r = &fw->cl->local_resolved;
+    char addr[NGR_ADDR_LEN + 8], msg[NGR_MAX_MESSAGE];
+
+    while (fw->addr_i < r->n) {
+        int fd = net_connect_resolved(r, fw->addr_i++);
+        if (fd < 0) {
+            last_errno = -fd;
+            continue;
+        }
+        fw->fd = fd;
+        fw->state = FORWARD_CONNECTING;
+        if (loop_io_add(fw->cl->loop, &fw->io, fd, LOOP_WRITE, forward_on_io, fw) != 0) {
+            close(fd);
+            fw->fd = -1;
+            last_errno = errno;
+            continue;
+        }
+        return;
+    }
+    net_format_addr(&fw->cl->opt.local, addr, sizeof(addr));
+    snprintf(msg, sizeof(msg), "connect %s: %s", addr,
+             strerror(last_errno ? last_errno : ECONNREFUSED));
+    forward_close(fw, FRAME_CODE_REFUSED, msg);
+}
+
+/* Parses the response head in fw->head_in (up to and with its blank line, head_len bytes) and
+ * sends REPLY. Returns the status, or -1 after resetting the stream. */
+static int
+forward_send_reply(struct forward *fw, size_t head_len)
+{
+    char *text = (char *)fw->head_in.data + fw->head_in.off;
+    char *line, *next, *end = text + head_len;
+    struct frame_head h;
+    int status = 0, chunked = 0;
+    uint64_t length = 0;
+    int have_length = 0;
+    size_t n = 0;
+    ssize_t len;
+
+    memset(&h, 0, sizeof(h));
+    /* Status line: "HTTP/1.1 101 Switching Protocols". */
+    next = memchr(text, '\n', (size_t)(end - text));
+    if (next == NULL || (strncmp(text, "HTTP/1.1 ", 9) != 0 && strncmp(text, "HTTP/1.0 ", 9) != 0) ||
+        sscanf(text + 9, "%3d", &status) != 1 || status < 100 || status > 999) {
+        forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
+        return -1;
+    }
+    for (line = next + 1; line < end; line = next + 1) {
+        char *colon, *value, *eol;
+
+        next = memchr(line, '\n', (size_t)(end - line));
+        if (next == NULL)
+            break;
+        eol = next;
+        if (eol > line && eol[-1] == '\r')
+            eol--;
+        if (eol == line)
+            break; /* the blank line */
+        colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon == NULL || colon == line || n >= NGR_MAX_HEADERS) {
+            forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
+            return -1;
+        }
+        value = colon + 1;
+        while (value < eol && (*value == ' ' || *value == '\t'))
+            value++;
+        while (eol > value && (eol[-1] == ' ' || eol[-1] == '\t'))
+            eol--;
+        forward_fields[n].name.p = line;
+        forward_fields[n].name.len = (size_t)(colon - line);
+        forward_fields[n].value.p = value;
+        forward_fields[n].value.len = (size_t)(eol - value);
+        if (frame_str_eq(forward_fields[n].name, "content-length")) {
+            length = strtoull(value, NULL, 10);
+            have_length = 1;
+            continue;
+        }
+        if (frame_str_eq(forward_fields[n].name, "transfer-encoding")) {
+            chunked = 1;
+            continue;
+        }
+        n++;
+    }
+    if (status != 101 && chunked) {
+        forward_close(fw, FRAME_CODE_UPSTREAM,
+                      "a chunked answer to an upgrade request is not supported");
+        return -1;
+    }
+    h.status = (uint16_t)status;
+    h.fields = forward_fields;
+    h.nfields = n;
+    if (status == 101) {
+        h.body = FRAME_BODY_UNKNOWN; /* raw bytes follow, both ways */
+    } else if (status == 204 || status == 304 || status < 200) {
+        h.body = FRAME_BODY_NONE;
+        fw->pipe.read_limit = 0;
+    } else if (have_length) {
+        h.body = FRAME_BODY_LENGTH;
+        h.length = length;
+        fw->pipe.read_limit = length;
+    } else {
+        h.body = FRAME_BODY_UNKNOWN; /* until the local service closes */
+    }
+    if (status != 101) {
+        /* An ordinary answer: the request side is over; the connection closes after it. */
+        fw->pipe.peer_end = 1;
+    }
+    len = frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, fw->st.id, 0, &h);
+    if (len < 0) {
+        forward_close(fw, FRAME_CODE_TOO_LARGE, "response head too large");
+        return -1;
+    }
+    session_queue(fw->st.sess, len, 0);
+    log_info("%s -> %d", fw->label, status);
+    return status;
+}
+
+static void
+forward_on_io(void *arg, uint32_t events)
+{
+    struct forward *fw = arg;
+    int err = 0;
+    socklen_t elen = sizeof(err);
+
+    if (fw->state == FORWARD_CONNECTING) {
+        if (getsockopt(fw->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+            err = errno;
+        if (err != 0) {
+            loop_io_del(fw->cl->loop, &fw->io);
+            close(fw->fd);
+            fw->fd = -1;
+            forward_connect(fw, err);
+            return;
+        }
+        if (!fw->upgrade) {
+            forward_start_pipe(fw, NULL, 0);
+            return;
+        }
+        fw->state = FORWARD_SENDING_HEAD;
+    }
+    if (fw->state == FORWARD_SENDING_HEAD) {
+        while (fw->head_out.len > 0) {
+            ssize_t n = send(fw->fd, buf_head(&fw->head_out), fw->head_out.len, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN)
+                    return;
+                if (errno == EINTR)
+                    continue;
+                forward_close(fw, FRAME_CODE_UPSTREAM, strerror(errno));
+                return;
+            }
+            buf_consume(&fw->head_out, (size_t)n);
+        }
+        fw->state = FORWARD_READING_HEAD;
+        loop_io_mod(fw->cl->loop, &fw->io, LOOP_READ);
+        return;
+    }
+    if (fw->state == FORWARD_READING_HEAD) {
+        uint8_t *dst = buf_reserve(&fw->head_in, 4096, 0);
+        ssize_t n;
+        const uint8_t *p, *blank;
+
+        if (dst == NULL) {
+            forward_close(fw, FRAME_CODE_TOO_LARGE, "the local service's response head is too large");
+            return;
+        }
+        n = recv(fw->fd, dst, 4096, 0);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                forward_close(fw, FRAME_CODE_UPSTREAM, strerror(errno));
+            return;
+        }
+        if (n == 0) {
+            forward_close(fw, FRAME_CODE_UPSTREAM, "the local service closed before answering");
+            return;
+        }
+        buf_commit(&fw->head_in, (size_t)n);
+        p = buf_head(&fw->head_in);
+        /* The only HTTP parsing we do by hand: finding the end of a response head. */
+        blank = memmem(p, fw->head_in.len, "\r\n\r\n", 4);
+        if (blank == NULL)
+            return;
+        {
+            size_t head_len = (size_t)(blank - p) + 4;
+            if (forward_send_reply(fw, head_len) < 0)
+                return;
+            forward_start_pipe(fw, p + head_len, fw->head_in.len - head_len);
+            if (!fw->closed)
+                buf_free(&fw->head_in);
+        }
+    }
+}
+
+/* Writes "METHOD TARGET HTTP/1.1", the fields (Host rewritten if asked) and the blank line. */
+static int
+forward_build_head(struct forward *fw, const struct frame_head *h)
+{
+    struct buf *b = &fw->head_out;
+    char hostport[NGR_ADDR_LEN + 8];
+    size_t i;
+    int rc = 0;
+
+    net_format_addr(&fw->cl->opt.local, hostport, sizeof(hostport));
+    rc |= buf_append(b, h->method.p, h->method.len);
+    rc |= buf_append(b, " ", 1);
+    rc |= buf_append(b, h->target.p, h->target.len);
+    rc |= buf_append(b, " HTTP/1.1\r\n", 11);
+    for (i = 0; i < h->nfields; i++) {
+        const struct frame_field *f = &h->fields[i];
+        rc |= buf_append(b, f->name.p, f->name.len);
+        rc |= buf_append(b, ": ", 2);
+        if (fw->cl->opt.host_rewrite && frame_str_eq(f->name, "host"))
+            rc |= buf_append(b, hostport, strlen(hostport));
+        else
+            rc |= buf_append(b, f->value.p, f->value.len);
+        rc |= buf_append(b, "\r\n", 2);
+    }
+    rc |= buf_append(b, "\r\n", 2);
+    return rc;
+}
+
+static int
+forward_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    struct forward *fw = st->owner;
+
+    return pipe_on_data(&fw->pipe, p, n, end);
+}
+
+static void
+forward_on_reset(struct stream *st, uint32_t code, struct frame_str message)
+{
+    forward_close(st->owner, FRAME_CODE_NONE, "reset by the gateway");
+}
+
+static void
+forward_on_writable(struct stream *st)
+{
+    struct forward *fw = st->owner;
+
+    if (fw->state == FORWARD_PIPING)
+        pipe_on_writable(&fw->pipe);
+}
+
+static int
+forward_on_reply(struct stream *st, const struct frame *f)
+{
+    return NGR_EPROTO;
+}
+
+static const struct stream_ops forward_stream_ops = {
+    .on_reply = forward_on_reply,
+    .on_data = forward_on_data,
+    .on_reset = forward_on_reset,
+    .on_writable = forward_on_writable,
+};
+
+int
+forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
+{
+    struct forward *fw = calloc(1, sizeof(*fw));
+    char esc[80];
+
+    if (fw == NULL)
+        return NGR_ENOMEM;
+    if (session_stream_accept(&cl->sess, &fw->st, stream_id, fw) != 0) {
+        free(fw);
+        return NGR_EPROTO;
+    }
+    fw->st.ops = &forward_stream_ops;
+    fw->cl = cl;
+    fw->fd = -1;
+    fw->upgrade = (h->flags & FRAME_HEAD_UPGRADE) != 0;
+    buf_init(&fw->head_out, NGR_FRAME_MAX_PAYLOAD + 4096);
+    buf_init(&fw->head_in, FORWARD_MAX_HEAD);
+    pipe_init(&fw->pipe, cl->loop, &fw->st, forward_on_pipe_done, fw);
+    if (fw->upgrade)
+        snprintf(fw->label, sizeof(fw->label), "%.*s %s (upgrade)", (int)h->method.len,
+                 h->method.p, log_escape(esc, sizeof(esc), h->target.p, h->target.len));
+    else
+        snprintf(fw->label, sizeof(fw->label), "tcp from %.*s", (int)h->client_addr.len,
+                 h->client_addr.p);
+    if (fw->upgrade && forward_build_head(fw, h) != 0) {
+        forward_close(fw, FRAME_CODE_TOO_LARGE, "request head too large");
+        return 0;
+    }
+    log_debug("stream %u: %s", stream_id, fw->label);
+    forward_connect(fw, 0);
+    return 0;
+}
+
+void
+forward_turn_end(void)
+{
+    struct forward *fw;
+
+    while ((fw = TAILQ_FIRST(&forward_closed)) != NULL) {
+        TAILQ_REMOVE(&forward_closed, fw, entry);
+        free(fw);
+    }
+}

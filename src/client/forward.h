@@ -1,0 +1,19 @@
+/* forward.h: raw connections to the local service: every stream of a TCP tunnel, and HTTP
+ * requests that ask for a protocol upgrade (WebSocket). The request head of an upgrade is
+ * written by hand and the response head read up to its blank line; after that, and for TCP
+ * from the start, bytes flow through a pipe (pipe.h) in both directions. */
+#ifndef NGR_FORWARD_H
+#define NGR_FORWARD_H
+
+#include <stdint.h>
+
+#include "client.h"
+#include "frame.h"
+
+/* OPEN for a TCP tunnel or an upgrade request: accepts the stream and connects. Returns 0 (a
+ * failure to connect resets the stream) or NGR_EPROTO for a bad stream id. */
+int forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h);
+/* End of a loop turn: frees finished connections. */
+void forward_turn_end(void);
+
+#endif

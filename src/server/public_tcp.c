@@ -1,0 +1,246 @@
+/* public_tcp.c: public ports of TCP tunnels. Accepting a connection opens a stream (OPEN with
+ * method CONNECT, docs/protocol.md) and pipes the socket's bytes through it; the client connects
+ * to its local port and pipes the other end. */
+#include "public_tcp.h"
+#include "control.h"
+#include "log.h"
+#include "net.h"
+#include "pipe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct tcp_conn {
+    struct stream st;
+    struct pipe_end pipe;
+    struct tcp_listener *l;
+    int fd;
+    char peer[64];
+    TAILQ_ENTRY(tcp_conn) entry; /* on its listener, then on the closed list */
+};
+
+struct tcp_listener {
+    struct server *srv;
+    struct tunnel *t;
+    struct loop_io io;
+    int fd;
+    uint16_t port;
+    TAILQ_HEAD(, tcp_conn) conns;
+};
+
+/* Closed connections, freed at the end of the turn (an event may wait in this epoll batch). */
+static TAILQ_HEAD(, tcp_conn) public_tcp_closed = TAILQ_HEAD_INITIALIZER(public_tcp_closed);
+static unsigned public_tcp_cursor; /* where the next port search starts */
+
+static const struct stream_ops public_tcp_stream_ops;
+
+/* Ends a connection: stream reset (if code) or detached, socket closed, freed later. */
+static void
+public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
+{
+    if (tc->l == NULL)
+        return;
+    if (tc->st.sess != NULL) {
+        if (code != FRAME_CODE_NONE)
+            session_stream_reset(&tc->st, code, why);
+        else
+            session_stream_detach(&tc->st);
+    }
+    pipe_stop(&tc->pipe);
+    close(tc->fd);
+    tc->l->t->streams--;
+    TAILQ_REMOVE(&tc->l->conns, tc, entry);
+    tc->l = NULL;
+    TAILQ_INSERT_TAIL(&public_tcp_closed, tc, entry);
+    log_debug("tcp %s: closed (%s)", tc->peer, why);
+}
+
+static void
+public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
+{
+    struct tcp_conn *tc = owner;
+
+    public_tcp_close(tc, error ? FRAME_CODE_CANCEL : FRAME_CODE_NONE,
+                     error ? strerror(error) : "both sides done");
+}
+
+static int
+public_tcp_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    struct tcp_conn *tc = st->owner;
+
+    return pipe_on_data(&tc->pipe, p, n, end);
+}
+
+static void
+public_tcp_on_reset(struct stream *st, uint32_t code, struct frame_str message)
+{
+    struct tcp_conn *tc = st->owner;
+
+    /* The local service refused or the client went away: end this public connection only. */
+    public_tcp_close(tc, FRAME_CODE_NONE, "reset by the client");
+}
+
+static void
+public_tcp_on_writable(struct stream *st)
+{
+    struct tcp_conn *tc = st->owner;
+
+    pipe_on_writable(&tc->pipe);
+}
+
+static int
+public_tcp_on_reply(struct stream *st, const struct frame *f)
+{
+    return NGR_EPROTO; /* TCP streams have no response head */
+}
+
+static const struct stream_ops public_tcp_stream_ops = {
+    .on_reply = public_tcp_on_reply,
+    .on_data = public_tcp_on_data,
+    .on_reset = public_tcp_on_reset,
+    .on_writable = public_tcp_on_writable,
+};
+
+static void
+public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
+{
+    struct session *s = control_session(l->t->conn);
+    struct tcp_conn *tc = calloc(1, sizeof(*tc));
+    struct frame_head h;
+    ssize_t len;
+
+    if (tc == NULL) {
+        close(fd);
+        return;
+    }
+    tc->fd = fd;
+    tc->l = l;
+    net_format_ip(sa, tc->peer, sizeof(tc->peer));
+    net_tune_stream(fd);
+    if (session_stream_open(s, &tc->st, tc) != 0) {
+        close(fd);
+        free(tc);
+        return;
+    }
+    tc->st.ops = &public_tcp_stream_ops;
+    TAILQ_INSERT_TAIL(&l->conns, tc, entry);
+    l->t->streams++;
+    l->t->requests++;
+    memset(&h, 0, sizeof(h));
+    h.tunnel = l->t->handle;
+    h.body = FRAME_BODY_UNKNOWN;
+    h.method = frame_str_c("CONNECT");
+    h.target = frame_str_c(tc->peer);
+    h.client_addr = frame_str_c(tc->peer);
+    h.scheme = frame_str_c("tcp");
+    h.host = frame_str_c("");
+    len = frame_open_encode(session_scratch(), NGR_SCRATCH_LEN, tc->st.id, 0, &h);
+    pipe_init(&tc->pipe, l->srv->loop, &tc->st, public_tcp_on_pipe_done, tc);
+    tc->pipe.read_counter = &l->t->bytes_in;
+    tc->pipe.write_counter = &l->t->bytes_out;
+    if (session_queue(s, len, 0) != 0 || pipe_start(&tc->pipe, fd) != 0) {
+        public_tcp_close(tc, FRAME_CODE_INTERNAL, "cannot start");
+        return;
+    }
+    log_debug("tcp %s: connection to port %u", tc->peer, l->port);
+}
+
+static void
+public_tcp_on_accept(void *arg, uint32_t events)
+{
+    struct tcp_listener *l = arg;
+    int i;
+
+    for (i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_warn("tcp port %u: accept: %s", l->port, strerror(errno));
+            return;
+        }
+        public_tcp_open(l, fd, (struct sockaddr *)&ss);
+    }
+}
+
+int
+public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
+{
+    const struct server_config *cfg = &srv->cfg;
+    unsigned span, i;
+    struct tcp_listener *l;
+
+    if (cfg->tcp_port_low == 0)
+        return err_set(err, NGR_EINVAL,
+                       "TCP tunnels are not enabled on this gateway (it needs --tcp-ports LOW-HIGH)");
+    l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return err_set(err, NGR_ENOMEM, "gateway out of memory");
+    TAILQ_INIT(&l->conns);
+    l->srv = srv;
+    l->t = t;
+    l->fd = -1;
+    span = cfg->tcp_port_high - cfg->tcp_port_low + 1;
+    for (i = 0; i < span && l->fd < 0; i++) {
+        struct net_addr a;
+        unsigned port = cfg->tcp_port_low + (public_tcp_cursor + i) % span;
+        int fd;
+
+        snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
+        a.port = (uint16_t)port;
+        fd = net_listen(&a, 128, NULL);
+        if (fd >= 0) {
+            l->fd = fd;
+            l->port = (uint16_t)port;
+            public_tcp_cursor = (public_tcp_cursor + i + 1) % span;
+        }
+    }
+    if (l->fd < 0) {
+        free(l);
+        return err_set(err, NGR_ELIMIT, "no free TCP port left in %u-%u on this gateway",
+                       cfg->tcp_port_low, cfg->tcp_port_high);
+    }
+    if (loop_io_add(srv->loop, &l->io, l->fd, LOOP_READ, public_tcp_on_accept, l) != 0) {
+        close(l->fd);
+        free(l);
+        return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
+    }
+    t->tcp = l;
+    snprintf(t->public_url, sizeof(t->public_url), "tcp://%s:%u", cfg->domain, l->port);
+    return 0;
+}
+
+void
+public_tcp_unbind(struct tunnel *t)
+{
+    struct tcp_listener *l = t->tcp;
+    struct tcp_conn *tc;
+
+    if (l == NULL)
+        return;
+    while ((tc = TAILQ_FIRST(&l->conns)) != NULL)
+        public_tcp_close(tc, FRAME_CODE_CANCEL, "tunnel closed");
+    loop_io_del(l->srv->loop, &l->io);
+    close(l->fd);
+    free(l);
+    t->tcp = NULL;
+}
+
+void
+public_tcp_turn_end(void)
+{
+    struct tcp_conn *tc;
+
+    while ((tc = TAILQ_FIRST(&public_tcp_closed)) != NULL) {
+        TAILQ_REMOVE(&public_tcp_closed, tc, entry);
+        free(tc);
+    }
+}

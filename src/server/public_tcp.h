@@ -1,0 +1,19 @@
+/* public_tcp.h: TCP tunnels on the gateway. Each gets a public port from --tcp-ports; each
+ * connection to it becomes a stream to the tunnel's client, carried as raw bytes (pipe.h). */
+#ifndef NGR_PUBLIC_TCP_H
+#define NGR_PUBLIC_TCP_H
+
+#include "err.h"
+#include "server.h"
+#include "tunnel_table.h"
+
+/* Allocates a free port in the configured range, listens on it and sets t->tcp and
+ * t->public_url. Returns 0, or NGR_EINVAL (TCP tunnels off) or NGR_ELIMIT (range exhausted)
+ * with a message for the client. */
+int public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err);
+/* Closes the port and every connection on it (their streams are reset). */
+void public_tcp_unbind(struct tunnel *t);
+/* End of a loop turn: frees closed connections. */
+void public_tcp_turn_end(void);
+
+#endif

@@ -83,7 +83,7 @@ cli_set_subdomain(struct cli_options *o, const char *s, struct ngr_err *err)
 int
 cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
 {
-    const char *env, *port = NULL;
+    const char *env, *port = NULL, *cur;
     int ch, rc;
 
     memset(o, 0, sizeof(*o));
@@ -115,9 +115,21 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         return err_set(err, NGR_EINVAL, "unknown command \"%s\"; try 'ngrnotok http 3000'",
                        argv[1]);
 
-    optind = 2;
+    /* Options follow the command: parse argv + 1 with the command as argv[0]. optind = 0 resets
+     * getopt wholly, so cli_parse can run more than once in a process (the unit tests). */
+    argc--;
+    argv++;
+    optind = 0;
     opterr = 0; /* our own messages, prefixed like every other */
-    while ((ch = getopt_long(argc, argv, ":p:s:n:vhV", cli_options_long, NULL)) != -1) {
+    for (;;) {
+        int before = optind ? optind : 1;
+
+        ch = getopt_long(argc, argv, ":p:s:n:vhV", cli_options_long, NULL);
+        if (ch == -1)
+            break;
+        /* Which argument an error is about: inside a cluster such as -xv optind has not moved
+         * past it yet; a long option is named whole, a short one by optopt. */
+        cur = optind > before ? argv[optind - 1] : argv[before];
         switch (ch) {
         case 'p':
             port = optarg;
@@ -152,19 +164,17 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
             return CLI_EXIT_OK;
         case ':':
-            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+            if (strncmp(cur, "--", 2) != 0)
                 return err_set(err, NGR_EINVAL, "option -%c needs a value; see 'ngrnotok --help'",
                                optopt);
-            return err_set(err, NGR_EINVAL, "option %s needs a value; see 'ngrnotok --help'",
-                           argv[optind - 1]);
+            return err_set(err, NGR_EINVAL, "option %s needs a value; see 'ngrnotok --help'", cur);
         default:
             /* optopt names a short option even inside a cluster such as -xv; a long one is named
              * by its argument. */
-            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+            if (strncmp(cur, "--", 2) != 0)
                 return err_set(err, NGR_EINVAL, "unknown option -%c; see 'ngrnotok --help'",
                                optopt);
-            return err_set(err, NGR_EINVAL, "unknown option %s; see 'ngrnotok --help'",
-                           argv[optind - 1]);
+            return err_set(err, NGR_EINVAL, "unknown option %s; see 'ngrnotok --help'", cur);
         }
     }
     if (optind < argc) {
@@ -175,7 +185,7 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     if (optind < argc)
         return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
     if (port == NULL)
-        return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[1]);
+        return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
     if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)
         return err_prefix(err, "local service");
     return CLI_RUN;

@@ -127,7 +127,7 @@ int session_queue(struct session *s, ssize_t n, int force);
  * the peer's (from OPEN). Returns 0, NGR_EPROTO (bad or reused id) or NGR_ELIMIT. */
 int session_stream_open(struct session *s, struct stream *st, void *owner);
 int session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *owner);
-/* Removes the stream from the table; bytes still outstanding go back to the session window. */
+/* Removes the stream from the table. (Session credit was returned as its bytes arrived.) */
 void session_stream_detach(struct stream *st);
 struct stream *session_stream_find(struct session *s, uint32_t id);
 

@@ -101,8 +101,15 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         }
     }
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":c:d:vhV", main_options, NULL)) != -1) {
-        int rc = 0;
+    for (;;) {
+        int rc = 0, before = optind;
+        const char *cur;
+
+        ch = getopt_long(argc, argv, ":c:d:vhV", main_options, NULL);
+        if (ch == -1)
+            break;
+        /* The argument an error is about: inside a cluster (-xv) optind has not moved yet. */
+        cur = optind > before ? argv[optind - 1] : argv[before];
         switch (ch) {
         case 'c':
             break;
@@ -131,17 +138,17 @@ main_parse(int argc, char **argv, struct server_config *cfg)
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':
-            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+            if (strncmp(cur, "--", 2) != 0)
                 fprintf(stderr, "ngrnotokd: option -%c needs a value\n", optopt);
             else
-                fprintf(stderr, "ngrnotokd: option %s needs a value\n", argv[optind - 1]);
+                fprintf(stderr, "ngrnotokd: option %s needs a value\n", cur);
             fprintf(stderr, "Try 'ngrnotokd --help'.\n");
             exit(2);
         default:
-            if (strncmp(argv[optind - 1], "--", 2) != 0 && optopt != 0)
+            if (strncmp(cur, "--", 2) != 0)
                 fprintf(stderr, "ngrnotokd: unknown option -%c\n", optopt);
             else
-                fprintf(stderr, "ngrnotokd: unknown option %s\n", argv[optind - 1]);
+                fprintf(stderr, "ngrnotokd: unknown option %s\n", cur);
             fprintf(stderr, "Try 'ngrnotokd --help'.\n");
             exit(2);
         }

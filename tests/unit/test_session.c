@@ -1,0 +1,1949 @@
+/* test_session.c: unit tests of the control session (session.h). Two sessions share a socketpair
+ * in one loop, a gateway (expects the preface) and a client (sends it), or a gateway faces a raw
+ * peer that writes bytes by hand. Each test is a script the turn hook runs after
+ * session_turn_end(): a phase waits for a condition, acts, and moves on; a deadline ends a test
+ * that stops making progress and says what it was waiting for. Only session.h is used. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "frame.h"
+#include "loop.h"
+#include "session.h"
+
+#define TEST_SESSION_DEADLINE_MS 10000
+#define TEST_SESSION_POOL 32
+#define TEST_SESSION_RAW_CAP (256 * 1024)
+#define TEST_SESSION_MIB (1024 * 1024)
+/* Body bytes follow a pattern of this period, so a sender may start anywhere in the source
+ * buffer at an offset congruent to the receiver's, and a lost or repeated slice shows. */
+#define TEST_SESSION_PERIOD (128 * 1024)
+
+struct test_session_env;
+struct test_session_side;
+
+struct test_session_stream {
+    struct stream st;
+    struct test_session_side *side; /* whose session the stream belongs to */
+    int used;
+    size_t got;       /* body bytes received */
+    uint8_t head[64]; /* the first of them */
+    size_t bad_bytes; /* bytes off the pattern (when pattern is set) */
+    int pattern;
+    int data_calls;
+    int end_calls; /* on_data calls with end set */
+    int after_end; /* on_data calls after one with end */
+    int data_rc;   /* what on_data returns */
+    int resets;    /* on_reset calls */
+    uint32_t reset_code;
+    char reset_msg[NGR_MAX_MESSAGE + 1];
+    int reset_attached; /* still in its session's table, or with room, during on_reset */
+    unsigned reset_seq;
+    int writable; /* on_writable calls for this stream */
+    int replies;  /* REPLY frames for this stream */
+};
+
+struct test_session_side {
+    struct session s;
+    struct test_session_env *e;
+    int live; /* initialised and not yet freed */
+    int peer_hello;
+    struct frame_hello hello; /* the peer's, strings cleared */
+    char agent[64];
+    unsigned frames[FRAME_TYPE_MAX + 1];
+    int accept;         /* accept OPEN into a pool stream */
+    int accept_data_rc; /* data_rc of streams accepted */
+    int accept_rc;
+    struct test_session_stream *accepted[TEST_SESSION_POOL];
+    size_t naccepted;
+    char open_method[16];
+    char open_target[64];
+    char open_host[64];
+    uint32_t error_code;
+    char error_msg[NGR_MAX_MESSAGE + 1];
+    unsigned error_seq;
+    uint8_t frame_rc_type; /* on_frame returns frame_rc for frames of this type */
+    int frame_rc;
+    int writable_session;
+    int closed;
+    unsigned closed_seq;
+    char reason[256];
+};
+
+/* A peer without a session: what it reads is kept, what it writes is the test's. */
+struct test_session_raw {
+    struct loop_io io;
+    int fd;
+    uint8_t in[TEST_SESSION_RAW_CAP];
+    size_t len;
+    int eof;
+    int dropped;         /* more arrived than in holds */
+    const uint8_t *feed; /* bytes to write, one per turn */
+    size_t feed_len, feed_pos;
+};
+
+typedef int (*test_session_script)(struct test_session_env *e);
+
+struct test_session_env {
+    struct loop *l;
+    struct loop_timer deadline;
+    int timed_out;
+    test_session_script script;
+    int phase;
+    const char *awaiting;
+    unsigned seq; /* orders callbacks */
+    const void *param;
+    struct test_session_side g, c;
+    struct test_session_raw raw;
+    struct test_session_stream pool[TEST_SESSION_POOL];
+    struct test_session_stream *a[TEST_SESSION_POOL]; /* streams the script opened */
+};
+
+/* The source of every body. */
+static uint8_t test_session_body[TEST_SESSION_MIB + TEST_SESSION_PERIOD];
+
+static uint8_t
+test_session_pattern(size_t off)
+{
+    off %= TEST_SESSION_PERIOD;
+    return (uint8_t)(off * 7 + (off >> 9));
+}
+
+/* Waits in the current phase: the script returns and runs again at the end of the next turn. */
+#define TEST_SESSION_AWAIT(e, cond, what)                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            (e)->awaiting = (what);                                                                \
+            return 0;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Callbacks: they only record; the scripts assert. */
+
+static struct test_session_stream *
+test_session_stream_new(struct test_session_env *e, struct test_session_side *d)
+{
+    size_t i;
+
+    for (i = 0; i < TEST_SESSION_POOL; i++) {
+        if (!e->pool[i].used) {
+            memset(&e->pool[i], 0, sizeof(e->pool[i]));
+            e->pool[i].used = 1;
+            e->pool[i].side = d;
+            return &e->pool[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+test_session_copy_str(char *out, size_t cap, struct frame_str s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+
+    if (n > 0)
+        memcpy(out, s.p, n);
+    out[n] = '\0';
+}
+
+static int
+test_session_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
+{
+    struct test_session_side *d = owner;
+    struct frame_hello h;
+    struct frame_reason r;
+    struct frame_field fields[8];
+    struct frame_head head;
+    struct test_session_stream *ts;
+
+    if (f->type <= FRAME_TYPE_MAX)
+        d->frames[f->type]++;
+    switch (f->type) {
+    case FRAME_HELLO:
+    case FRAME_WELCOME:
+        if (frame_hello_decode(f, &h) != 0)
+            return NGR_EPROTO;
+        test_session_copy_str(d->agent, sizeof(d->agent), h.agent);
+        if (session_check_peer(&h, d->reason, sizeof(d->reason)) != 0)
+            return NGR_EPROTO;
+        d->hello = h;
+        d->hello.token.p = d->hello.agent.p = NULL; /* borrowed for this call only */
+        session_set_peer(s, &h);
+        d->peer_hello = 1;
+        if (f->type == FRAME_HELLO) {
+            session_local_hello(s, &h);
+            h.agent = frame_str_c("test-gateway");
+            return session_queue(s, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &h, 1),
+                                 0);
+        }
+        break;
+    case FRAME_OPEN:
+        memset(&head, 0, sizeof(head));
+        head.fields = fields;
+        head.cap_fields = sizeof(fields) / sizeof(fields[0]);
+        if (frame_open_decode(f, &head) != 0)
+            return NGR_EPROTO;
+        test_session_copy_str(d->open_method, sizeof(d->open_method), head.method);
+        test_session_copy_str(d->open_target, sizeof(d->open_target), head.target);
+        test_session_copy_str(d->open_host, sizeof(d->open_host), head.host);
+        if (!d->accept)
+            break;
+        ts = test_session_stream_new(d->e, d);
+        if (ts == NULL) {
+            d->accept_rc = NGR_ELIMIT;
+            break;
+        }
+        ts->data_rc = d->accept_data_rc;
+        d->accept_rc = session_stream_accept(s, &ts->st, f->stream_id, ts);
+        if (d->accept_rc == 0)
+            d->accepted[d->naccepted++] = ts;
+        else
+            ts->used = 0;
+        break;
+    case FRAME_REPLY:
+        if (st != NULL)
+            ((struct test_session_stream *)st->owner)->replies++;
+        break;
+    case FRAME_ERROR:
+        if (frame_reason_decode(f, &r) != 0)
+            return NGR_EPROTO;
+        d->error_code = r.code;
+        test_session_copy_str(d->error_msg, sizeof(d->error_msg), r.message);
+        d->error_seq = ++d->e->seq;
+        break;
+    default:
+        break;
+    }
+    if (d->frame_rc != 0 && f->type == d->frame_rc_type)
+        return d->frame_rc;
+    return 0;
+}
+
+static int
+test_session_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    struct test_session_stream *ts = st->owner;
+    size_t i;
+
+    (void)owner;
+    if (ts->end_calls > 0)
+        ts->after_end++;
+    for (i = 0; i < n; i++) {
+        if (ts->got + i < sizeof(ts->head))
+            ts->head[ts->got + i] = p[i];
+        if (ts->pattern && p[i] != test_session_pattern(ts->got + i))
+            ts->bad_bytes++;
+    }
+    ts->got += n;
+    ts->data_calls++;
+    if (end)
+        ts->end_calls++;
+    return ts->data_rc;
+}
+
+static void
+test_session_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
+{
+    struct test_session_side *d = owner;
+    struct test_session_stream *ts = st->owner;
+
+    ts->resets++;
+    ts->reset_code = code;
+    test_session_copy_str(ts->reset_msg, sizeof(ts->reset_msg), message);
+    ts->reset_seq = ++d->e->seq;
+    if (session_stream_find(&d->s, st->id) == st || session_send_room(st) != 0)
+        ts->reset_attached = 1;
+}
+
+static void
+test_session_on_writable(void *owner, struct session *s, struct stream *st)
+{
+    struct test_session_side *d = owner;
+
+    (void)s;
+    if (st == NULL)
+        d->writable_session++;
+    else
+        ((struct test_session_stream *)st->owner)->writable++;
+}
+
+static void
+test_session_on_closed(void *owner, struct session *s, const char *reason)
+{
+    struct test_session_side *d = owner;
+
+    d->closed = 1;
+    d->closed_seq = ++d->e->seq;
+    snprintf(d->reason, sizeof(d->reason), "%s", reason);
+    session_free(s);
+    d->live = 0;
+}
+
+static const struct session_handler test_session_handler = {
+    .on_frame = test_session_on_frame,
+    .on_data = test_session_on_data,
+    .on_reset = test_session_on_reset,
+    .on_writable = test_session_on_writable,
+    .on_closed = test_session_on_closed,
+};
+
+/* The raw peer. */
+
+static void
+test_session_raw_cb(void *arg, uint32_t events)
+{
+    struct test_session_env *e = arg;
+    struct test_session_raw *r = &e->raw;
+    ssize_t n;
+
+    (void)events;
+    for (;;) {
+        if (r->len == sizeof(r->in)) {
+            uint8_t drop[4096];
+            n = read(r->fd, drop, sizeof(drop)); /* full: keep reading, keep nothing */
+            r->dropped = 1;
+        } else {
+            n = read(r->fd, r->in + r->len, sizeof(r->in) - r->len);
+            if (n > 0)
+                r->len += (size_t)n;
+        }
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            r->eof = 1;
+            loop_io_mod(e->l, &r->io, 0); /* EOF stays readable: keep quiet */
+        }
+        return;
+    }
+}
+
+/* Writes bytes from the raw peer; the gateway may have gone, so no SIGPIPE and no check. */
+static void
+test_session_raw_write(struct test_session_env *e, const void *p, size_t n)
+{
+    (void)!send(e->raw.fd, p, n, MSG_NOSIGNAL);
+}
+
+/* The index-th whole frame the raw peer has read, or 0 if it has not arrived. */
+static int
+test_session_raw_frame(struct test_session_env *e, int index, struct frame *f)
+{
+    size_t off = 0;
+    int i;
+
+    for (i = 0; i <= index; i++) {
+        ssize_t n = frame_decode(e->raw.in + off, e->raw.len - off, NGR_FRAME_ABS_MAX_PAYLOAD, f);
+        if (n <= 0)
+            return 0;
+        off += (size_t)n;
+    }
+    return 1;
+}
+
+/* The loop. */
+
+static void
+test_session_turn(void *arg)
+{
+    struct test_session_env *e = arg;
+    int done, phase;
+
+    session_turn_end();
+    do {
+        phase = e->phase;
+        done = e->script(e);
+    } while (!done && e->phase != phase);
+    /* What the script queued or closed goes out now, not after the next wait. */
+    session_turn_end();
+    if (done)
+        loop_stop(e->l);
+    else
+        loop_limit_wait(e->l, 20); /* poll: a condition may hold without a new event */
+}
+
+static void
+test_session_deadline(void *arg)
+{
+    struct test_session_env *e = arg;
+
+    e->timed_out = 1;
+    loop_stop(e->l);
+}
+
+/* Runs the loop (once per test: a stopped loop stays stopped) until the script is done. */
+static void
+test_session_run(struct test_session_env *e, test_session_script script)
+{
+    e->script = script;
+    e->phase = 0;
+    e->awaiting = "the first turn";
+    loop_set_turn_hook(e->l, test_session_turn, e);
+    loop_timer_init(&e->deadline, test_session_deadline, e);
+    assert_int_equal(loop_timer_start(e->l, &e->deadline, TEST_SESSION_DEADLINE_MS), 0);
+    loop_wake(e->l);
+    assert_int_equal(loop_run(e->l), 0);
+    loop_timer_stop(e->l, &e->deadline);
+    if (e->timed_out)
+        fail_msg("no progress in %d ms: phase %d was waiting for %s", TEST_SESSION_DEADLINE_MS,
+                 e->phase, e->awaiting);
+}
+
+static int
+test_session_setup(void **state)
+{
+    struct test_session_env *e = calloc(1, sizeof(*e));
+
+    if (e == NULL)
+        return -1;
+    e->param = *state;
+    e->l = loop_new();
+    if (e->l == NULL) {
+        free(e);
+        return -1;
+    }
+    e->g.e = e->c.e = e;
+    e->raw.fd = -1;
+    *state = e;
+    return 0;
+}
+
+static int
+test_session_teardown(void **state)
+{
+    struct test_session_env *e = *state;
+    struct test_session_side *sides[2] = {&e->g, &e->c};
+    int i;
+
+    /* Close what is still open and let the turn end reap it, streams included (they live in
+     * e->pool, so their on_reset has somewhere to write). */
+    for (i = 0; i < 2; i++)
+        if (sides[i]->live && !sides[i]->s.closing)
+            session_close(&sides[i]->s, 0, "test over");
+    session_turn_end();
+    /* A failed assertion can leave a closing session off every list: free it here. */
+    for (i = 0; i < 2; i++)
+        if (sides[i]->live) {
+            session_free(&sides[i]->s);
+            sides[i]->live = 0;
+        }
+    if (e->raw.fd >= 0) {
+        loop_io_del(e->l, &e->raw.io);
+        close(e->raw.fd);
+    }
+    loop_free(e->l);
+    free(e);
+    return 0;
+}
+
+/* A gateway session on one end of a socketpair and a client session on the other; the client
+ * queues its HELLO. */
+static void
+test_session_pair(struct test_session_env *e)
+{
+    struct frame_hello h;
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(session_init(&e->g.s, e->l, sv[0], 1, &test_session_handler, &e->g), 0);
+    e->g.live = 1;
+    assert_int_equal(session_init(&e->c.s, e->l, sv[1], 0, &test_session_handler, &e->c), 0);
+    e->c.live = 1;
+    e->g.accept = e->c.accept = 1;
+    session_local_hello(&e->c.s, &h);
+    h.agent = frame_str_c("test-client");
+    h.token = frame_str_c("secret");
+    assert_int_equal(
+        session_queue(&e->c.s, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &h, 0), 0),
+        0);
+}
+
+/* A gateway session facing a raw peer. */
+static void
+test_session_raw_pair(struct test_session_env *e)
+{
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(session_init(&e->g.s, e->l, sv[0], 1, &test_session_handler, &e->g), 0);
+    e->g.live = 1;
+    e->g.accept = 1;
+    e->raw.fd = sv[1];
+    assert_int_equal(
+        loop_io_add(e->l, &e->raw.io, sv[1], LOOP_READ | LOOP_HUP, test_session_raw_cb, e), 0);
+}
+
+static int
+test_session_ready(struct test_session_env *e)
+{
+    return e->g.peer_hello && e->c.peer_hello;
+}
+
+/* Opens a stream on d and queues its OPEN. */
+static struct test_session_stream *
+test_session_open(struct test_session_env *e, struct test_session_side *d, const char *target)
+{
+    struct test_session_stream *ts = test_session_stream_new(e, d);
+    struct frame_head head;
+
+    assert_non_null(ts);
+    assert_int_equal(session_stream_open(&d->s, &ts->st, ts), 0);
+    assert_ptr_equal(session_stream_find(&d->s, ts->st.id), &ts->st);
+    memset(&head, 0, sizeof(head));
+    head.tunnel = 1;
+    head.body = FRAME_BODY_UNKNOWN;
+    head.method = frame_str_c("GET");
+    head.target = frame_str_c(target);
+    head.client_addr = frame_str_c("203.0.113.9");
+    head.scheme = frame_str_c("http");
+    head.host = frame_str_c("app.example.test");
+    assert_int_equal(
+        session_queue(
+            &d->s, frame_open_encode(session_scratch(), NGR_SCRATCH_LEN, ts->st.id, 0, &head), 0),
+        0);
+    return ts;
+}
+
+/* Queues a REPLY for st on its session. */
+static void
+test_session_reply(struct test_session_stream *ts)
+{
+    struct frame_head head;
+
+    memset(&head, 0, sizeof(head));
+    head.status = 200;
+    head.body = FRAME_BODY_UNKNOWN;
+    assert_int_equal(
+        session_queue(&ts->side->s,
+                      frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, ts->st.id, 0, &head),
+                      0),
+        0);
+}
+
+/* Sends n (up to 1 MiB and a bit) pattern bytes on ts, counting from the receiver's offset off. */
+static ssize_t
+test_session_send(struct test_session_stream *ts, size_t off, size_t n, int end)
+{
+    assert_true(off % TEST_SESSION_PERIOD + n <= sizeof(test_session_body));
+    return session_send_data(&ts->st, test_session_body + off % TEST_SESSION_PERIOD, n, end);
+}
+
+static size_t
+test_session_got(const struct test_session_side *d)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < d->naccepted; i++)
+        n += d->accepted[i]->got;
+    return n;
+}
+
+/* HELLO and WELCOME: each side hears the other's values and applies them. */
+
+static int
+test_session_handshake_script(struct test_session_env *e)
+{
+    struct test_session_stream *a, *b, *x;
+
+    TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+    assert_int_equal(e->g.frames[FRAME_HELLO], 1);
+    assert_int_equal(e->g.frames[FRAME_WELCOME], 0);
+    assert_int_equal(e->c.frames[FRAME_WELCOME], 1);
+    assert_int_equal(e->c.frames[FRAME_HELLO], 0);
+    assert_int_equal(e->g.hello.version, NGR_PROTOCOL_VERSION);
+    assert_int_equal(e->g.hello.max_payload, NGR_FRAME_MAX_PAYLOAD);
+    assert_int_equal(e->g.hello.stream_window, NGR_STREAM_WINDOW);
+    assert_int_equal(e->g.hello.session_window, NGR_SESSION_WINDOW);
+    assert_int_equal(e->g.hello.heartbeat_ms, NGR_HEARTBEAT_MS);
+    assert_int_equal(e->g.hello.token.len, 6);
+    assert_string_equal(e->g.agent, "test-client");
+    assert_int_equal(e->c.hello.version, NGR_PROTOCOL_VERSION);
+    assert_int_equal(e->c.hello.stream_window, NGR_STREAM_WINDOW);
+    assert_int_equal(e->c.hello.session_window, NGR_SESSION_WINDOW);
+    assert_string_equal(e->c.agent, "test-gateway");
+    assert_false(e->g.closed);
+    assert_false(e->c.closed);
+
+    /* The gateway opens odd ids, the client even ones; a stream starts with the peer's window. */
+    a = test_session_open(e, &e->g, "/a");
+    b = test_session_open(e, &e->g, "/b");
+    x = test_session_open(e, &e->c, "/x");
+    assert_int_equal(a->st.id, 1);
+    assert_int_equal(b->st.id, 3);
+    assert_int_equal(x->st.id, 2);
+    assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW);
+    assert_int_equal(session_send_room(&x->st), NGR_STREAM_WINDOW);
+    assert_null(session_stream_find(&e->g.s, 2));
+    assert_null(session_stream_find(&e->g.s, 5));
+    assert_ptr_equal(session_stream_find(&e->g.s, 3), &b->st);
+    return 1;
+}
+
+static void
+test_session_handshake(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_handshake_script);
+}
+
+/* OPEN accepted by the peer, DATA in slices with END_STREAM on the last, REPLY for a known
+ * stream, and an empty END_STREAM. */
+
+static int
+test_session_data_script(struct test_session_env *e)
+{
+    struct test_session_stream *a, *cs;
+    size_t i;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        a = e->a[0] = test_session_open(e, &e->g, "/hello?x=1");
+        /* DATA right behind OPEN, in the same flush: the peer accepts before it arrives. */
+        assert_int_equal(test_session_send(a, 0, 40000, 1), 40000);
+        assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW - 40000);
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 1 && e->c.accepted[0]->end_calls == 1,
+                           "the OPEN accepted and 40000 body bytes with END_STREAM");
+        cs = e->c.accepted[0];
+        assert_int_equal(e->c.accept_rc, 0);
+        assert_int_equal(cs->st.id, e->a[0]->st.id);
+        assert_ptr_equal(session_stream_find(&e->c.s, cs->st.id), &cs->st);
+        assert_string_equal(e->c.open_method, "GET");
+        assert_string_equal(e->c.open_target, "/hello?x=1");
+        assert_string_equal(e->c.open_host, "app.example.test");
+        assert_int_equal(cs->got, 40000);
+        assert_true(cs->data_calls >= 1);
+        assert_int_equal(cs->after_end, 0);
+        assert_int_equal(cs->bad_bytes, 0);
+        for (i = 0; i < sizeof(cs->head); i++)
+            assert_int_equal(cs->head[i], test_session_pattern(i));
+        /* The answer: a head, bytes, then an empty END_STREAM. */
+        test_session_reply(cs);
+        assert_int_equal(session_send_data(&cs->st, (const uint8_t *)"pong", 4, 0), 4);
+        assert_int_equal(session_send_data(&cs->st, NULL, 0, 1), 0);
+        e->phase++;
+        return 0;
+    case 2:
+        a = e->a[0];
+        TEST_SESSION_AWAIT(e, a->end_calls == 1, "the reply's END_STREAM");
+        assert_int_equal(a->replies, 1);
+        assert_int_equal(e->g.frames[FRAME_REPLY], 1);
+        assert_int_equal(a->got, 4);
+        assert_memory_equal(a->head, "pong", 4);
+        assert_int_equal(a->data_calls, 2);
+        assert_int_equal(a->after_end, 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_open_and_data(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_data_script);
+}
+
+/* The stream window: the sender stops at the peer's 1 MiB until the receiver consumes. */
+
+static int
+test_session_stream_window_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *cs;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/big");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        e->c.accepted[0]->pattern = 1;
+        assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW);
+        /* More than the window: exactly the window goes. */
+        assert_int_equal(test_session_send(a, 0, NGR_STREAM_WINDOW + 1000, 0), NGR_STREAM_WINDOW);
+        assert_int_equal(session_send_room(&a->st), 0);
+        assert_int_equal(session_send_data(&a->st, test_session_body, 1, 0), 0);
+        assert_int_equal(session_send_data(&a->st, test_session_body, 1, 1), 0);
+        e->phase++;
+        return 0;
+    case 2:
+        cs = e->c.accepted[0];
+        TEST_SESSION_AWAIT(e, cs->got >= NGR_STREAM_WINDOW, "1 MiB of DATA at the receiver");
+        assert_int_equal(cs->got, NGR_STREAM_WINDOW);
+        assert_int_equal(cs->end_calls, 0);
+        /* A marker behind which any credit would have arrived. */
+        test_session_reply(cs);
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, a->replies == 1, "the REPLY behind the DATA");
+        assert_int_equal(a->writable, 0);
+        assert_int_equal(session_send_room(&a->st), 0);
+        cs = e->c.accepted[0];
+        session_consumed(&cs->st, cs->got);
+        e->phase++;
+        return 0;
+    case 4:
+        TEST_SESSION_AWAIT(e, a->writable > 0 && session_send_room(&a->st) > 0,
+                           "on_writable with credit for the stream");
+        assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW);
+        assert_int_equal(test_session_send(a, NGR_STREAM_WINDOW, NGR_STREAM_WINDOW, 1),
+                         NGR_STREAM_WINDOW);
+        assert_int_equal(session_send_room(&a->st), 0);
+        e->phase++;
+        return 0;
+    case 5:
+        cs = e->c.accepted[0];
+        TEST_SESSION_AWAIT(e, cs->end_calls == 1, "the second MiB with END_STREAM");
+        assert_int_equal(cs->got, 2 * (size_t)NGR_STREAM_WINDOW);
+        assert_int_equal(cs->bad_bytes, 0);
+        assert_int_equal(cs->after_end, 0);
+        assert_int_equal(cs->resets, 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_stream_window(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_stream_window_script);
+}
+
+/* The session window bounds bytes in flight: 8 streams of 1 MiB use all 8 MiB, so a ninth
+ * stream with stream credit left cannot send; the receiver returns session credit as the bytes
+ * arrive, consumed or not, while each stream's own credit waits for session_consumed. */
+#define TEST_SESSION_NWIN (NGR_SESSION_WINDOW / NGR_STREAM_WINDOW)
+
+static int
+test_session_session_window_script(struct test_session_env *e)
+{
+    struct test_session_stream *last = e->a[TEST_SESSION_NWIN];
+    int i;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        for (i = 0; i <= TEST_SESSION_NWIN; i++)
+            e->a[i] = test_session_open(e, &e->g, "/many");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == TEST_SESSION_NWIN + 1, "every OPEN accepted");
+        for (i = 0; i <= TEST_SESSION_NWIN; i++) {
+            assert_int_equal(e->c.accepted[i]->st.id, e->a[i]->st.id);
+            e->c.accepted[i]->pattern = 1;
+        }
+        assert_int_equal(session_send_room(&last->st), NGR_STREAM_WINDOW);
+        for (i = 0; i < TEST_SESSION_NWIN; i++)
+            assert_int_equal(test_session_send(e->a[i], 0, NGR_STREAM_WINDOW, 0),
+                             NGR_STREAM_WINDOW);
+        /* Nothing has reached the peer yet: the session has no credit left. */
+        assert_int_equal(session_send_room(&last->st), 0);
+        assert_int_equal(test_session_send(last, 0, 1000, 0), 0);
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->g.writable_session > 0 && session_send_room(&last->st) > 0,
+                           "on_writable for the session and room on the ninth stream");
+        assert_int_equal(session_send_room(&last->st), NGR_STREAM_WINDOW);
+        assert_int_equal(test_session_send(last, 0, NGR_STREAM_WINDOW, 1), NGR_STREAM_WINDOW);
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, e->c.accepted[TEST_SESSION_NWIN]->end_calls == 1,
+                           "the ninth stream's MiB with END_STREAM");
+        assert_int_equal(e->c.accepted[TEST_SESSION_NWIN]->got, NGR_STREAM_WINDOW);
+        assert_int_equal(test_session_got(&e->c), NGR_SESSION_WINDOW + NGR_STREAM_WINDOW);
+        for (i = 0; i <= TEST_SESSION_NWIN; i++)
+            assert_int_equal(e->c.accepted[i]->bad_bytes, 0);
+        /* Nothing was consumed: the first eight streams have no credit back. */
+        for (i = 0; i < TEST_SESSION_NWIN; i++) {
+            assert_int_equal(e->a[i]->writable, 0);
+            assert_int_equal(session_send_room(&e->a[i]->st), 0);
+        }
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_session_window(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_session_window_script);
+}
+
+/* RST both ways: the other side hears on_reset with the code and message; the side that reset
+ * hears nothing and can no longer send. */
+
+static int
+test_session_reset_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *b = e->a[1], *ca, *cb;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/a");
+        e->a[1] = test_session_open(e, &e->g, "/b");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 2, "both OPENs accepted");
+        session_stream_reset(&a->st, FRAME_CODE_TIMEOUT, "no response head in time");
+        assert_null(session_stream_find(&e->g.s, a->st.id));
+        assert_int_equal(session_send_room(&a->st), 0);
+        assert_int_equal(session_send_data(&a->st, (const uint8_t *)"x", 1, 0), NGR_ECLOSED);
+        session_stream_reset(&a->st, FRAME_CODE_INTERNAL, "twice"); /* detached: nothing */
+        cb = e->c.accepted[1];
+        session_stream_reset(&cb->st, FRAME_CODE_REFUSED, "connection refused by localhost:3000");
+        assert_null(session_stream_find(&e->c.s, cb->st.id));
+        e->phase++;
+        return 0;
+    case 2:
+        ca = e->c.accepted[0];
+        cb = e->c.accepted[1];
+        TEST_SESSION_AWAIT(e, ca->resets > 0 && b->resets > 0, "on_reset on both sides");
+        assert_int_equal(ca->resets, 1);
+        assert_int_equal(ca->reset_code, FRAME_CODE_TIMEOUT);
+        assert_string_equal(ca->reset_msg, "no response head in time");
+        assert_false(ca->reset_attached);
+        assert_null(session_stream_find(&e->c.s, ca->st.id));
+        assert_int_equal(b->resets, 1);
+        assert_int_equal(b->reset_code, FRAME_CODE_REFUSED);
+        assert_string_equal(b->reset_msg, "connection refused by localhost:3000");
+        assert_false(b->reset_attached);
+        assert_null(session_stream_find(&e->g.s, b->st.id));
+        assert_int_equal(a->resets, 0);
+        assert_int_equal(cb->resets, 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_stream_reset(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_reset_script);
+}
+
+/* Frames for a stream one side has closed are dropped there; the session goes on. */
+
+static int
+test_session_closed_id_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *b = e->a[1], *ca;
+    uint8_t *out = session_scratch();
+    struct frame_head head;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/a");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        ca = e->c.accepted[0];
+        session_stream_detach(&ca->st); /* the client forgets it without telling the gateway */
+        assert_null(session_stream_find(&e->c.s, a->st.id));
+        session_stream_detach(&ca->st); /* twice: nothing */
+        /* The gateway still thinks it open: DATA, then an RST, both for the closed id. */
+        assert_int_equal(session_send_data(&a->st, (const uint8_t *)"late bytes", 10, 1), 10);
+        session_stream_reset(&a->st, FRAME_CODE_CANCEL, "public client went away");
+        e->a[1] = test_session_open(e, &e->g, "/b");
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 2, "the second OPEN accepted");
+        ca = e->c.accepted[0];
+        assert_int_equal(ca->data_calls, 0);
+        assert_int_equal(ca->resets, 0);
+        assert_false(e->c.closed);
+        assert_int_equal(e->c.accepted[1]->st.id, b->st.id);
+        /* Now the client sends WINDOW, REPLY and DATA for id 1, which the gateway has reset. */
+        assert_int_equal(
+            session_queue(&e->c.s, frame_window_encode(out, NGR_SCRATCH_LEN, a->st.id, 4096), 1),
+            0);
+        memset(&head, 0, sizeof(head));
+        head.status = 204;
+        assert_int_equal(
+            session_queue(&e->c.s, frame_reply_encode(out, NGR_SCRATCH_LEN, a->st.id, 0, &head), 0),
+            0);
+        frame_header_encode(out, FRAME_DATA, FRAME_FLAG_END_STREAM, a->st.id, 3);
+        memcpy(out + NGR_FRAME_HEADER_LEN, "abc", 3);
+        assert_int_equal(session_queue(&e->c.s, NGR_FRAME_HEADER_LEN + 3, 0), 0);
+        test_session_reply(e->c.accepted[1]); /* the marker */
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, b->replies == 1 || e->g.closed, "the REPLY for the live stream");
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        assert_int_equal(e->g.frames[FRAME_REPLY], 1);
+        assert_int_equal(a->replies, 0);
+        assert_int_equal(a->writable, 0);
+        assert_int_equal(a->data_calls, 0);
+        assert_int_equal(a->resets, 0);
+        assert_int_equal(e->g.frames[FRAME_ERROR] + e->c.frames[FRAME_ERROR], 0);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_closed_id_dropped(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_closed_id_script);
+}
+
+/* Frames the receiving client must refuse: it closes with a protocol error and tells the
+ * gateway in an ERROR frame. Each case writes one frame into the scratch area. */
+struct test_session_bad {
+    const char *name;
+    size_t (*build)(uint8_t *out);
+    const char *reason; /* a substring of the close reason */
+};
+
+static size_t
+test_session_bad_data_never_opened(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_DATA, 0, 5, 3);
+    memcpy(out + NGR_FRAME_HEADER_LEN, "abc", 3);
+    return NGR_FRAME_HEADER_LEN + 3;
+}
+
+static size_t
+test_session_bad_window_never_opened(uint8_t *out)
+{
+    return (size_t)frame_window_encode(out, NGR_SCRATCH_LEN, 7, 100);
+}
+
+static size_t
+test_session_bad_rst_never_opened(uint8_t *out)
+{
+    struct frame_reason r = {FRAME_CODE_CANCEL, 0, {"gone", 4}};
+
+    return (size_t)frame_reason_encode(out, NGR_SCRATCH_LEN, FRAME_RST, 9, &r);
+}
+
+static size_t
+test_session_bad_reply_never_opened(uint8_t *out)
+{
+    struct frame_head head;
+
+    memset(&head, 0, sizeof(head));
+    head.status = 200;
+    return (size_t)frame_reply_encode(out, NGR_SCRATCH_LEN, 11, 0, &head);
+}
+
+/* An even id: the client's own kind, which it never opened. */
+static size_t
+test_session_bad_reply_own_id(uint8_t *out)
+{
+    struct frame_head head;
+
+    memset(&head, 0, sizeof(head));
+    head.status = 200;
+    return (size_t)frame_reply_encode(out, NGR_SCRATCH_LEN, 2, 0, &head);
+}
+
+static size_t
+test_session_bad_window_own_id(uint8_t *out)
+{
+    return (size_t)frame_window_encode(out, NGR_SCRATCH_LEN, 4, 100);
+}
+
+static size_t
+test_session_bad_data_stream0(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_DATA, 0, 0, 3);
+    memcpy(out + NGR_FRAME_HEADER_LEN, "abc", 3);
+    return NGR_FRAME_HEADER_LEN + 3;
+}
+
+static size_t
+test_session_bad_rst_stream0(uint8_t *out)
+{
+    struct frame_reason r = {FRAME_CODE_CANCEL, 0, {"gone", 4}};
+
+    return (size_t)frame_reason_encode(out, NGR_SCRATCH_LEN, FRAME_RST, 0, &r);
+}
+
+static size_t
+test_session_bad_too_large(uint8_t *out)
+{
+    /* The header alone is enough to refuse it. */
+    frame_header_encode(out, FRAME_DATA, 0, 1, NGR_FRAME_MAX_PAYLOAD + 1);
+    return NGR_FRAME_HEADER_LEN;
+}
+
+static size_t
+test_session_bad_unknown_type(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_TYPE_MAX + 1, 0, 0, 0);
+    return NGR_FRAME_HEADER_LEN;
+}
+
+static size_t
+test_session_bad_reserved_bit(uint8_t *out)
+{
+    static const uint8_t opaque[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ssize_t n = frame_ping_encode(out, NGR_SCRATCH_LEN, 0, opaque);
+
+    out[5] |= 0x80;
+    return (size_t)n;
+}
+
+static size_t
+test_session_bad_ping_short(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_PING, 0, 0, 4);
+    memset(out + NGR_FRAME_HEADER_LEN, 0, 4);
+    return NGR_FRAME_HEADER_LEN + 4;
+}
+
+static size_t
+test_session_bad_ping_stream(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_PING, 0, 3, 8);
+    memset(out + NGR_FRAME_HEADER_LEN, 0, 8);
+    return NGR_FRAME_HEADER_LEN + 8;
+}
+
+static size_t
+test_session_bad_window_zero(uint8_t *out)
+{
+    frame_header_encode(out, FRAME_WINDOW, 0, 0, 4);
+    memset(out + NGR_FRAME_HEADER_LEN, 0, 4);
+    return NGR_FRAME_HEADER_LEN + 4;
+}
+
+/* Credit past 2^31-1 for the session. */
+static size_t
+test_session_bad_window_overflow(uint8_t *out)
+{
+    return (size_t)frame_window_encode(out, NGR_SCRATCH_LEN, 0, 0x7fffffffu);
+}
+
+/* Connection-level frames must use stream 0. */
+static size_t
+test_session_bad_bind_stream(uint8_t *out)
+{
+    struct frame_bind b;
+    ssize_t n;
+
+    memset(&b, 0, sizeof(b));
+    b.handle = 1;
+    b.proto = FRAME_PROTO_HTTP;
+    n = frame_bind_encode(out, NGR_SCRATCH_LEN, &b);
+    out[8] = 1;
+    return (size_t)n;
+}
+
+static size_t
+test_session_bad_goaway_stream(uint8_t *out)
+{
+    struct frame_reason r = {FRAME_CODE_NONE, 0, {"bye", 3}};
+    ssize_t n = frame_reason_encode(out, NGR_SCRATCH_LEN, FRAME_GOAWAY, 0, &r);
+
+    out[8] = 5;
+    return (size_t)n;
+}
+
+static const struct test_session_bad test_session_bad_cases[] = {
+    {"DATA on a never-opened id", test_session_bad_data_never_opened,
+     "bad frame (type 0, stream 5)"},
+    {"WINDOW on a never-opened id", test_session_bad_window_never_opened,
+     "bad frame (type 7, stream 7)"},
+    {"RST on a never-opened id", test_session_bad_rst_never_opened, "bad frame (type 8, stream 9)"},
+    {"REPLY on a never-opened id", test_session_bad_reply_never_opened,
+     "bad frame (type 6, stream 11)"},
+    {"REPLY on an id of the receiver's", test_session_bad_reply_own_id,
+     "bad frame (type 6, stream 2)"},
+    {"WINDOW on an id of the receiver's", test_session_bad_window_own_id,
+     "bad frame (type 7, stream 4)"},
+    {"DATA on stream 0", test_session_bad_data_stream0, "bad frame (type 0, stream 0)"},
+    {"RST on stream 0", test_session_bad_rst_stream0, "bad frame (type 8, stream 0)"},
+    {"a frame over the maximum payload", test_session_bad_too_large,
+     "frame larger than the maximum frame size"},
+    {"an unknown type", test_session_bad_unknown_type, "malformed frame header"},
+    {"the reserved stream-id bit", test_session_bad_reserved_bit, "malformed frame header"},
+    {"PING of 4 bytes", test_session_bad_ping_short, "bad frame (type 9, stream 0)"},
+    {"PING on a stream", test_session_bad_ping_stream, "bad frame (type 9, stream 3)"},
+    {"WINDOW of 0", test_session_bad_window_zero, "bad frame (type 7, stream 0)"},
+    {"WINDOW past 2^31-1", test_session_bad_window_overflow, "bad frame (type 7, stream 0)"},
+    {"BIND on a stream", test_session_bad_bind_stream, "bad frame (type 3, stream 1)"},
+    {"GOAWAY on a stream", test_session_bad_goaway_stream, "bad frame (type 10, stream 5)"},
+};
+
+static int
+test_session_bad_script(struct test_session_env *e)
+{
+    const struct test_session_bad *bad = e->param;
+    size_t n;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        n = bad->build(session_scratch());
+        assert_true(n >= NGR_FRAME_HEADER_LEN);
+        assert_int_equal(session_queue(&e->g.s, (ssize_t)n, 0), 0);
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        if (strstr(e->c.reason, bad->reason) == NULL)
+            fail_msg("%s: the client closed with \"%s\", expected \"%s\"", bad->name, e->c.reason,
+                     bad->reason);
+        assert_int_equal(e->g.frames[FRAME_ERROR], 1);
+        assert_int_equal(e->g.error_code, FRAME_CODE_PROTOCOL);
+        assert_string_equal(e->g.error_msg, e->c.reason);
+        assert_true(e->g.error_seq < e->g.closed_seq);
+        assert_string_equal(e->g.reason, "peer closed the connection");
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_bad_frame(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_bad_script);
+}
+
+/* The owner's on_frame returning an error closes the session with a protocol error. */
+
+static int
+test_session_owner_refuses_script(struct test_session_env *e)
+{
+    struct frame_bind b;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->g.frame_rc_type = FRAME_BIND;
+        e->g.frame_rc = NGR_EINVAL;
+        memset(&b, 0, sizeof(b));
+        b.handle = 1;
+        b.proto = FRAME_PROTO_HTTP;
+        b.subdomain = frame_str_c("myapp");
+        b.target = frame_str_c("localhost:3000");
+        assert_int_equal(
+            session_queue(&e->c.s, frame_bind_encode(session_scratch(), NGR_SCRATCH_LEN, &b), 0),
+            0);
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        assert_int_equal(e->g.frames[FRAME_BIND], 1);
+        assert_string_equal(e->g.reason, "bad frame (type 3, stream 0)");
+        assert_int_equal(e->c.error_code, FRAME_CODE_PROTOCOL);
+        assert_string_equal(e->c.error_msg, "bad frame (type 3, stream 0)");
+        assert_string_equal(e->c.reason, "peer closed the connection");
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_owner_refuses_frame(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_owner_refuses_script);
+}
+
+/* on_data returning an error resets that stream and nothing else: NGR_EPROTO as a protocol
+ * error, anything else as an internal one. */
+struct test_session_data_fail {
+    const char *name;
+    int rc;
+    uint32_t code;
+    const char *message;
+};
+
+static const struct test_session_data_fail test_session_data_fail_cases[] = {
+    {"ENOMEM", NGR_ENOMEM, FRAME_CODE_INTERNAL, "stream failed"},
+    {"EPROTO", NGR_EPROTO, FRAME_CODE_PROTOCOL, "DATA out of order"},
+};
+
+static int
+test_session_data_fails_script(struct test_session_env *e)
+{
+    const struct test_session_data_fail *fc = e->param;
+    struct test_session_stream *a = e->a[0], *b = e->a[1], *ca;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->c.accept_data_rc = fc->rc;
+        e->a[0] = test_session_open(e, &e->g, "/a");
+        assert_int_equal(session_send_data(&e->a[0]->st, (const uint8_t *)"abc", 3, 0), 3);
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, a->resets > 0, "on_reset for the stream whose on_data failed");
+        assert_int_equal(a->reset_code, fc->code);
+        assert_string_equal(a->reset_msg, fc->message);
+        ca = e->c.accepted[0];
+        assert_int_equal(ca->data_calls, 1);
+        assert_int_equal(ca->resets, 0);
+        assert_null(session_stream_find(&e->c.s, ca->st.id));
+        assert_null(session_stream_find(&e->g.s, a->st.id));
+        assert_int_equal(session_send_data(&a->st, (const uint8_t *)"d", 1, 0), NGR_ECLOSED);
+        /* The session goes on. */
+        e->c.accept_data_rc = 0;
+        e->a[1] = test_session_open(e, &e->g, "/b");
+        assert_int_equal(session_send_data(&e->a[1]->st, (const uint8_t *)"ok", 2, 1), 2);
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
+                           "a second stream's body");
+        assert_int_equal(e->c.accepted[1]->st.id, b->st.id);
+        assert_memory_equal(e->c.accepted[1]->head, "ok", 2);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_data_fails(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_data_fails_script);
+}
+
+/* A sender that ignores its credit: the receiver delivers the window, resets the stream with
+ * FLOW_CONTROL, and the session goes on. */
+
+static int
+test_session_overrun_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *ca;
+    uint8_t *out = session_scratch();
+    size_t sent;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/overrun");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        e->c.accepted[0]->pattern = 1;
+        /* Whole frames by hand, past the credit session_send_data would respect. */
+        for (sent = 0; sent <= NGR_STREAM_WINDOW; sent += NGR_FRAME_MAX_PAYLOAD) {
+            size_t n = sent == NGR_STREAM_WINDOW ? 1 : NGR_FRAME_MAX_PAYLOAD;
+            frame_header_encode(out, FRAME_DATA, 0, a->st.id, (uint32_t)n);
+            memcpy(out + NGR_FRAME_HEADER_LEN, test_session_body + sent % TEST_SESSION_PERIOD, n);
+            assert_int_equal(session_queue(&e->g.s, (ssize_t)(NGR_FRAME_HEADER_LEN + n), 0), 0);
+        }
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, a->resets > 0 || e->c.closed, "RST for the overrun");
+        assert_false(e->c.closed);
+        assert_int_equal(a->reset_code, FRAME_CODE_FLOW_CONTROL);
+        assert_string_equal(a->reset_msg, "stream window exceeded");
+        ca = e->c.accepted[0];
+        assert_int_equal(ca->got, NGR_STREAM_WINDOW);
+        assert_int_equal(ca->bad_bytes, 0);
+        assert_null(session_stream_find(&e->c.s, ca->st.id));
+        /* The session is fine: a new stream carries a body. */
+        e->a[1] = test_session_open(e, &e->g, "/after");
+        assert_int_equal(session_send_data(&e->a[1]->st, (const uint8_t *)"ok", 2, 1), 2);
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
+                           "a second stream's body");
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_stream_overrun(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_overrun_script);
+}
+
+/* The peer ends the session: each side's on_closed comes after on_reset for every stream
+ * still attached; a stream reset earlier is not reset again. */
+
+static int
+test_session_peer_closes_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *b = e->a[1], *x = e->a[2], *ts;
+    size_t i;
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/a");
+        e->a[1] = test_session_open(e, &e->g, "/b");
+        e->a[2] = test_session_open(e, &e->c, "/x");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->g.naccepted == 1, "three OPENs accepted");
+        session_stream_reset(&a->st, FRAME_CODE_TIMEOUT, "no response head in time");
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->c.accepted[0]->resets == 1, "the RST for the first stream");
+        session_close(&e->c.s, 0, "client quits");
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        assert_string_equal(e->c.reason, "client quits");
+        assert_string_equal(e->g.reason, "peer closed the connection");
+        assert_int_equal(e->g.frames[FRAME_ERROR], 0); /* code 0: no ERROR frame */
+        /* Client side: the stream reset before, once; the others at the close. */
+        assert_int_equal(e->c.accepted[0]->resets, 1);
+        assert_int_equal(e->c.accepted[0]->reset_code, FRAME_CODE_TIMEOUT);
+        for (i = 1; i < 3; i++) {
+            ts = i == 1 ? e->c.accepted[1] : x;
+            assert_int_equal(ts->resets, 1);
+            assert_int_equal(ts->reset_code, FRAME_CODE_CANCEL);
+            assert_false(ts->reset_attached);
+            assert_true(ts->reset_seq < e->c.closed_seq);
+        }
+        /* Gateway side: the stream it reset itself hears nothing. */
+        assert_int_equal(a->resets, 0);
+        for (i = 0; i < 2; i++) {
+            ts = i == 0 ? b : e->g.accepted[0];
+            assert_int_equal(ts->resets, 1);
+            assert_int_equal(ts->reset_code, FRAME_CODE_CANCEL);
+            assert_string_equal(ts->reset_msg, "tunnel session closed");
+            assert_false(ts->reset_attached);
+            assert_true(ts->reset_seq < e->g.closed_seq);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_peer_closes(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_peer_closes_script);
+}
+
+/* The raw peer closes its socket: the gateway's on_closed, after on_reset for its streams. */
+
+static int
+test_session_socket_closed_script(struct test_session_env *e)
+{
+    int i;
+
+    switch (e->phase) {
+    case 0:
+        for (i = 0; i < 2; i++)
+            e->a[i] = test_session_open(e, &e->g, "/s");
+        test_session_raw_write(e, NGR_PREFACE, NGR_PREFACE_LEN);
+        e->phase++;
+        return 0;
+    case 1:
+        /* The gateway is under way (both OPENs sent): now hang up. */
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &(struct frame){0}),
+                           "two OPEN frames at the raw peer");
+        loop_io_del(e->l, &e->raw.io);
+        close(e->raw.fd);
+        e->raw.fd = -1;
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->g.closed, "the gateway's on_closed");
+        assert_string_equal(e->g.reason, "peer closed the connection");
+        for (i = 0; i < 2; i++) {
+            assert_int_equal(e->a[i]->resets, 1);
+            assert_int_equal(e->a[i]->reset_code, FRAME_CODE_CANCEL);
+            assert_false(e->a[i]->reset_attached);
+            assert_true(e->a[i]->reset_seq < e->g.closed_seq);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_socket_closed(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_socket_closed_script);
+}
+
+/* session_close with a code: ERROR reaches the peer's on_frame; once closing, nothing more can
+ * be queued, opened or sent, and a second close changes nothing. */
+
+static int
+test_session_close_code_script(struct test_session_env *e)
+{
+    struct test_session_stream *a = e->a[0], *ts;
+    static const uint8_t opaque[8];
+
+    switch (e->phase) {
+    case 0:
+        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/a");
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        session_close(&e->c.s, FRAME_CODE_AUTH, "token %s refused", "abc");
+        session_close(&e->c.s, FRAME_CODE_INTERNAL, "a second close");
+        assert_int_equal(
+            session_queue(&e->c.s, frame_ping_encode(session_scratch(), NGR_SCRATCH_LEN, 0, opaque),
+                          1),
+            NGR_ECLOSED);
+        ts = test_session_stream_new(e, &e->c);
+        assert_non_null(ts);
+        assert_int_equal(session_stream_open(&e->c.s, &ts->st, ts), NGR_ECLOSED);
+        ts->used = 0;
+        assert_int_equal(session_send_room(&e->c.accepted[0]->st), 0);
+        assert_int_equal(session_send_data(&e->c.accepted[0]->st, (const uint8_t *)"x", 1, 0),
+                         NGR_ECLOSED);
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        assert_string_equal(e->c.reason, "token abc refused");
+        assert_int_equal(e->g.frames[FRAME_ERROR], 1);
+        assert_int_equal(e->g.error_code, FRAME_CODE_AUTH);
+        assert_string_equal(e->g.error_msg, "token abc refused");
+        assert_true(e->g.error_seq < e->g.closed_seq);
+        assert_string_equal(e->g.reason, "peer closed the connection");
+        assert_int_equal(a->resets, 1);
+        assert_int_equal(a->reset_code, FRAME_CODE_CANCEL);
+        assert_int_equal(e->c.accepted[0]->resets, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_close_code(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_pair(e);
+    test_session_run(e, test_session_close_code_script);
+}
+
+/* The output cap: frames queued past NGR_SESSION_OUT_HARD close the session; forced ones (the
+ * answers a session owes its peer) may pass it, but not once the session is closing. */
+
+static int
+test_session_output_cap_script(struct test_session_env *e)
+{
+    const size_t n = NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD;
+    struct test_session_stream *ts;
+    uint8_t *out = session_scratch();
+    size_t i;
+
+    switch (e->phase) {
+    case 0:
+        /* Nothing is written between these calls: all of it waits in the output buffer. */
+        for (i = 0; i < NGR_SESSION_OUT_HARD / n; i++) {
+            frame_header_encode(out, FRAME_DATA, 0, 1, NGR_FRAME_MAX_PAYLOAD);
+            memset(out + NGR_FRAME_HEADER_LEN, (int)i, NGR_FRAME_MAX_PAYLOAD);
+            assert_int_equal(session_queue(&e->g.s, (ssize_t)n, 0), 0);
+        }
+        assert_int_equal(session_queue(&e->g.s, (ssize_t)n, 1), 0);
+        ts = test_session_stream_new(e, &e->g);
+        assert_non_null(ts);
+        assert_int_equal(session_stream_open(&e->g.s, &ts->st, ts), 0); /* not closing yet */
+        assert_int_equal(session_queue(&e->g.s, (ssize_t)n, 0), NGR_ELIMIT);
+        assert_int_equal(session_queue(&e->g.s, (ssize_t)n, 1), NGR_ECLOSED);
+        assert_int_equal(session_queue(&e->g.s, NGR_EPROTO, 0), NGR_EPROTO);
+        e->a[0] = ts;
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->g.closed, "the gateway to close");
+        assert_string_equal(e->g.reason, "peer does not read its control connection");
+        assert_int_equal(e->a[0]->resets, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_output_cap(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_output_cap_script);
+}
+
+/* What reaches the gateway's control port instead of the preface, fed whole or a byte per
+ * turn. */
+struct test_session_preface {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    const char *reason; /* a substring of the close reason */
+    int http;           /* answered with an HTTP 400 */
+    int split;
+};
+
+static const struct test_session_preface test_session_prefaces[] = {
+    {"HTTP", "GET / HTTP/1.1\r\nHost: tunnel.example\r\n\r\n", 40, "HTTP client", 1, 0},
+    {"HTTP split", "GET / HTTP/1.1\r\nHost: tunnel.example\r\n\r\n", 40, "HTTP client", 1, 1},
+    {"TLS", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11, "TLS", 0, 0},
+    {"TLS split", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 11, "TLS", 0, 1},
+    {"preface off at its last letter", "\x89NGRNOX\n", 8, "bad preface", 0, 0},
+    {"preface off at its last letter, split", "\x89NGRNOX\nmore", 12, "bad preface", 0, 1},
+    {"a NUL", "\0\0\0\0", 4, "bad preface", 0, 0},
+};
+
+static int
+test_session_preface_script(struct test_session_env *e)
+{
+    const struct test_session_preface *c = e->param;
+    const char *end;
+    unsigned long clen;
+    char *num_end;
+
+    switch (e->phase) {
+    case 0:
+        if (!c->split) {
+            test_session_raw_write(e, c->bytes, c->len);
+        } else if (e->raw.feed_pos < c->len && !e->g.closed) {
+            test_session_raw_write(e, c->bytes + e->raw.feed_pos++, 1);
+            e->awaiting = "the bytes written one per turn";
+            return 0;
+        }
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->g.closed && e->raw.eof, "the gateway to close");
+        if (strstr(e->g.reason, c->reason) == NULL)
+            fail_msg("%s: closed with \"%s\", expected \"%s\"", c->name, e->g.reason, c->reason);
+        if (!c->http) {
+            assert_int_equal(e->raw.len, 0);
+            return 1;
+        }
+        e->raw.in[e->raw.len < sizeof(e->raw.in) ? e->raw.len : sizeof(e->raw.in) - 1] = '\0';
+        assert_true(e->raw.len > 30);
+        assert_memory_equal(e->raw.in, "HTTP/1.1 400 Bad Request\r\n", 26);
+        end = strstr((const char *)e->raw.in, "\r\n\r\n");
+        assert_non_null(end);
+        num_end = strstr((const char *)e->raw.in, "Content-Length: ");
+        assert_non_null(num_end);
+        clen = strtoul(num_end + 16, &num_end, 10);
+        assert_int_equal(clen, e->raw.len - (size_t)(end + 4 - (const char *)e->raw.in));
+        assert_non_null(strstr(end, "control port"));
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_bad_preface(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_preface_script);
+}
+
+/* The gateway refuses a frame over the maximum payload from a raw client too, with ERROR. */
+
+static int
+test_session_raw_too_large_script(struct test_session_env *e)
+{
+    uint8_t bytes[NGR_PREFACE_LEN + NGR_FRAME_HEADER_LEN];
+    struct frame f;
+    struct frame_reason r;
+
+    switch (e->phase) {
+    case 0:
+        memcpy(bytes, NGR_PREFACE, NGR_PREFACE_LEN);
+        frame_header_encode(bytes + NGR_PREFACE_LEN, FRAME_HELLO, 0, 0, NGR_FRAME_MAX_PAYLOAD + 1);
+        test_session_raw_write(e, bytes, sizeof(bytes));
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, e->g.closed && e->raw.eof, "the gateway to close");
+        assert_string_equal(e->g.reason, "frame larger than the maximum frame size");
+        assert_true(test_session_raw_frame(e, 0, &f));
+        assert_int_equal(f.type, FRAME_ERROR);
+        assert_int_equal(frame_reason_decode(&f, &r), 0);
+        assert_int_equal(r.code, FRAME_CODE_PROTOCOL);
+        assert_int_equal(r.message.len, strlen(e->g.reason));
+        assert_memory_equal(r.message.p, e->g.reason, r.message.len);
+        assert_false(test_session_raw_frame(e, 1, &f));
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_raw_too_large(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_raw_too_large_script);
+}
+
+/* PING is answered with ACK and the same 8 bytes; a PING with ACK is not answered. The first
+ * (with the preface) is fed a byte per turn, so both are read in pieces. */
+
+static const uint8_t test_session_opaque1[8] = {0, 1, 2, 3, 0xfc, 0xfd, 0xfe, 0xff};
+static const uint8_t test_session_opaque2[8] = {'n', 'g', 'r', 0, 'p', 'i', 'n', 'g'};
+
+static void
+test_session_assert_ack(struct test_session_env *e, int index, const uint8_t opaque[8])
+{
+    struct frame f;
+
+    assert_true(test_session_raw_frame(e, index, &f));
+    assert_int_equal(f.type, FRAME_PING);
+    assert_int_equal(f.flags, FRAME_FLAG_ACK);
+    assert_int_equal(f.stream_id, 0);
+    assert_int_equal(f.length, 8);
+    assert_memory_equal(f.payload, opaque, 8);
+}
+
+static int
+test_session_ping_script(struct test_session_env *e)
+{
+    static uint8_t feed[NGR_PREFACE_LEN + NGR_FRAME_HEADER_LEN + 8];
+    uint8_t two[2 * (NGR_FRAME_HEADER_LEN + 8)];
+    ssize_t n;
+
+    switch (e->phase) {
+    case 0:
+        memcpy(feed, NGR_PREFACE, NGR_PREFACE_LEN);
+        n = frame_ping_encode(feed + NGR_PREFACE_LEN, sizeof(feed) - NGR_PREFACE_LEN, 0,
+                              test_session_opaque1);
+        assert_int_equal(n, NGR_FRAME_HEADER_LEN + 8);
+        e->raw.feed = feed;
+        e->raw.feed_len = sizeof(feed);
+        e->phase++;
+        return 0;
+    case 1:
+        if (e->raw.feed_pos < e->raw.feed_len) {
+            test_session_raw_write(e, e->raw.feed + e->raw.feed_pos++, 1);
+            e->awaiting = "the bytes written one per turn";
+            return 0;
+        }
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 0, &(struct frame){0}) || e->g.closed,
+                           "the first ACK");
+        assert_false(e->g.closed);
+        test_session_assert_ack(e, 0, test_session_opaque1);
+        assert_int_equal(e->raw.len, NGR_FRAME_HEADER_LEN + 8);
+        /* An ACK (not answered), then a PING (answered), in one write. */
+        n = frame_ping_encode(two, sizeof(two), FRAME_FLAG_ACK, test_session_opaque1);
+        assert_int_equal(
+            frame_ping_encode(two + n, sizeof(two) - (size_t)n, 0, test_session_opaque2), n);
+        test_session_raw_write(e, two, sizeof(two));
+        e->phase++;
+        return 0;
+    case 3:
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &(struct frame){0}) || e->g.closed,
+                           "the second ACK");
+        assert_false(e->g.closed);
+        test_session_assert_ack(e, 1, test_session_opaque2);
+        assert_int_equal(e->raw.len, 2 * (NGR_FRAME_HEADER_LEN + 8));
+        assert_int_equal(e->g.frames[FRAME_PING], 0); /* the session's business, not the owner's */
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_ping(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_ping_script);
+}
+
+/* A quiet session pings at the interval the peer asked for in HELLO. */
+
+static int
+test_session_heartbeat_script(struct test_session_env *e)
+{
+    uint8_t bytes[NGR_PREFACE_LEN + 256];
+    uint8_t ack[NGR_FRAME_HEADER_LEN + 8];
+    struct frame_hello h;
+    struct frame f;
+    ssize_t n;
+
+    switch (e->phase) {
+    case 0:
+        memset(&h, 0, sizeof(h));
+        h.version = NGR_PROTOCOL_VERSION;
+        h.max_payload = NGR_FRAME_MAX_PAYLOAD;
+        h.stream_window = NGR_STREAM_WINDOW;
+        h.session_window = NGR_SESSION_WINDOW;
+        h.heartbeat_ms = 100;
+        h.agent = frame_str_c("raw");
+        memcpy(bytes, NGR_PREFACE, NGR_PREFACE_LEN);
+        n = frame_hello_encode(bytes + NGR_PREFACE_LEN, sizeof(bytes) - NGR_PREFACE_LEN, &h, 0);
+        assert_true(n > 0);
+        test_session_raw_write(e, bytes, NGR_PREFACE_LEN + (size_t)n);
+        e->phase++;
+        return 0;
+    case 1:
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &f) || e->g.closed,
+                           "WELCOME, then a PING after 100 ms of quiet");
+        assert_false(e->g.closed);
+        assert_true(test_session_raw_frame(e, 0, &f));
+        assert_int_equal(f.type, FRAME_WELCOME);
+        assert_true(test_session_raw_frame(e, 1, &f));
+        assert_int_equal(f.type, FRAME_PING);
+        assert_int_equal(f.flags, 0);
+        assert_int_equal(f.stream_id, 0);
+        assert_int_equal(f.length, 8);
+        n = frame_ping_encode(ack, sizeof(ack), FRAME_FLAG_ACK, f.payload);
+        test_session_raw_write(e, ack, (size_t)n);
+        e->phase++;
+        return 0;
+    case 2:
+        /* Answered, and still quiet: the next PING comes, and the session stays open. */
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 2, &f) || e->g.closed, "a second PING");
+        assert_false(e->g.closed);
+        assert_int_equal(f.type, FRAME_PING);
+        assert_int_equal(f.flags, 0);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_heartbeat(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_heartbeat_script);
+}
+
+/* session_check_peer: the limits a peer's HELLO or WELCOME must respect. */
+static void
+test_session_check_peer(void **state)
+{
+    struct test_session_env *e = *state;
+    struct frame_hello h, ok;
+    char why[128];
+
+    test_session_pair(e);
+    session_local_hello(&e->g.s, &ok);
+    assert_int_equal(ok.version, NGR_PROTOCOL_VERSION);
+    assert_int_equal(session_check_peer(&ok, why, sizeof(why)), 0);
+    h = ok;
+    h.max_payload = NGR_FRAME_ABS_MAX_PAYLOAD;
+    h.stream_window = 1;
+    h.session_window = 0x7fffffffu;
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), 0);
+    h = ok;
+    h.max_payload = NGR_FRAME_MIN_MAX_PAYLOAD - 1;
+    why[0] = '\0';
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    assert_non_null(strstr(why, "65535"));
+    h = ok;
+    h.max_payload = 0;
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    h = ok;
+    h.stream_window = 0;
+    why[0] = '\0';
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    assert_non_null(strstr(why, "window"));
+    h = ok;
+    h.stream_window = 0x80000000u;
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    h = ok;
+    h.session_window = 0;
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    h = ok;
+    h.session_window = 0xffffffffu;
+    assert_int_equal(session_check_peer(&h, why, sizeof(why)), NGR_EPROTO);
+    /* A short buffer for the reason is fine. */
+    h = ok;
+    h.stream_window = 0;
+    assert_int_equal(session_check_peer(&h, why, 8), NGR_EPROTO);
+    assert_true(strlen(why) < 8);
+}
+
+/* session_stream_accept takes only new ids of the peer's kind, in increasing order. No loop. */
+static void
+test_session_accept_ids(void **state)
+{
+    struct test_session_env *e = *state;
+    struct test_session_stream *s1, *s2, *s3, *s4;
+
+    test_session_pair(e);
+    s1 = test_session_stream_new(e, &e->c);
+    s2 = test_session_stream_new(e, &e->c);
+    s3 = test_session_stream_new(e, &e->g);
+    s4 = test_session_stream_new(e, &e->g);
+    assert_non_null(s4);
+    assert_int_equal(session_stream_accept(&e->c.s, &s1->st, 0, s1), NGR_EPROTO);
+    assert_int_equal(session_stream_accept(&e->c.s, &s1->st, 2, s1), NGR_EPROTO); /* its own */
+    assert_int_equal(session_stream_accept(&e->c.s, &s1->st, 3, s1), 0);
+    assert_ptr_equal(session_stream_find(&e->c.s, 3), &s1->st);
+    assert_ptr_equal(s1->st.owner, s1);
+    assert_int_equal(session_stream_accept(&e->c.s, &s2->st, 3, s2), NGR_EPROTO); /* reused */
+    assert_int_equal(session_stream_accept(&e->c.s, &s2->st, 1, s2), NGR_EPROTO); /* below */
+    assert_int_equal(session_stream_accept(&e->c.s, &s2->st, 9, s2), 0);
+    assert_ptr_equal(session_stream_find(&e->c.s, 9), &s2->st);
+    assert_ptr_equal(session_stream_find(&e->c.s, 3), &s1->st);
+    assert_int_equal(session_stream_accept(&e->g.s, &s3->st, 1, s3), NGR_EPROTO);
+    assert_int_equal(session_stream_accept(&e->g.s, &s3->st, 4, s3), 0);
+    session_stream_detach(&s3->st);
+    assert_null(session_stream_find(&e->g.s, 4));
+    assert_int_equal(session_stream_accept(&e->g.s, &s4->st, 4, s4), NGR_EPROTO); /* closed */
+    assert_int_equal(session_stream_accept(&e->g.s, &s4->st, 6, s4), 0);
+    session_free(NULL);
+}
+
+#define TEST_SESSION_TEST(f)                                                                       \
+    cmocka_unit_test_setup_teardown(f, test_session_setup, test_session_teardown)
+/* A table-driven test, one entry per case; main names it after the case (every case struct
+ * starts with its name). */
+#define TEST_SESSION_CASE(f, cases, i)                                                             \
+    {                                                                                              \
+#f, f, test_session_setup, test_session_teardown, (void *)&cases[i]                        \
+    }
+#define TEST_SESSION_NCASES(cases) (sizeof(cases) / sizeof(cases[0]))
+
+int
+main(void)
+{
+    static char names[64][160];
+    size_t i;
+    struct CMUnitTest tests[] = {
+        TEST_SESSION_TEST(test_session_handshake),
+        TEST_SESSION_TEST(test_session_check_peer),
+        TEST_SESSION_TEST(test_session_accept_ids),
+        TEST_SESSION_TEST(test_session_open_and_data),
+        TEST_SESSION_TEST(test_session_stream_window),
+        TEST_SESSION_TEST(test_session_session_window),
+        TEST_SESSION_TEST(test_session_stream_reset),
+        TEST_SESSION_TEST(test_session_closed_id_dropped),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 0),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 1),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 2),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 3),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 4),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 5),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 6),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 7),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 8),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 9),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 10),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 11),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 12),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 13),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 14),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 15),
+        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 16),
+        TEST_SESSION_TEST(test_session_owner_refuses_frame),
+        TEST_SESSION_CASE(test_session_data_fails, test_session_data_fail_cases, 0),
+        TEST_SESSION_CASE(test_session_data_fails, test_session_data_fail_cases, 1),
+        TEST_SESSION_TEST(test_session_stream_overrun),
+        TEST_SESSION_TEST(test_session_peer_closes),
+        TEST_SESSION_TEST(test_session_socket_closed),
+        TEST_SESSION_TEST(test_session_close_code),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 0),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 1),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 2),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 3),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 4),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 5),
+        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 6),
+        TEST_SESSION_TEST(test_session_raw_too_large),
+        TEST_SESSION_TEST(test_session_output_cap),
+        TEST_SESSION_TEST(test_session_ping),
+        TEST_SESSION_TEST(test_session_heartbeat),
+    };
+
+    /* Every case listed above, no more. */
+    _Static_assert(TEST_SESSION_NCASES(test_session_bad_cases) == 17, "bad frame cases");
+    _Static_assert(TEST_SESSION_NCASES(test_session_data_fail_cases) == 2, "on_data cases");
+    _Static_assert(TEST_SESSION_NCASES(test_session_prefaces) == 7, "preface cases");
+    _Static_assert(sizeof(tests) / sizeof(tests[0]) <= sizeof(names) / sizeof(names[0]),
+                   "a name for every test");
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (tests[i].initial_state == NULL)
+            continue;
+        snprintf(names[i], sizeof(names[i]), "%s: %s", tests[i].name,
+                 *(const char *const *)tests[i].initial_state);
+        tests[i].name = names[i];
+    }
+    for (i = 0; i < sizeof(test_session_body); i++)
+        test_session_body[i] = test_session_pattern(i);
+    return cmocka_run_group_tests_name("session", tests, NULL, NULL);
+}

@@ -52,6 +52,7 @@ struct pub_req {
     char err_text[300];
     struct loop_timer deadline; /* until the response head: 504 */
     struct loop_io hup;         /* while suspended: the public client hanging up */
+    struct loop_timer hup_timer; /* starts the hup watch when a wait lasts */
     struct pipe_end pipe;       /* after 101: the upgraded socket <-> the stream */
     struct MHD_UpgradeResponseHandle *urh;
     TAILQ_ENTRY(pub_req) list_entry; /* on the suspended list, or the finished one */
@@ -63,6 +64,8 @@ static TAILQ_HEAD(, pub_req) public_http_finished = TAILQ_HEAD_INITIALIZER(publi
 
 /* Suspended requests, so that shutdown can resume them all before stopping the daemon. */
 static TAILQ_HEAD(, pub_req) public_http_suspended = TAILQ_HEAD_INITIALIZER(public_http_suspended);
+
+#define PUBLIC_HTTP_HUP_DELAY_MS 200 /* a wait this long gets a hang-up watch */
 
 static const struct stream_ops public_http_stream_ops;
 static void public_http_on_pipe_done(void *owner, struct pipe_end *p, int error);
@@ -196,22 +199,33 @@ public_http_release(struct pub_req *req)
     loop_timer_stop(req->srv->loop, &req->deadline);
 }
 
-static void
-public_http_on_hup(void *arg, uint32_t events);
+static void public_http_on_hup(void *arg, uint32_t events);
+static void public_http_on_hup_timer(void *arg);
 
 static void
 public_http_suspend(struct pub_req *req)
 {
-    const union MHD_ConnectionInfo *ci;
-
     if (req->suspended)
         return;
     MHD_suspend_connection(req->conn);
     req->suspended = 1;
     TAILQ_INSERT_TAIL(&public_http_suspended, req, list_entry);
-    /* A suspended connection is out of libmicrohttpd's sight: watch it for a hang-up here. */
+    /* A suspended connection is out of libmicrohttpd's sight, so a hang-up must be watched
+     * here; but most waits end within milliseconds, and a watch costs two epoll_ctl calls, so
+     * it starts only once the wait has lasted PUBLIC_HTTP_HUP_DELAY_MS. */
+    loop_timer_start(req->srv->loop, &req->hup_timer, PUBLIC_HTTP_HUP_DELAY_MS);
+}
+
+static void
+public_http_on_hup_timer(void *arg)
+{
+    struct pub_req *req = arg;
+    const union MHD_ConnectionInfo *ci;
+
+    if (!req->suspended || req->hup.fd >= 0)
+        return;
     ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL &&
+    if (ci == NULL ||
         loop_io_add(req->srv->loop, &req->hup, ci->connect_fd, LOOP_HUP, public_http_on_hup, req) !=
             0)
         req->hup.fd = -1;
@@ -222,6 +236,7 @@ public_http_wake(struct pub_req *req)
 {
     if (!req->suspended)
         return;
+    loop_timer_stop(req->srv->loop, &req->hup_timer);
     if (req->hup.fd >= 0)
         loop_io_del(req->srv->loop, &req->hup);
     req->suspended = 0;
@@ -284,6 +299,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->hup.fd = -1;
     buf_init(&req->body, NGR_STREAM_WINDOW);
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
+    loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
     if (req->target == NULL) {
         free(req);
         return NULL;
@@ -328,6 +344,7 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (req->hup.fd >= 0)
         loop_io_del(req->srv->loop, &req->hup);
+    loop_timer_stop(req->srv->loop, &req->hup_timer);
     public_http_release(req);
     if (req->suspended) {
         req->suspended = 0;

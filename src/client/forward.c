@@ -25,6 +25,7 @@ struct forward {
     int fd;
     int addr_i;        /* which resolved address is being tried */
     int upgrade;       /* an HTTP upgrade, not a TCP stream */
+    int is_head;       /* a HEAD: an answer has no body whatever its Content-Length */
     int closed;
     enum forward_state state;
     struct buf head_out; /* the request head, for an upgrade */
@@ -151,8 +152,13 @@ forward_send_reply(struct forward *fw, size_t head_len)
             eol--;
         if (eol == line)
             break; /* the blank line */
+        if (n >= NGR_MAX_HEADERS) {
+            forward_close(fw, FRAME_CODE_TOO_LARGE,
+                          "the local service sent more than 200 header fields");
+            return -1;
+        }
         colon = memchr(line, ':', (size_t)(eol - line));
-        if (colon == NULL || colon == line || n >= NGR_MAX_HEADERS) {
+        if (colon == NULL || colon == line) {
             forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
             return -1;
         }
@@ -186,7 +192,7 @@ forward_send_reply(struct forward *fw, size_t head_len)
     h.nfields = n;
     if (status == 101) {
         h.body = FRAME_BODY_UNKNOWN; /* raw bytes follow, both ways */
-    } else if (status == 204 || status == 304 || status < 200) {
+    } else if (fw->is_head || status == 204 || status == 304 || status < 200) {
         h.body = FRAME_BODY_NONE;
         fw->pipe.read_limit = 0;
     } else if (have_length) {
@@ -197,8 +203,11 @@ forward_send_reply(struct forward *fw, size_t head_len)
         h.body = FRAME_BODY_UNKNOWN; /* until the local service closes */
     }
     if (status != 101) {
-        /* An ordinary answer: the request side is over; the connection closes after it. */
+        /* An ordinary answer: the request side is over, and the connection closes after the
+         * answer. The socket is not shut for writing first: a service that closes on EOF
+         * could cut a close-delimited answer short. */
         fw->pipe.peer_end = 1;
+        fw->pipe.shut_wr = 1;
     }
     len = frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, fw->st.id, 0, &h);
     if (len < 0) {
@@ -366,6 +375,7 @@ forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
     fw->cl = cl;
     fw->fd = -1;
     fw->upgrade = (h->flags & FRAME_HEAD_UPGRADE) != 0;
+    fw->is_head = frame_str_eq(h->method, "HEAD");
     buf_init(&fw->head_out, NGR_FRAME_MAX_PAYLOAD + 4096);
     buf_init(&fw->head_in, FORWARD_MAX_HEAD);
     pipe_init(&fw->pipe, cl->loop, &fw->st, forward_on_pipe_done, fw);

@@ -35,7 +35,27 @@ pipe_update_events(struct pipe_end *p)
         ev |= LOOP_READ;
     if (p->out.len > 0)
         ev |= LOOP_WRITE;
+    if (p->parked) {
+        if (ev == 0)
+            return;
+        /* Credit came back: watch the socket again. */
+        if (loop_io_add(p->loop, &p->io, p->fd, ev, pipe_on_io, p) == 0)
+            p->parked = 0;
+        return;
+    }
     loop_io_mod(p->loop, &p->io, ev);
+}
+
+/* epoll reports a hang-up whatever we ask for, and the loop is level-triggered: a socket that
+ * hung up while we may not read it (no credit) would wake every turn. Take it out of the epoll
+ * set until there is something to do. */
+static void
+pipe_park(struct pipe_end *p)
+{
+    if (!p->parked && p->running) {
+        loop_io_del(p->loop, &p->io);
+        p->parked = 1;
+    }
 }
 
 /* A read limit reached counts as EOF (an answer of known length on a kept-alive connection). */
@@ -93,8 +113,10 @@ void
 pipe_stop(struct pipe_end *p)
 {
     if (p->running) {
-        loop_io_del(p->loop, &p->io);
+        if (!p->parked)
+            loop_io_del(p->loop, &p->io);
         p->running = 0;
+        p->parked = 0;
     }
     buf_free(&p->out);
 }
@@ -181,15 +203,25 @@ pipe_on_io(void *arg, uint32_t events)
     struct pipe_end *p = arg;
     int err = 0;
 
+    if (events & LOOP_ERR) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0)
+            err = ECONNRESET;
+        pipe_finish(p, err); /* a reset: what is still buffered is lost anyway */
+        return;
+    }
     if (events & LOOP_WRITE)
         err = pipe_write(p);
-    if (err == 0 && (events & (LOOP_READ | LOOP_HUP | LOOP_HUP_ALL | LOOP_ERR)))
+    if (err == 0 && (events & (LOOP_READ | LOOP_HUP | LOOP_HUP_ALL)))
         err = pipe_read(p);
     if (err != 0) {
         pipe_finish(p, err);
         return;
     }
     pipe_update_events(p);
+    if ((events & LOOP_HUP_ALL) && !p->read_eof && session_send_room(p->st) == 0 &&
+        p->out.len == 0)
+        pipe_park(p);
     pipe_check_done(p);
 }
 

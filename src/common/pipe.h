@@ -31,6 +31,7 @@ struct pipe_end {
     unsigned peer_end : 1;  /* the peer's END arrived */
     unsigned shut_wr : 1;   /* out drained after peer_end: shutdown(SHUT_WR) done */
     unsigned running : 1;
+    unsigned parked : 1;    /* out of the epoll set: hung up while we may not read */
     unsigned finished : 1;  /* done was called */
     uint64_t bytes_read;    /* from the socket */
     uint64_t bytes_written; /* to the socket */

@@ -1,6 +1,7 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -165,8 +166,13 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         return 0;
     }
     if (config_key_is(key, "tcp_addr")) {
-        if (strlen(value) == 0 || strlen(value) >= sizeof(c->tcp_host))
-            return err_set(err, NGR_EINVAL, "tcp_addr \"%s\": expected a host address", value);
+        struct in6_addr a6;
+        /* Numeric only: ports are bound while the gateway runs, where no lookup may block. */
+        if (strlen(value) >= sizeof(c->tcp_host) ||
+            (inet_pton(AF_INET, value, &a6) != 1 && inet_pton(AF_INET6, value, &a6) != 1))
+            return err_set(err, NGR_EINVAL,
+                           "tcp_addr \"%s\": expected a numeric IP address such as 127.0.0.1 or ::",
+                           value);
         snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
         return 0;
     }

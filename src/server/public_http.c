@@ -332,8 +332,10 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_debug("stream %u: completed (toe %d, piping %d)", req->st.id, (int)toe, req->piping);
     if (req->piping) {
         /* libmicrohttpd is done with the connection while bytes still flow (daemon stopping):
-         * end the pipe here. */
+         * end the pipe here, and tell the client. */
         req->upgraded = 0;
+        if (req->st.sess != NULL)
+            session_stream_reset(&req->st, FRAME_CODE_CANCEL, "gateway stopping");
         public_http_on_pipe_done(req, &req->pipe, 0);
     }
     if (req->st.sess != NULL) {
@@ -565,7 +567,7 @@ public_http_open(struct pub_req *req, const char *method)
         out[n++].name = frame_str_c("X-Forwarded-For");
     }
     out[xff_at].value = frame_str_c(xff);
-    if (n + 3 > NGR_MAX_HEADERS) {
+    if (n + 2 + (upgrade ? 1 : 0) > NGR_MAX_HEADERS) {
         public_http_fail(req, 431, "Request Header Fields Too Large",
                          "The request has too many header fields.");
         return;
@@ -849,14 +851,14 @@ public_http_on_reply(struct stream *st, const struct frame *f)
     }
     memcpy(req->reply, f->payload, f->length);
     req->reply_len = f->length;
+    if (h.status == 101 && !req->upgrade) {
+        session_stream_reset(st, FRAME_CODE_PROTOCOL, "101 to a request that did not ask");
+        public_http_on_reset(st, FRAME_CODE_PROTOCOL,
+                             frame_str_c("the local service switched protocols unasked"));
+        return 0;
+    }
     req->head_in = 1;
     if (h.status == 101) {
-        if (!req->upgrade) {
-            session_stream_reset(st, FRAME_CODE_PROTOCOL, "101 to a request that did not ask");
-            public_http_on_reset(st, FRAME_CODE_PROTOCOL,
-                                 frame_str_c("the local service switched protocols unasked"));
-            return 0;
-        }
         /* From here the stream carries raw bytes; they wait in the pipe until the switch. */
         req->piping = 1;
         pipe_init(&req->pipe, req->srv->loop, st, public_http_on_pipe_done, req);

@@ -30,8 +30,11 @@ struct tcp_listener {
     struct loop_io io;
     int fd;
     uint16_t port;
+    struct loop_timer accept_pause;
     TAILQ_HEAD(, tcp_conn) conns;
 };
+
+#define PUBLIC_TCP_ACCEPT_PAUSE_MS 1000
 
 /* Closed connections, freed at the end of the turn (an event may wait in this epoll batch). */
 static TAILQ_HEAD(, tcp_conn) public_tcp_closed = TAILQ_HEAD_INITIALIZER(public_tcp_closed);
@@ -163,12 +166,27 @@ public_tcp_on_accept(void *arg, uint32_t events)
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for a while rather than spin. */
+                log_warn("tcp port %u: accept: %s; pausing for %d ms", l->port, strerror(errno),
+                         PUBLIC_TCP_ACCEPT_PAUSE_MS);
+                loop_io_mod(l->srv->loop, &l->io, 0);
+                loop_timer_start(l->srv->loop, &l->accept_pause, PUBLIC_TCP_ACCEPT_PAUSE_MS);
+            } else if (errno != EAGAIN && errno != EINTR) {
                 log_warn("tcp port %u: accept: %s", l->port, strerror(errno));
+            }
             return;
         }
         public_tcp_open(l, fd, (struct sockaddr *)&ss);
     }
+}
+
+static void
+public_tcp_accept_resume(void *arg)
+{
+    struct tcp_listener *l = arg;
+
+    loop_io_mod(l->srv->loop, &l->io, LOOP_READ);
 }
 
 int
@@ -185,6 +203,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     if (l == NULL)
         return err_set(err, NGR_ENOMEM, "gateway out of memory");
     TAILQ_INIT(&l->conns);
+    loop_timer_init(&l->accept_pause, public_tcp_accept_resume, l);
     l->srv = srv;
     l->t = t;
     l->fd = -1;
@@ -228,6 +247,7 @@ public_tcp_unbind(struct tunnel *t)
         return;
     while ((tc = TAILQ_FIRST(&l->conns)) != NULL)
         public_tcp_close(tc, FRAME_CODE_CANCEL, "tunnel closed");
+    loop_timer_stop(l->srv->loop, &l->accept_pause);
     loop_io_del(l->srv->loop, &l->io);
     close(l->fd);
     free(l);

@@ -35,8 +35,9 @@ def binaries():
 
 @pytest.fixture
 def procs(binaries, tmp_path):
-    """A Registry: .gateway(), .upstream(), .client(), .tunnel(), .spawn();
-    all its processes are stopped at the end of the test."""
+    """A Registry: .gateway(), .tcp_gateway(), .upstream(), .tcp_service(),
+    .ws_server(), .client(), .tcp_client(), .tunnel(), .spawn(); all its
+    processes are stopped at the end of the test."""
     reg = P.Registry(tmp_path)
     try:
         yield reg

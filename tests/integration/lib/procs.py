@@ -1,5 +1,6 @@
 """Process management for the integration tests: the gateway (ngrnotokd),
-the client (ngrnotok) and the local upstream service (upstream.py).
+the client (ngrnotok) and the local services (upstream.py, tcp_service.py,
+ws_server.py, or any program started with Registry.spawn).
 
 Every process is started through a Registry, which stops all of them by PID
 (SIGTERM, wait with a timeout, then SIGKILL) when the test (or module) ends.
@@ -9,6 +10,7 @@ messages include the stderr tail of the process concerned.
 
 import collections
 import os
+import random
 import re
 import shutil
 import signal
@@ -27,6 +29,8 @@ LIB_DIR = Path(__file__).resolve().parent
 TESTS_DIR = LIB_DIR.parent                # tests/integration
 REPO_ROOT = TESTS_DIR.parent.parent       # repository root
 UPSTREAM_SCRIPT = LIB_DIR / "upstream.py"
+TCP_SERVICE_SCRIPT = LIB_DIR / "tcp_service.py"
+WS_SERVER_SCRIPT = LIB_DIR / "ws_server.py"
 
 # Memory errors reported by sanitizers (leak reports at exit are not
 # included: the SIGTERM/SIGINT tests check the exit status).
@@ -38,6 +42,10 @@ ACTIVE_REGISTRIES = set()
 FORWARDING_RE = re.compile(
     r"^Forwarding (?P<url>http://(?P<host>(?P<sub>[a-z0-9-]+)\.(?P<domain>[^\s:/]+)"
     r"(?::(?P<port>\d+))?)) -> (?P<target>http://\S+)$")
+
+# `ngrnotok tcp`: "Forwarding tcp://<domain>:<port> -> <host>:<port>".
+TCP_FORWARDING_RE = re.compile(
+    r"^Forwarding (?P<url>tcp://(?P<domain>[^\s:/]+):(?P<port>\d+)) -> (?P<target>\S+)$")
 
 
 def build_dir():
@@ -85,6 +93,51 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _range_is_free(low, span):
+    """Whether every port in [low, low+span) can be bound on 127.0.0.1 (and
+    so nothing listens there, on 127.0.0.1 or the wildcard address)."""
+    socks = []
+    try:
+        for port in range(low, low + span):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port_range(span, lo=20000, hi=60000, tries=200):
+    """LOW, HIGH of `span` consecutive free ports chosen at random in
+    [lo, hi], avoiding the kernel's ephemeral range when possible (so that
+    outgoing connections do not land in it). Another process may still take
+    a port later: callers retry when that matters."""
+    rng = random.SystemRandom()
+    eph_lo, eph_hi = _ephemeral_range()
+    starts = [x for x in range(lo, hi - span + 2)
+              if x + span - 1 < eph_lo or x > eph_hi]
+    if not starts:
+        starts = list(range(lo, hi - span + 2))
+    for _ in range(tries):
+        low = rng.choice(starts)
+        if _range_is_free(low, span):
+            return low, low + span - 1
+    raise AssertionError("found no %d consecutive free ports in %d-%d after %d tries"
+                         % (span, lo, hi, tries))
 
 
 def wait_until(predicate, timeout, what, tails=lambda: "", interval=0.02):
@@ -254,6 +307,7 @@ class Gateway:
         self.http_port = ports["http"]
         self.admin_port = ports["admin"]
         self.control_addr = "127.0.0.1:%d" % self.control_port
+        self.tcp_low = self.tcp_high = None    # --tcp-ports, set by Registry.tcp_gateway
 
     def request(self, method, path, host, headers=(), body=None, timeout=30):
         """Request on the public HTTP listener with an explicit Host header
@@ -270,6 +324,16 @@ class Gateway:
         r = self.admin("GET", "/tunnels")
         assert r.status == 200, "GET /tunnels -> %d %r" % (r.status, r.body[:500])
         return r.json()["tunnels"]
+
+
+class Service:
+    """A local service started by the tests (tcp_service.py, ws_server.py,
+    or any other program) listening on 127.0.0.1:port."""
+
+    def __init__(self, proc, port, tag=None):
+        self.proc = proc
+        self.port = port
+        self.tag = tag
 
 
 class Upstream:
@@ -295,6 +359,22 @@ class Client:
         self.domain = match.group("domain")
         self.url_port = match.group("port")
         self.target = match.group("target")
+
+
+class TcpClient:
+    """`ngrnotok tcp`, with its public port parsed from the Forwarding line."""
+
+    def __init__(self, proc, match):
+        self.proc = proc
+        self.line = match.group(0)
+        self.url = match.group("url")
+        self.domain = match.group("domain")
+        self.port = int(match.group("port"))
+        self.target = match.group("target")
+
+    def connect(self, timeout=15, host="127.0.0.1"):
+        """A socket connected to the tunnel's public port."""
+        return socket.create_connection((host, self.port), timeout=timeout)
 
 
 class Tunnel:
@@ -405,6 +485,35 @@ class Registry:
             assert ports[k] != 0, "ports file has port 0 for %s: %r" % (k, ports)
         return Gateway(proc, ports, self)
 
+    def tcp_gateway(self, *extra, span=10, timeout=20, env=None):
+        """A gateway with TCP tunnels enabled on `span` consecutive ports,
+        chosen at random among free ones (gw.tcp_low, gw.tcp_high)."""
+        low, high = free_port_range(span)
+        gw = self.gateway("--tcp-ports", "%d-%d" % (low, high), *extra, timeout=timeout, env=env)
+        gw.tcp_low, gw.tcp_high = low, high
+        return gw
+
+    # -- local services -------------------------------------------------------------
+    def service(self, name, argv, timeout=20):
+        """Start a service that prints its port alone on its first stdout line."""
+        proc = self.spawn(name, argv)
+        m = proc.wait_stdout(r"^(\d+)$", timeout, "%s's port line" % name)
+        return Service(proc, int(m[0].group(1)))
+
+    def tcp_service(self, mode="echo", tag=None, port=0, timeout=20):
+        """lib/tcp_service.py in MODE (echo, reply-at-eof, shut-first)."""
+        tag = tag or ("tcp-" + uuid.uuid4().hex[:8])
+        svc = self.service("tcp_service[%s %s]" % (mode, tag),
+                           [sys.executable, "-u", TCP_SERVICE_SCRIPT, "--mode", mode,
+                            "--tag", tag, "--port", str(port)], timeout)
+        svc.tag = tag
+        return svc
+
+    def ws_server(self, port=0, timeout=20):
+        """lib/ws_server.py (python3-websockets)."""
+        return self.service("ws_server", [sys.executable, "-u", WS_SERVER_SCRIPT,
+                                          "--port", str(port)], timeout)
+
     # -- upstream -----------------------------------------------------------------
     def upstream(self, tag=None, port=0, timeout=20):
         tag = tag or ("up-" + uuid.uuid4().hex[:8])
@@ -434,6 +543,19 @@ class Registry:
         m = proc.wait_stdout(FORWARDING_RE.pattern, timeout,
                              "ngrnotok's 'Forwarding http://... -> http://...' line")
         return Client(proc, m[0])
+
+    def tcp_client(self, gateway, target, *extra, env=None, timeout=20):
+        """Start `ngrnotok tcp --server <gateway> EXTRA... TARGET` and wait for
+        its 'Forwarding tcp://DOMAIN:PORT -> TARGET' line."""
+        args = ["tcp", "--server",
+                gateway.control_addr if isinstance(gateway, Gateway) else gateway]
+        if os.environ.get("NGRNOTOK_TEST_VERBOSE"):
+            args.append("-v")
+        args += list(extra) + [str(target)]
+        proc = self.client_proc(args, env=env)
+        m = proc.wait_stdout(TCP_FORWARDING_RE.pattern, timeout,
+                             "ngrnotok's 'Forwarding tcp://DOMAIN:PORT -> ...' line")
+        return TcpClient(proc, m[0])
 
     def tunnel(self, *client_extra, gateway_args=(), tag=None, env=None):
         """env: environment for ngrnotokd and ngrnotok (default base_env())."""

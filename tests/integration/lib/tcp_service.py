@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Local raw TCP service used by the TCP tunnel tests.
+
+Run as a separate process:
+
+    python3 tcp_service.py --mode MODE [--tag TAG] [--port N]
+
+It binds 127.0.0.1 (port 0 = ephemeral by default), prints the bound port
+alone on the first line of stdout, then one line per event:
+
+    CONN <n>                          connection n accepted
+    EOF <n> <bytes> <sha256>          connection n: the peer shut down its
+                                      write side; what it had sent in total
+    CLOSED <n>                        connection n closed by this service
+
+Modes (one per process):
+
+  echo          every byte received is sent back as it arrives; at EOF the
+                service shuts down its own write side and closes.
+  reply-at-eof  reads everything until EOF, then sends one line
+                "<tag> got <bytes> <sha256>\\n" and closes (a public client
+                must half-close to get its answer).
+  shut-first    sends "<tag> hello\\n", shuts down its write side at once,
+                then reads until EOF (the peer can still send after the
+                service's FIN).
+"""
+
+import argparse
+import hashlib
+import socket
+import sys
+import threading
+
+_print_lock = threading.Lock()
+
+
+def emit(line):
+    with _print_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def read_all(conn, h, on_data=None):
+    """Read until EOF, hashing; returns the byte count."""
+    total = 0
+    while True:
+        d = conn.recv(256 * 1024)
+        if not d:
+            return total
+        h.update(d)
+        total += len(d)
+        if on_data is not None:
+            on_data(d)
+
+
+def serve_conn(conn, n, mode, tag):
+    h = hashlib.sha256()
+    try:
+        if mode == "echo":
+            total = read_all(conn, h, conn.sendall)
+            emit("EOF %d %d %s" % (n, total, h.hexdigest()))
+            conn.shutdown(socket.SHUT_WR)
+        elif mode == "reply-at-eof":
+            total = read_all(conn, h)
+            emit("EOF %d %d %s" % (n, total, h.hexdigest()))
+            conn.sendall(("%s got %d %s\n" % (tag, total, h.hexdigest())).encode())
+        elif mode == "shut-first":
+            conn.sendall(("%s hello\n" % tag).encode())
+            conn.shutdown(socket.SHUT_WR)
+            total = read_all(conn, h)
+            emit("EOF %d %d %s" % (n, total, h.hexdigest()))
+    except OSError as e:
+        emit("ERROR %d %s" % (n, e))
+    finally:
+        conn.close()
+        emit("CLOSED %d" % n)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("echo", "reply-at-eof", "shut-first"), default="echo")
+    ap.add_argument("--tag", default="tcp-service")
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", args.port))
+    srv.listen(1024)
+    emit(str(srv.getsockname()[1]))
+    n = 0
+    while True:
+        conn, _ = srv.accept()
+        n += 1
+        emit("CONN %d" % n)
+        threading.Thread(target=serve_conn, args=(conn, n, args.mode, args.tag),
+                         daemon=True).start()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass

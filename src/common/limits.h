@@ -29,7 +29,9 @@
 
 /* Gateway, public side. */
 #define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
-#define NGR_HTTP_CONN_MEMORY (32 * 1024)       /* bytes: libmicrohttpd per-connection pool */
+#define NGR_HTTP_CONN_MEMORY (16 * 1024) /* bytes: libmicrohttpd per-connection pool, zeroed per
+                                          * request: it caps the request head (and costs
+                                          * time per request as it grows) */
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
 #define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
 #define NGR_RESPONSE_BLOCK 65536               /* bytes a content reader may copy at once */

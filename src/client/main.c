@@ -64,7 +64,7 @@ main(int argc, char **argv)
     }
     log_init("ngrnotok", cl.opt.log_level);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
         fprintf(stderr, "ngrnotok: libcurl failed to initialise\n");
         return 1;
     }

@@ -458,6 +458,28 @@ replay_free(struct replay *r)
     free(r);
 }
 
+/* A new easy handle with the options every request shares. NULL if out of memory. */
+static CURL *
+replay_new_easy(struct replay *r)
+{
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, r->base_url);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)NGR_CURL_BUFFER);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
+    return e;
+}
+
 /* A NUL-terminated copy of a wire string, in a caller buffer (truncated to fit). */
 static const char *
 replay_cstr(char *out, size_t outlen, struct frame_str s)
@@ -557,12 +579,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     }
     replay_cstr(target, sizeof(target), h->target);
 
-    if (r->npool > 0) {
-        e = r->pool[--r->npool];
-        curl_easy_reset(e); /* every per-request option starts from its default again */
-    } else {
-        e = curl_easy_init();
-    }
+    e = r->npool > 0 ? r->pool[--r->npool] : replay_new_easy(r);
     q->easy = e;
     if (e == NULL || replay_headers(q, h) != 0) {
         session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "client out of memory");
@@ -571,28 +588,23 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     }
     /* A HEAD has no body to send, whatever its Content-Length says. */
     upload = h->body != FRAME_BODY_NONE && !q->is_head;
-    curl_easy_setopt(e, CURLOPT_URL, r->base_url);
+    /* Every option a request may set is set again here, so nothing of the handle's previous
+     * request carries over (HEAD then GET on one handle is tested); the rest was set once in
+     * replay_new_easy. HTTPGET clears NOBODY and UPLOAD. */
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
     curl_easy_setopt(e, CURLOPT_REQUEST_TARGET, target);
-    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)NGR_CURL_BUFFER);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(e, CURLOPT_READDATA, q);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
     if (q->is_head) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (upload) {
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, q);
         curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
                          h->body == FRAME_BODY_LENGTH ? (curl_off_t)h->length : (curl_off_t)-1);
         if (strcmp(method, "PUT") != 0)

@@ -192,6 +192,8 @@ pipe_read(struct pipe_end *p)
         }
         if (pipe_send(p, pipe_read_area, (size_t)n) != 0)
             return EPIPE;
+        if ((size_t)n < room)
+            break; /* drained: epoll (level-triggered) reports what comes next */
         budget -= (size_t)n < budget ? (size_t)n : budget;
     }
     return 0;

@@ -586,6 +586,10 @@ session_read(struct session *s)
             session_close(s, 0, "out of memory");
             return;
         }
+        /* A short read drained the socket: skip the read that would only say EAGAIN (epoll is
+         * level-triggered and reports what arrives next). */
+        if ((size_t)n < sizeof(session_read_area) - (total - (size_t)n))
+            return;
     }
 }
 

@@ -401,3 +401,19 @@ def test_curl_chunked_upload(tunnel, tmp_path):
     j = json.loads(out)
     assert j["body_length"] == len(data)
     assert j["body_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_pooled_handles_carry_nothing_over(tunnel):
+    # The client reuses libcurl handles: a sequence of different requests, one at a time, must
+    # each arrive as sent (no HEAD's NOBODY, upload or custom method left from the one before).
+    seq = [("HEAD", None), ("POST", b"x" * 1000), ("GET", None), ("DELETE", None),
+           ("PUT", b"y" * 10), ("HEAD", None), ("GET", None), ("PATCH", b""), ("GET", None)]
+    for method, body in seq:
+        if method == "HEAD":
+            r = tunnel.request("HEAD", "/fixed?n=50")
+            assert r.status == 200 and r.body == b"", r
+            assert r.header("Content-Length") == "50", r.headers
+            continue
+        j = echo(tunnel, method=method, path="/echo", body=body)
+        assert j["method"] == method, (method, j)
+        assert j["body_length"] == (len(body) if body is not None else 0), (method, j)

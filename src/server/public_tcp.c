@@ -215,7 +215,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
 
         snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
         a.port = (uint16_t)port;
-        fd = net_listen(&a, 128, NULL);
+        fd = net_listen(&a, 1024, NULL);
         if (fd >= 0) {
             l->fd = fd;
             l->port = (uint16_t)port;

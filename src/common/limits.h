@@ -7,7 +7,9 @@
 #define NGR_FRAME_MIN_MAX_PAYLOAD 65536     /* bytes: a peer may not offer less */
 #define NGR_FRAME_MAX_PAYLOAD 65536         /* bytes: what we accept and send */
 #define NGR_FRAME_ABS_MAX_PAYLOAD 16777215  /* bytes: the 24-bit length field's ceiling */
-#define NGR_DATA_SLICE 16384                /* bytes of body per DATA frame we send */
+#define NGR_DATA_SLICE 65536                /* bytes of body per DATA frame we send (one
+                                             * frame per 64 KiB: 16 KiB cost 40% more CPU
+                                             * on downloads) */
 #define NGR_STREAM_WINDOW (1024 * 1024)     /* bytes: initial credit of one stream */
 #define NGR_SESSION_WINDOW (8 * 1024 * 1024) /* bytes: initial credit of a whole session */
 #define NGR_MAX_HEADERS 200                 /* header fields in one head */
@@ -29,9 +31,11 @@
 
 /* Gateway, public side. */
 #define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
-#define NGR_HTTP_CONN_MEMORY (16 * 1024) /* bytes: libmicrohttpd per-connection pool, zeroed per
-                                          * request: it caps the request head (and costs
-                                          * time per request as it grows) */
+/* bytes: libmicrohttpd's per-connection pool. It holds the request head and the upload read
+ * buffer (bigger reads: fewer DATA frames), and is cleared for every request (bigger: more
+ * time per small request). 16 KiB made uploads slow, 64 KiB small requests; see
+ * docs/performance.md. */
+#define NGR_HTTP_CONN_MEMORY (32 * 1024)
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
 #define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
 #define NGR_RESPONSE_BLOCK 65536               /* bytes a content reader may copy at once */

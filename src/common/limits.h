@@ -33,9 +33,9 @@
 #define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
 /* bytes: libmicrohttpd's per-connection pool. It holds the request head and the upload read
  * buffer (bigger reads: fewer DATA frames), and is cleared for every request (bigger: more
- * time per small request). 16 KiB made uploads slow, 64 KiB small requests; see
- * docs/performance.md. */
-#define NGR_HTTP_CONN_MEMORY (32 * 1024)
+ * time per small request). 32 and 64 KiB sped uploads up less than they slowed small requests;
+ * see docs/performance.md. */
+#define NGR_HTTP_CONN_MEMORY (16 * 1024)
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
 #define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
 #define NGR_RESPONSE_BLOCK 65536               /* bytes a content reader may copy at once */

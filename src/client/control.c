@@ -103,34 +103,6 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     }
 }
 
-/* Stream frames go to the stream's kind of end (stream_ops): a replayed request or a pipe. */
-static int
-client_control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
-{
-    return st->ops->on_data(st, p, n, end);
-}
-
-static void
-client_control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
-{
-    st->ops->on_reset(st, code, message);
-}
-
-static void
-client_control_on_writable(void *owner, struct session *s, struct stream *st)
-{
-    struct stream *it, *tmp;
-
-    if (st != NULL) {
-        st->ops->on_writable(st);
-        return;
-    }
-    HASH_ITER(hh, s->streams, it, tmp)
-    {
-        it->ops->on_writable(it);
-    }
-}
-
 static void
 client_control_on_closed(void *owner, struct session *s, const char *reason)
 {
@@ -150,9 +122,6 @@ client_control_on_closed(void *owner, struct session *s, const char *reason)
 
 static const struct session_handler client_control_handler = {
     .on_frame = client_control_on_frame,
-    .on_data = client_control_on_data,
-    .on_reset = client_control_on_reset,
-    .on_writable = client_control_on_writable,
     .on_closed = client_control_on_closed,
 };
 

@@ -371,6 +371,54 @@ session_flush(struct session *s)
     return 0;
 }
 
+/* Stream events go to the stream's own ops when it has them (every stream of the two programs
+ * does), else to the session's handler (the unit tests' simple owners). */
+static int
+session_deliver_data(struct session *s, struct stream *st, const uint8_t *p, size_t n, int end)
+{
+    if (st->ops != NULL)
+        return st->ops->on_data(st, p, n, end);
+    return s->h->on_data(s->owner, st, p, n, end);
+}
+
+static void
+session_deliver_reset(struct session *s, struct stream *st, uint32_t code, struct frame_str msg)
+{
+    if (st->ops != NULL)
+        st->ops->on_reset(st, code, msg);
+    else if (s->h->on_reset)
+        s->h->on_reset(s->owner, st, code, msg);
+}
+
+static void
+session_deliver_writable(struct session *s, struct stream *st)
+{
+    struct stream *it, *tmp;
+
+    if (st != NULL && st->ops != NULL) {
+        st->ops->on_writable(st);
+        return;
+    }
+    if (st == NULL) {
+        /* Session credit: every stream may move again. */
+        HASH_ITER(hh, s->streams, it, tmp)
+        {
+            if (it->ops != NULL)
+                it->ops->on_writable(it);
+        }
+    }
+    if (s->h->on_writable)
+        s->h->on_writable(s->owner, s, st);
+}
+
+static int
+session_deliver_reply(struct session *s, struct stream *st, const struct frame *f)
+{
+    if (st->ops != NULL)
+        return st->ops->on_reply(st, f);
+    return s->h->on_frame(s->owner, s, f, st);
+}
+
 /* Handles one frame the session itself understands, or hands it to the owner. */
 static int
 session_dispatch(struct session *s, const struct frame *f)
@@ -396,8 +444,7 @@ session_dispatch(struct session *s, const struct frame *f)
             if (s->send_credit + inc > 0x7fffffff)
                 return NGR_EPROTO;
             s->send_credit += inc;
-            if (s->h->on_writable)
-                s->h->on_writable(s->owner, s, NULL);
+            session_deliver_writable(s, NULL);
             return 0;
         }
         st = session_stream_find(s, f->stream_id);
@@ -406,8 +453,7 @@ session_dispatch(struct session *s, const struct frame *f)
         if (st->send_credit + inc > 0x7fffffff)
             return NGR_EPROTO;
         st->send_credit += inc;
-        if (s->h->on_writable)
-            s->h->on_writable(s->owner, s, st);
+        session_deliver_writable(s, st);
         return 0;
     case FRAME_DATA:
         if (f->stream_id == 0)
@@ -433,8 +479,8 @@ session_dispatch(struct session *s, const struct frame *f)
             session_stream_reset(st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;
         }
-        rc = s->h->on_data(s->owner, st, f->payload, f->length,
-                           (f->flags & FRAME_FLAG_END_STREAM) != 0);
+        rc = session_deliver_data(s, st, f->payload, f->length,
+                                  (f->flags & FRAME_FLAG_END_STREAM) != 0);
         if (rc != 0 && st->sess != NULL)
             session_stream_reset(st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
                                  rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
@@ -447,8 +493,7 @@ session_dispatch(struct session *s, const struct frame *f)
         if (st == NULL)
             return session_unknown_id(s, f->stream_id);
         session_stream_detach(st);
-        if (s->h->on_reset)
-            s->h->on_reset(s->owner, st, r.code, r.message);
+        session_deliver_reset(s, st, r.code, r.message);
         return 0;
     }
     case FRAME_HELLO:
@@ -464,7 +509,7 @@ session_dispatch(struct session *s, const struct frame *f)
         st = session_stream_find(s, f->stream_id);
         if (st == NULL)
             return session_unknown_id(s, f->stream_id);
-        return s->h->on_frame(s->owner, s, f, st);
+        return session_deliver_reply(s, st, f);
     default:
         return s->h->on_frame(s->owner, s, f, NULL);
     }
@@ -641,8 +686,7 @@ session_reap(struct session *s)
     HASH_ITER(hh, s->streams, st, tmp)
     {
         session_stream_detach(st);
-        if (s->h->on_reset)
-            s->h->on_reset(s->owner, st, FRAME_CODE_CANCEL, gone);
+        session_deliver_reset(s, st, FRAME_CODE_CANCEL, gone);
     }
     loop_timer_stop(s->loop, &s->heartbeat);
     s->h->on_closed(s->owner, s, s->close_reason);

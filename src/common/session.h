@@ -40,6 +40,9 @@ struct stream {
     void *owner;
 };
 
+/* The owner's callbacks. Stream events (DATA, RST, WINDOW, REPLY) go to the stream's ops when
+ * it has them; the stream callbacks below serve streams without ops, and may be NULL when every
+ * stream has ops. on_writable, if set, also hears of session-level credit (st NULL). */
 struct session_handler {
     /* A frame for the owner: HELLO, WELCOME, BIND, BOUND, ERROR, GOAWAY, OPEN, REPLY (stream
      * not yet known for OPEN; looked up for REPLY). Return 0, or a negative code to close the

@@ -217,8 +217,6 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
         return control_on_hello(c, f);
     case FRAME_BIND:
         return control_on_bind(c, f);
-    case FRAME_REPLY:
-        return st->ops->on_reply(st, f);
     case FRAME_GOAWAY:
     case FRAME_ERROR:
         if (frame_reason_decode(f, &r) != 0)
@@ -230,36 +228,6 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
     default:
         /* OPEN from a client, WELCOME, BOUND: not for the gateway. */
         return NGR_EPROTO;
-    }
-}
-
-/* Stream frames go to the stream's own kind of end (stream_ops): an HTTP request, an upgraded
- * connection or a TCP connection. */
-static int
-control_on_data(void *owner, struct stream *st, const uint8_t *p, size_t n, int end)
-{
-    return st->ops->on_data(st, p, n, end);
-}
-
-static void
-control_on_reset(void *owner, struct stream *st, uint32_t code, struct frame_str message)
-{
-    st->ops->on_reset(st, code, message);
-}
-
-static void
-control_on_writable(void *owner, struct session *s, struct stream *st)
-{
-    struct stream *it, *tmp;
-
-    if (st != NULL) {
-        st->ops->on_writable(st);
-        return;
-    }
-    /* Session credit came back: every stream may move again. */
-    HASH_ITER(hh, s->streams, it, tmp)
-    {
-        it->ops->on_writable(it);
     }
 }
 
@@ -286,9 +254,6 @@ control_on_closed(void *owner, struct session *s, const char *reason)
 
 static const struct session_handler control_handler = {
     .on_frame = control_on_frame,
-    .on_data = control_on_data,
-    .on_reset = control_on_reset,
-    .on_writable = control_on_writable,
     .on_closed = control_on_closed,
 };
 

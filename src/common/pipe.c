@@ -88,6 +88,23 @@ pipe_init(struct pipe_end *p, struct loop *l, struct stream *st, pipe_done_cb do
     buf_init(&p->out, NGR_STREAM_WINDOW);
 }
 
+/* After any change: write what waits (and shut the write side once the peer ended), take a
+ * reached read limit as EOF, then re-arm the socket or finish. */
+static void
+pipe_advance(struct pipe_end *p)
+{
+    int err = pipe_write(p);
+
+    if (err == 0)
+        err = pipe_check_limit(p);
+    if (err != 0) {
+        pipe_finish(p, err);
+        return;
+    }
+    pipe_update_events(p);
+    pipe_check_done(p);
+}
+
 int
 pipe_start(struct pipe_end *p, int fd)
 {
@@ -95,17 +112,7 @@ pipe_start(struct pipe_end *p, int fd)
     if (loop_io_add(p->loop, &p->io, fd, 0, pipe_on_io, p) != 0)
         return NGR_ESYS;
     p->running = 1;
-    if (p->out.len > 0 || p->peer_end) {
-        int err = pipe_write(p);
-        if (err == 0)
-            err = pipe_check_limit(p);
-        if (err != 0) {
-            pipe_finish(p, err);
-            return 0;
-        }
-    }
-    pipe_update_events(p);
-    pipe_check_done(p);
+    pipe_advance(p); /* DATA that came before the socket was ready goes out now */
     return 0;
 }
 
@@ -230,23 +237,14 @@ pipe_on_io(void *arg, uint32_t events)
 int
 pipe_on_data(struct pipe_end *p, const uint8_t *data, size_t n, int end)
 {
-    int err;
-
     if (p->peer_end)
         return NGR_EPROTO;
     if (n > 0 && buf_append(&p->out, data, n) != 0)
         return NGR_ELIMIT; /* cannot happen within the window */
     if (end)
         p->peer_end = 1;
-    if (!p->running)
-        return 0; /* not connected yet: kept until pipe_start */
-    err = pipe_write(p);
-    if (err != 0) {
-        pipe_finish(p, err);
-        return 0;
-    }
-    pipe_update_events(p);
-    pipe_check_done(p);
+    if (p->running) /* else kept until pipe_start */
+        pipe_advance(p);
     return 0;
 }
 
@@ -261,11 +259,7 @@ pipe_inject(struct pipe_end *p, const uint8_t *data, size_t n)
 {
     int rc = n > 0 ? pipe_send(p, data, n) : 0;
 
-    if (rc == 0 && pipe_check_limit(p) != 0)
-        return NGR_ECLOSED;
-    if (rc == 0) {
-        pipe_update_events(p);
-        pipe_check_done(p);
-    }
+    if (rc == 0)
+        pipe_advance(p);
     return rc;
 }

@@ -419,6 +419,15 @@ session_deliver_reply(struct session *s, struct stream *st, const struct frame *
     return s->h->on_frame(s->owner, s, f, st);
 }
 
+/* The session itself resets a stream (the peer broke its rules): the peer gets RST, and the
+ * owner hears of it like any reset, so its request, pipe or transfer ends too. */
+static void
+session_reset_both(struct session *s, struct stream *st, uint32_t code, const char *why)
+{
+    session_stream_reset(st, code, why);
+    session_deliver_reset(s, st, code, frame_str_c(why));
+}
+
 /* Handles one frame the session itself understands, or hands it to the owner. */
 static int
 session_dispatch(struct session *s, const struct frame *f)
@@ -476,14 +485,14 @@ session_dispatch(struct session *s, const struct frame *f)
         s->recv_consumed += f->length;
         session_return_credit(s, NULL, 0);
         if (st->recv_outstanding > s->local_stream_window) {
-            session_stream_reset(st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
+            session_reset_both(s, st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;
         }
         rc = session_deliver_data(s, st, f->payload, f->length,
                                   (f->flags & FRAME_FLAG_END_STREAM) != 0);
         if (rc != 0 && st->sess != NULL)
-            session_stream_reset(st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
-                                 rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
+            session_reset_both(s, st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
+                               rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
         return 0;
     case FRAME_RST: {
         struct frame_reason r;

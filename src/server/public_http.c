@@ -714,8 +714,8 @@ public_http_queue_reply(struct pub_req *req)
         size = 0;
     else
         size = MHD_SIZE_UNKNOWN;
-    if (no_body && size == MHD_SIZE_UNKNOWN)
-        size = 0;
+    if (no_body && size == MHD_SIZE_UNKNOWN && !req->is_head)
+        size = 0; /* for HEAD, unknown stays unknown: no Content-Length: 0 that a GET would belie */
     if (h.status == 101) {
         /* on_reply let a 101 through only for an upgrade request */
         resp = MHD_create_response_for_upgrade(public_http_on_upgraded, req);

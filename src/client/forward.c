@@ -346,14 +346,7 @@ forward_on_writable(struct stream *st)
         pipe_on_writable(&fw->pipe);
 }
 
-static int
-forward_on_reply(struct stream *st, const struct frame *f)
-{
-    return NGR_EPROTO;
-}
-
 static const struct stream_ops forward_stream_ops = {
-    .on_reply = forward_on_reply,
     .on_data = forward_on_data,
     .on_reset = forward_on_reset,
     .on_writable = forward_on_writable,

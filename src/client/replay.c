@@ -663,14 +663,7 @@ replay_on_writable(struct stream *st)
         replay_queue_unpause(q);
 }
 
-static int
-replay_on_reply(struct stream *st, const struct frame *f)
-{
-    return NGR_EPROTO; /* the gateway sends no response heads */
-}
-
 static const struct stream_ops replay_stream_ops = {
-    .on_reply = replay_on_reply,
     .on_data = replay_on_data,
     .on_reset = replay_on_reset,
     .on_writable = replay_on_writable,

@@ -414,8 +414,8 @@ session_deliver_writable(struct session *s, struct stream *st)
 static int
 session_deliver_reply(struct session *s, struct stream *st, const struct frame *f)
 {
-    if (st->ops != NULL)
-        return st->ops->on_reply(st, f);
+    if (st->ops != NULL) /* no on_reply: this kind of stream has no response head */
+        return st->ops->on_reply != NULL ? st->ops->on_reply(st, f) : NGR_EPROTO;
     return s->h->on_frame(s->owner, s, f, st);
 }
 

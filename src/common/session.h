@@ -23,6 +23,7 @@ struct stream;
 /* What a stream's owner does with its frames; one table per kind of stream end (an HTTP request,
  * an upgraded connection, a TCP connection). The control modules dispatch through it. */
 struct stream_ops {
+    /* NULL for streams that never get a response head (a REPLY is then a protocol error) */
     int (*on_reply)(struct stream *st, const struct frame *f);
     int (*on_data)(struct stream *st, const uint8_t *p, size_t n, int end);
     void (*on_reset)(struct stream *st, uint32_t code, struct frame_str message);

@@ -3,6 +3,7 @@
  * frames to public_http. docs/protocol.md describes the exchange. */
 #include "control.h"
 #include "frame.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
 #include "public_http.h"
@@ -17,7 +18,6 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#define CONTROL_ACCEPT_PAUSE_MS 1000 /* out of descriptors: wait this long before accepting */
 #define CONTROL_BACKLOG 1024
 
 struct ctl_conn {
@@ -268,60 +268,34 @@ control_on_bind_deadline(void *arg)
 }
 
 static void
-control_accept_resume(void *arg)
+control_on_accept(void *arg, int fd, const struct sockaddr *peer)
 {
     struct server *srv = arg;
+    struct ctl_conn *c;
 
-    loop_io_mod(srv->loop, &srv->control_io, LOOP_READ);
-}
-
-static void
-control_on_accept(void *arg, uint32_t events)
-{
-    struct server *srv = arg;
-    int i;
-
-    for (i = 0; i < 64; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        struct ctl_conn *c;
-        int fd = accept4(srv->control_fd, (struct sockaddr *)&ss, &sslen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Spinning on a listener we cannot accept from helps no one: pause instead. */
-                log_warn("control: accept: %s; pausing for %d ms", strerror(errno),
-                         CONTROL_ACCEPT_PAUSE_MS);
-                loop_io_mod(srv->loop, &srv->control_io, 0);
-                loop_timer_start(srv->loop, &srv->accept_pause, CONTROL_ACCEPT_PAUSE_MS);
-            }
-            return;
-        }
-        if (srv->nconns >= NGR_MAX_SESSIONS) {
-            log_warn("control: %d sessions already; refusing a connection", NGR_MAX_SESSIONS);
-            close(fd);
-            continue;
-        }
-        c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            close(fd);
-            continue;
-        }
-        c->srv = srv;
-        net_format_ip((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
-        net_tune_stream(fd);
-        if (session_init(&c->sess, srv->loop, fd, 1, &control_handler, c) != 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);
-        loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
-        TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-        srv->nconns++;
-        log_debug("control: connection from %s", c->peer);
+    if (srv->nconns >= NGR_MAX_SESSIONS) {
+        log_warn("control: %d sessions already; refusing a connection", NGR_MAX_SESSIONS);
+        close(fd);
+        return;
     }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    net_format_ip(peer, c->peer, sizeof(c->peer));
+    net_tune_stream(fd);
+    if (session_init(&c->sess, srv->loop, fd, 1, &control_handler, c) != 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);
+    loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
+    TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+    srv->nconns++;
+    log_debug("control: connection from %s", c->peer);
 }
 
 int
@@ -330,15 +304,11 @@ control_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->conns);
-    loop_timer_init(&srv->accept_pause, control_accept_resume, srv);
     fd = net_listen(&srv->cfg.control_addr, CONTROL_BACKLOG, err);
     if (fd < 0)
         return fd;
-    srv->control_fd = fd;
-    if (loop_io_add(srv->loop, &srv->control_io, fd, LOOP_READ, control_on_accept, srv) != 0) {
-        close(fd);
+    if (listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv) != 0)
         return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
-    }
     return 0;
 }
 
@@ -348,12 +318,7 @@ control_stop(struct server *srv)
     struct ctl_conn *c;
     struct frame_reason r;
 
-    if (srv->control_fd >= 0) {
-        loop_io_del(srv->loop, &srv->control_io);
-        close(srv->control_fd);
-        srv->control_fd = -1;
-    }
-    loop_timer_stop(srv->loop, &srv->accept_pause);
+    listener_stop(&srv->control);
     memset(&r, 0, sizeof(r));
     r.code = FRAME_CODE_UNAVAILABLE;
     r.message = frame_str_c("gateway shutting down");

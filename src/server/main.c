@@ -242,7 +242,7 @@ main(int argc, char **argv)
     sigset_t mask;
 
     memset(&srv, 0, sizeof(srv));
-    srv.control_fd = -1;
+    srv.control.fd = -1;
     config_defaults(&srv.cfg);
     main_parse(argc, argv, &srv.cfg);
     log_init("ngrnotokd", srv.cfg.log_level);

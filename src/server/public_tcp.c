@@ -3,6 +3,7 @@
  * to its local port and pipes the other end. */
 #include "public_tcp.h"
 #include "control.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
 #include "pipe.h"
@@ -27,14 +28,11 @@ struct tcp_conn {
 struct tcp_listener {
     struct server *srv;
     struct tunnel *t;
-    struct loop_io io;
-    int fd;
+    struct listener listen;
     uint16_t port;
-    struct loop_timer accept_pause;
     TAILQ_HEAD(, tcp_conn) conns;
 };
 
-#define PUBLIC_TCP_ACCEPT_PAUSE_MS 1000
 
 /* Closed connections, freed at the end of the turn (an event may wait in this epoll batch). */
 static TAILQ_HEAD(, tcp_conn) public_tcp_closed = TAILQ_HEAD_INITIALIZER(public_tcp_closed);
@@ -97,14 +95,7 @@ public_tcp_on_writable(struct stream *st)
     pipe_on_writable(&tc->pipe);
 }
 
-static int
-public_tcp_on_reply(struct stream *st, const struct frame *f)
-{
-    return NGR_EPROTO; /* TCP streams have no response head */
-}
-
 static const struct stream_ops public_tcp_stream_ops = {
-    .on_reply = public_tcp_on_reply,
     .on_data = public_tcp_on_data,
     .on_reset = public_tcp_on_reset,
     .on_writable = public_tcp_on_writable,
@@ -155,38 +146,9 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 }
 
 static void
-public_tcp_on_accept(void *arg, uint32_t events)
+public_tcp_on_accept(void *arg, int fd, const struct sockaddr *peer)
 {
-    struct tcp_listener *l = arg;
-    int i;
-
-    for (i = 0; i < 64; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: stop accepting for a while rather than spin. */
-                log_warn("tcp port %u: accept: %s; pausing for %d ms", l->port, strerror(errno),
-                         PUBLIC_TCP_ACCEPT_PAUSE_MS);
-                loop_io_mod(l->srv->loop, &l->io, 0);
-                loop_timer_start(l->srv->loop, &l->accept_pause, PUBLIC_TCP_ACCEPT_PAUSE_MS);
-            } else if (errno != EAGAIN && errno != EINTR) {
-                log_warn("tcp port %u: accept: %s", l->port, strerror(errno));
-            }
-            return;
-        }
-        public_tcp_open(l, fd, (struct sockaddr *)&ss);
-    }
-}
-
-static void
-public_tcp_accept_resume(void *arg)
-{
-    struct tcp_listener *l = arg;
-
-    loop_io_mod(l->srv->loop, &l->io, LOOP_READ);
+    public_tcp_open(arg, fd, peer);
 }
 
 int
@@ -195,6 +157,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     const struct server_config *cfg = &srv->cfg;
     unsigned span, i;
     struct tcp_listener *l;
+    int fd;
 
     if (cfg->tcp_port_low == 0)
         return err_set(err, NGR_EINVAL,
@@ -203,32 +166,28 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     if (l == NULL)
         return err_set(err, NGR_ENOMEM, "gateway out of memory");
     TAILQ_INIT(&l->conns);
-    loop_timer_init(&l->accept_pause, public_tcp_accept_resume, l);
     l->srv = srv;
     l->t = t;
-    l->fd = -1;
+    fd = -1;
     span = cfg->tcp_port_high - cfg->tcp_port_low + 1;
-    for (i = 0; i < span && l->fd < 0; i++) {
+    for (i = 0; i < span && fd < 0; i++) {
         struct net_addr a;
         unsigned port = cfg->tcp_port_low + (public_tcp_cursor + i) % span;
-        int fd;
 
         snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
         a.port = (uint16_t)port;
         fd = net_listen(&a, 1024, NULL);
         if (fd >= 0) {
-            l->fd = fd;
             l->port = (uint16_t)port;
             public_tcp_cursor = (public_tcp_cursor + i + 1) % span;
         }
     }
-    if (l->fd < 0) {
+    if (fd < 0) {
         free(l);
         return err_set(err, NGR_ELIMIT, "no free TCP port left in %u-%u on this gateway",
                        cfg->tcp_port_low, cfg->tcp_port_high);
     }
-    if (loop_io_add(srv->loop, &l->io, l->fd, LOOP_READ, public_tcp_on_accept, l) != 0) {
-        close(l->fd);
+    if (listener_start(&l->listen, srv->loop, fd, "tcp port", public_tcp_on_accept, l) != 0) {
         free(l);
         return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
     }
@@ -247,9 +206,7 @@ public_tcp_unbind(struct tunnel *t)
         return;
     while ((tc = TAILQ_FIRST(&l->conns)) != NULL)
         public_tcp_close(tc, FRAME_CODE_CANCEL, "tunnel closed");
-    loop_timer_stop(l->srv->loop, &l->accept_pause);
-    loop_io_del(l->srv->loop, &l->io);
-    close(l->fd);
+    listener_stop(&l->listen);
     free(l);
     t->tcp = NULL;
 }

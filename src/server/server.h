@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include "config.h"
+#include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
 
@@ -17,9 +18,7 @@ struct server {
     struct loop *loop;
 
     /* control.c */
-    int control_fd;
-    struct loop_io control_io;
-    struct loop_timer accept_pause; /* out of descriptors: accept again later */
+    struct listener control;
     TAILQ_HEAD(, ctl_conn) conns;
     size_t nconns;
 

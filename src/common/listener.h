@@ -1,0 +1,33 @@
+/* listener.h: a listening socket on the loop. Accepts in bounded batches and, when descriptors
+ * run out (EMFILE and the like), stops accepting for a while instead of spinning on a listener
+ * that stays readable. Used by the control port and by TCP tunnels' public ports. */
+#ifndef NGR_LISTENER_H
+#define NGR_LISTENER_H
+
+#include <sys/socket.h>
+
+#include "loop.h"
+
+#define LISTENER_BATCH 64         /* connections accepted per readiness event */
+#define LISTENER_PAUSE_MS 1000    /* ms without accepting once descriptors run out */
+
+/* A new connection: fd is non-blocking and close-on-exec, owned by the callee. */
+typedef void (*listener_cb)(void *arg, int fd, const struct sockaddr *peer);
+
+struct listener {
+    struct loop *loop;
+    struct loop_io io;
+    struct loop_timer pause;
+    int fd;
+    const char *name; /* for logs: "control", "tcp port" */
+    listener_cb cb;
+    void *arg;
+};
+
+/* Watches the listening socket fd (owned by the listener from here). Returns 0 or NGR_ESYS. */
+int listener_start(struct listener *l, struct loop *loop, int fd, const char *name, listener_cb cb,
+                   void *arg);
+/* Stops watching and closes the socket. Idempotent. */
+void listener_stop(struct listener *l);
+
+#endif

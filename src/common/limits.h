@@ -36,6 +36,7 @@
  * time per small request). 32 and 64 KiB sped uploads up less than they slowed small requests;
  * see docs/performance.md. */
 #define NGR_HTTP_CONN_MEMORY (16 * 1024)
+#define NGR_MHD_RUNS_PER_TURN 8                /* libmicrohttpd runs per loop turn, at most */
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
 #define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
 #define NGR_RESPONSE_BLOCK 65536               /* bytes a content reader may copy at once */

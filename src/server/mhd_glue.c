@@ -1,6 +1,8 @@
 /* mhd_glue.c: libmicrohttpd in external-epoll mode on our loop; see mhd_glue.h. */
 #include "mhd_glue.h"
 
+#include "limits.h"
+
 #include <microhttpd.h>
 #include <string.h>
 
@@ -48,9 +50,15 @@ mhd_glue_turn_end(struct mhd_glue *g)
     if (g->daemon == NULL)
         return;
     /* A timeout of 0 means libmicrohttpd has ready connections it has not served yet (its
-     * sockets are edge-triggered, so no new event will come for them): serve them now. */
-    if (g->needs_run || (MHD_get_timeout(g->daemon, &timeout) == MHD_YES && timeout == 0))
+     * sockets are edge-triggered, so no new event will come for them): serve them now, a few
+     * times over. Each run reads at most one pool-sized piece per connection (8 KiB of an
+     * upload); running again before the turn ends lets the session write several pieces in
+     * one control-socket write instead of one write (and one wake-up of the peer) each. */
+    for (int i = 0; i < NGR_MHD_RUNS_PER_TURN; i++) {
+        if (!g->needs_run && !(MHD_get_timeout(g->daemon, &timeout) == MHD_YES && timeout == 0))
+            break;
         mhd_glue_run(g);
+    }
     if (MHD_get_timeout(g->daemon, &timeout) == MHD_YES) {
         if (timeout == 0)
             loop_wake(g->loop);

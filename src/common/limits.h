@@ -32,10 +32,11 @@
 /* Gateway, public side. */
 #define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
 /* bytes: libmicrohttpd's per-connection pool. It holds the request head and the upload read
- * buffer (bigger reads: fewer DATA frames), and is cleared for every request (bigger: more
- * time per small request). 32 and 64 KiB sped uploads up less than they slowed small requests;
- * see docs/performance.md. */
-#define NGR_HTTP_CONN_MEMORY (16 * 1024)
+ * buffer (half the pool: bigger reads, fewer DATA frames), and is cleared for every request
+ * (bigger: more time per small request). Measured side by side (docs/performance.md): 32 KiB
+ * costs small requests nothing over 16 KiB and cuts the gateway's upload CPU by a fifth;
+ * 64 KiB costs small requests 1-2 us each. */
+#define NGR_HTTP_CONN_MEMORY (32 * 1024)
 #define NGR_MHD_RUNS_PER_TURN 8                /* libmicrohttpd runs per loop turn, at most */
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
 #define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */

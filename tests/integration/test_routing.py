@@ -170,3 +170,15 @@ def test_tunnel_gone_mid_stream_truncates(procs):
     # The dead tunnel's subdomain is now unknown.
     P.wait_until(lambda: gw.request("GET", "/", c.host).status == 404, 5,
                  "404 for the killed client's subdomain", procs.tails)
+
+
+def test_oversized_request_head_431_and_gateway_serves_on(tunnel):
+    """A request head larger than a public connection's memory gets libmicrohttpd's 431 (and
+    never reaches the local service); a large but reasonable head passes, and the gateway
+    serves on."""
+    r = tunnel.request("GET", "/echo", headers=[("X-Big", "a" * 60000)])
+    assert r.status == 431, r
+    r = tunnel.request("GET", "/echo", headers=[("X-Big", "b" * 12000)])
+    assert r.status == 200, r
+    got = [v for k, v in r.json()["headers"] if k.lower() == "x-big"]
+    assert got == ["b" * 12000], "12 KB header field changed on the way: %d values" % len(got)

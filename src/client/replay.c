@@ -478,6 +478,8 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)NGR_CURL_BUFFER);
+    /* libcurl allocates this only while a request uploads, and frees it when it is done. */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)NGR_CURL_UPLOAD_BUFFER);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);

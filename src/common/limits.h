@@ -46,6 +46,9 @@
 
 /* Client, local side. */
 #define NGR_CURL_BUFFER 65536 /* bytes: CURLOPT_BUFFERSIZE, also the write-callback slack */
+/* bytes: CURLOPT_UPLOAD_BUFFERSIZE. Against libcurl's 64 KiB: a third less client CPU per
+ * upload (fewer read callbacks and sends); 1 MiB measured no better. */
+#define NGR_CURL_UPLOAD_BUFFER (256 * 1024)
 
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */

@@ -572,8 +572,8 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     q->r = r;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
-    buf_init(&q->req_body, NGR_STREAM_WINDOW);
-    buf_init(&q->resp_pending, REPLAY_PENDING_MAX);
+    buf_init_kept(&q->req_body, NGR_STREAM_WINDOW); /* both live as long as the request */
+    buf_init_kept(&q->resp_pending, REPLAY_PENDING_MAX);
     replay_cstr(method, sizeof(method), h->method);
     snprintf(q->label, sizeof(q->label), "%s %s", method,
              log_escape(esc, sizeof(esc), h->target.p, h->target.len));

@@ -13,6 +13,20 @@ buf_init(struct buf *b, size_t limit)
 }
 
 void
+buf_init_kept(struct buf *b, size_t limit)
+{
+    buf_init(b, limit);
+    b->keep = 1;
+}
+
+void
+buf_trim(struct buf *b)
+{
+    if (b->len == 0)
+        buf_free(b);
+}
+
+void
 buf_free(struct buf *b)
 {
     free(b->data);
@@ -93,7 +107,10 @@ void
 buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {
-        buf_free(b);
+        if (b->keep)
+            b->off = b->len = 0;
+        else
+            buf_free(b);
         return;
     }
     b->off += n;

@@ -1,5 +1,8 @@
 /* buf.h: a bounded byte queue. Created with its limit, allocates nothing until bytes arrive,
- * grows up to the limit, and frees its storage once drained, so an idle owner costs no memory. */
+ * grows up to the limit, and frees its storage once drained, so an idle owner costs no memory.
+ * A buffer that refills at once (a session's output, a request's body) can keep its storage
+ * instead (buf_init_kept) and give it back when its owner goes quiet (buf_trim): growing a
+ * buffer again for every write copied each byte once more and churned the allocator. */
 #ifndef NGR_BUF_H
 #define NGR_BUF_H
 
@@ -12,10 +15,15 @@ struct buf {
     size_t len;    /* unread bytes, starting at data + off */
     size_t cap;    /* allocated bytes */
     size_t limit;  /* len never exceeds this */
+    int keep;      /* storage stays when drained, until buf_trim or buf_free */
 };
 
 /* Sets the limit; allocates nothing. */
 void buf_init(struct buf *b, size_t limit);
+/* Like buf_init, but the storage stays when the buffer is drained. */
+void buf_init_kept(struct buf *b, size_t limit);
+/* Releases the storage of an empty buffer; does nothing to one that holds bytes. */
+void buf_trim(struct buf *b);
 /* Releases storage; the buffer stays usable (empty, same limit). */
 void buf_free(struct buf *b);
 
@@ -36,7 +44,7 @@ buf_head(const struct buf *b)
     return b->data != NULL ? b->data + b->off : (const uint8_t *)"";
 }
 
-/* Drops n (<= len) bytes from the front; frees storage when nothing is left. */
+/* Drops n (<= len) bytes from the front; frees storage when nothing is left (unless kept). */
 void buf_consume(struct buf *b, size_t n);
 /* Copies up to n bytes out and consumes them; returns how many. */
 size_t buf_take(struct buf *b, void *out, size_t n);

@@ -14,7 +14,8 @@
 static TAILQ_HEAD(, session) session_flush_list = TAILQ_HEAD_INITIALIZER(session_flush_list);
 static TAILQ_HEAD(, session) session_reap_list = TAILQ_HEAD_INITIALIZER(session_reap_list);
 static uint8_t session_encode_area[NGR_SCRATCH_LEN];
-static uint8_t session_read_area[NGR_READ_BUDGET];
+/* One read's bytes, after the partial frame left by the last read (at most one frame). */
+static uint8_t session_read_area[NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
 static void session_mark_pending(struct session *s);
@@ -36,8 +37,9 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     s->fd = fd;
     s->h = h;
     s->owner = owner;
-    buf_init(&s->in, NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD);
-    buf_init(&s->out, NGR_SESSION_OUT_HARD);
+    /* Both refill all the time while traffic flows; the heartbeat gives them back when quiet. */
+    buf_init_kept(&s->in, NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD);
+    buf_init_kept(&s->out, NGR_SESSION_OUT_HARD);
     s->peer_max_payload = NGR_FRAME_MIN_MAX_PAYLOAD;
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
@@ -599,11 +601,14 @@ session_read(struct session *s)
     size_t total = 0;
 
     while (total < NGR_READ_BUDGET && !s->closing) {
-        ssize_t n = read(s->fd, session_read_area, sizeof(session_read_area) - total);
-        const uint8_t *p;
-        size_t len;
-        ssize_t used;
+        /* A partial frame from the last read goes to the front of the read area and the new
+         * bytes follow it, so every frame decodes straight from the area: only the partial
+         * frame (at most one) is copied, never the whole read. */
+        size_t have = s->in.len, room = NGR_READ_BUDGET - total;
+        ssize_t n, used;
 
+        memcpy(session_read_area, buf_head(&s->in), have);
+        n = read(s->fd, session_read_area + have, room);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -618,31 +623,19 @@ session_read(struct session *s)
         total += (size_t)n;
         s->bytes_rx += (uint64_t)n;
         s->last_rx = loop_now(s->loop);
-        /* Decode straight from the read area; only a partial frame is kept per session. */
-        if (s->in.len > 0) {
-            if (buf_append_force(&s->in, session_read_area, (size_t)n) != 0) {
-                session_close(s, 0, "out of memory");
-                return;
-            }
-            p = buf_head(&s->in);
-            len = s->in.len;
-        } else {
-            p = session_read_area;
-            len = (size_t)n;
-        }
-        used = session_decode(s, p, len);
+        buf_consume(&s->in, have);
+        used = session_decode(s, session_read_area, have + (size_t)n);
         if (used < 0 || s->closing)
             return;
-        if (s->in.len > 0) {
-            buf_consume(&s->in, (size_t)used);
-        } else if ((size_t)used < len &&
-                   buf_append_force(&s->in, p + used, len - (size_t)used) != 0) {
+        if ((size_t)used < have + (size_t)n &&
+            buf_append_force(&s->in, session_read_area + used, have + (size_t)n - (size_t)used) !=
+                0) {
             session_close(s, 0, "out of memory");
             return;
         }
         /* A short read drained the socket: skip the read that would only say EAGAIN (epoll is
          * level-triggered and reports what arrives next). */
-        if ((size_t)n < sizeof(session_read_area) - (total - (size_t)n))
+        if ((size_t)n < room)
             return;
     }
 }
@@ -677,6 +670,8 @@ session_on_heartbeat(void *arg)
         session_close(s, 0, "peer silent for %llu ms", (unsigned long long)(now - s->last_rx));
         return;
     }
+    buf_trim(&s->in);
+    buf_trim(&s->out);
     if (now - s->last_rx >= s->heartbeat_ms) {
         s->ping_sent_ms = now;
         memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);

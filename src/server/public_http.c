@@ -297,7 +297,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->conn = conn;
     req->target = strdup(uri ? uri : "/");
     req->hup.fd = -1;
-    buf_init(&req->body, NGR_STREAM_WINDOW);
+    buf_init_kept(&req->body, NGR_STREAM_WINDOW); /* lives as long as the request */
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
     loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
     if (req->target == NULL) {

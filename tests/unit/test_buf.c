@@ -173,6 +173,59 @@ test_buf_consume(void **state)
     assert_null(b.data);
 }
 
+/* A kept buffer holds on to its storage when drained, refills without growing again, and gives
+ * the storage back only through buf_trim (and only when empty) or buf_free. */
+static void
+test_buf_kept(void **state)
+{
+    struct buf b;
+    uint8_t src[3000], out[3000];
+    uint8_t *storage;
+    size_t cap;
+
+    (void)state;
+    test_buf_pattern(src, sizeof(src), 0);
+    buf_init_kept(&b, 4096);
+    assert_null(b.data); /* still nothing until bytes arrive */
+    assert_int_equal(buf_append(&b, src, 3000), 0);
+    storage = b.data;
+    cap = b.cap;
+    assert_int_equal(buf_take(&b, out, 3000), 3000);
+    assert_memory_equal(out, src, 3000);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.off, 0);
+    assert_ptr_equal(b.data, storage); /* kept */
+    assert_int_equal(b.cap, cap);
+    /* Refilled in place, no regrowth, bytes right. */
+    assert_int_equal(buf_append(&b, src, 2000), 0);
+    assert_ptr_equal(b.data, storage);
+    test_buf_assert_pattern(&b, 0);
+    /* buf_trim leaves a buffer with bytes alone ... */
+    buf_trim(&b);
+    assert_ptr_equal(b.data, storage);
+    assert_int_equal(b.len, 2000);
+    test_buf_assert_pattern(&b, 0);
+    buf_consume(&b, 2000);
+    assert_non_null(b.data);
+    /* ... and frees an empty one, which stays usable and kept. */
+    buf_trim(&b);
+    assert_null(b.data);
+    assert_int_equal(b.cap, 0);
+    assert_int_equal(buf_append(&b, src, 10), 0);
+    buf_consume(&b, 10);
+    assert_non_null(b.data);
+    /* The limit still holds. */
+    assert_int_equal(buf_append(&b, src, 3000), 0);
+    assert_int_equal(buf_append(&b, src, 1097), NGR_ELIMIT);
+    assert_int_equal(b.len, 3000);
+    buf_free(&b);
+    assert_null(b.data);
+    /* buf_trim on a plain, empty buffer is harmless. */
+    buf_init(&b, 16);
+    buf_trim(&b);
+    assert_null(b.data);
+}
+
 static void
 test_buf_take(void **state)
 {
@@ -411,6 +464,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_buf_growth),
         cmocka_unit_test(test_buf_consume),
+        cmocka_unit_test(test_buf_kept),
         cmocka_unit_test(test_buf_take),
         cmocka_unit_test(test_buf_reserve_commit),
         cmocka_unit_test(test_buf_force),

@@ -1722,6 +1722,74 @@ test_session_ping_script(struct test_session_env *e)
     return 0;
 }
 
+/* Frames cut at every place, header included: 300 PINGs written in pieces of 1 to 40 bytes,
+ * one piece per turn, come back as 300 ACKs in order. The session keeps the partial frame of
+ * one read and decodes it with the next. */
+#define TEST_SESSION_CUT_PINGS 300
+
+static int
+test_session_cut_script(struct test_session_env *e)
+{
+    static uint8_t feed[NGR_PREFACE_LEN + TEST_SESSION_CUT_PINGS * (NGR_FRAME_HEADER_LEN + 8)];
+    static size_t piece;
+    uint8_t opaque[8];
+    size_t i, n;
+
+    switch (e->phase) {
+    case 0:
+        memcpy(feed, NGR_PREFACE, NGR_PREFACE_LEN);
+        for (i = 0; i < TEST_SESSION_CUT_PINGS; i++) {
+            memset(opaque, (int)(i & 0xff), sizeof(opaque));
+            opaque[0] = (uint8_t)(i >> 8);
+            assert_int_equal(frame_ping_encode(feed + NGR_PREFACE_LEN +
+                                                   i * (NGR_FRAME_HEADER_LEN + 8),
+                                               NGR_FRAME_HEADER_LEN + 8, 0, opaque),
+                             NGR_FRAME_HEADER_LEN + 8);
+        }
+        e->raw.feed = feed;
+        e->raw.feed_len = sizeof(feed);
+        piece = 0;
+        e->phase++;
+        return 0;
+    case 1:
+        if (e->raw.feed_pos < e->raw.feed_len && !e->g.closed) {
+            n = piece++ % 40 + 1;
+            if (n > e->raw.feed_len - e->raw.feed_pos)
+                n = e->raw.feed_len - e->raw.feed_pos;
+            test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, n);
+            e->raw.feed_pos += n;
+            e->awaiting = "the pieces written one per turn";
+            return 0;
+        }
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e,
+                           test_session_raw_frame(e, TEST_SESSION_CUT_PINGS - 1,
+                                                  &(struct frame){0}) ||
+                               e->g.closed,
+                           "the last ACK");
+        assert_false(e->g.closed);
+        assert_int_equal(e->raw.len, TEST_SESSION_CUT_PINGS * (NGR_FRAME_HEADER_LEN + 8));
+        for (i = 0; i < TEST_SESSION_CUT_PINGS; i++) {
+            memset(opaque, (int)(i & 0xff), sizeof(opaque));
+            opaque[0] = (uint8_t)(i >> 8);
+            test_session_assert_ack(e, (int)i, opaque);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_cut_frames(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_cut_script);
+}
+
 static void
 test_session_ping(void **state)
 {
@@ -1928,6 +1996,7 @@ main(void)
         TEST_SESSION_TEST(test_session_raw_too_large),
         TEST_SESSION_TEST(test_session_output_cap),
         TEST_SESSION_TEST(test_session_ping),
+        TEST_SESSION_TEST(test_session_cut_frames),
         TEST_SESSION_TEST(test_session_heartbeat),
     };
 

@@ -27,6 +27,10 @@
  * flow-control windows bound DATA; the rest is control frames. */
 #define NGR_SESSION_OUT_HARD (NGR_SESSION_WINDOW + 4 * 1024 * 1024) /* bytes */
 #define NGR_READ_BUDGET (256 * 1024) /* bytes read from one socket per loop turn */
+/* bytes: DATA this large, with nothing queued before it, is written to the control socket at
+ * once from the sender's memory instead of being copied into the output buffer first. Smaller
+ * frames wait for the end of the turn and share one write. */
+#define NGR_DIRECT_WRITE (64 * 1024)
 #define NGR_SCRATCH_LEN (NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD) /* bytes */
 
 /* Gateway, public side. */

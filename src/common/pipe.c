@@ -172,7 +172,7 @@ pipe_send(struct pipe_end *p, const uint8_t *data, size_t n)
 static int
 pipe_read(struct pipe_end *p)
 {
-    size_t budget = 4 * PIPE_READ_CHUNK; /* then yield to other sockets */
+    size_t budget = NGR_READ_BUDGET; /* then yield to other sockets, as a session does */
 
     while (budget > 0 && !p->read_eof) {
         size_t room = session_send_room(p->st);

@@ -14,12 +14,14 @@
 
 /* DATA frames session_send_data writes or queues at once. */
 #define SESSION_SLICES 8
+/* bytes: output storage at most this large is freed when drained rather than kept */
+#define SESSION_OUT_KEEP_MIN 4096
 
 static TAILQ_HEAD(, session) session_flush_list = TAILQ_HEAD_INITIALIZER(session_flush_list);
 static TAILQ_HEAD(, session) session_reap_list = TAILQ_HEAD_INITIALIZER(session_reap_list);
 static uint8_t session_encode_area[NGR_SCRATCH_LEN];
-/* One read's bytes, after the partial frame left by the last read (at most one frame). */
-static uint8_t session_read_area[NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD + NGR_READ_BUDGET];
+/* One read's bytes, behind at most a partial frame header moved from a session's input. */
+static uint8_t session_read_area[NGR_FRAME_HEADER_LEN - 1 + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
 static void session_mark_pending(struct session *s);
@@ -416,6 +418,10 @@ session_flush(struct session *s)
         }
         buf_consume(&s->out, (size_t)n);
     }
+    /* Kept storage is worth it for big turns; a small one (heartbeats, a few answers) goes, so
+     * a quiet session holds no output buffer. */
+    if (s->out.len == 0 && s->out.cap <= SESSION_OUT_KEEP_MIN)
+        buf_free(&s->out);
     if (s->out.len > 0 && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
@@ -648,20 +654,53 @@ session_decode(struct session *s, const uint8_t *p, size_t len)
     return (ssize_t)used;
 }
 
+/* Bytes still missing from the partial frame kept in s->in: to its header's end while the
+ * header is incomplete, else to the frame's end (a whole kept header was checked by
+ * frame_decode, so the length is within the maximum). 0 if nothing is kept. */
+static size_t
+session_in_missing(const struct session *s)
+{
+    const uint8_t *h = buf_head(&s->in);
+    size_t len;
+
+    if (s->in.len == 0)
+        return 0;
+    if (s->in.len < NGR_FRAME_HEADER_LEN)
+        return NGR_FRAME_HEADER_LEN - s->in.len;
+    len = ((size_t)h[0] << 16) | ((size_t)h[1] << 8) | h[2];
+    return NGR_FRAME_HEADER_LEN + len - s->in.len;
+}
+
 static void
 session_read(struct session *s)
 {
     size_t total = 0;
 
     while (total < NGR_READ_BUDGET && !s->closing) {
-        /* A partial frame from the last read goes to the front of the read area and the new
-         * bytes follow it, so every frame decodes straight from the area: only the partial
-         * frame (at most one) is copied, never the whole read. */
-        size_t have = s->in.len, room = NGR_READ_BUDGET - total;
+        /* One readv: first the rest of the partial frame kept from the last read (straight into
+         * s->in, so a frame that trickles in is never copied), then the shared read area, whose
+         * frames are decoded in place. A kept header that is itself incomplete (at most 8
+         * bytes, not yet checked) moves to the front of the area instead. Only a partial frame
+         * at the end of the area is copied, into s->in. */
+        size_t have = s->in.len < NGR_FRAME_HEADER_LEN ? s->in.len : 0;
+        size_t need = have > 0 ? 0 : session_in_missing(s);
+        size_t room = NGR_READ_BUDGET - total, got, len;
+        struct iovec iov[2];
         ssize_t n, used;
+        int cnt = 0;
 
+        if (need > 0) {
+            iov[cnt].iov_base = buf_reserve(&s->in, need, 0);
+            if (iov[cnt].iov_base == NULL) {
+                session_close(s, 0, "out of memory");
+                return;
+            }
+            iov[cnt++].iov_len = need;
+        }
         memcpy(session_read_area, buf_head(&s->in), have);
-        n = read(s->fd, session_read_area + have, room);
+        iov[cnt].iov_base = session_read_area + have;
+        iov[cnt++].iov_len = room;
+        n = readv(s->fd, iov, cnt);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -676,19 +715,31 @@ session_read(struct session *s)
         total += (size_t)n;
         s->bytes_rx += (uint64_t)n;
         s->last_rx = loop_now(s->loop);
+        got = (size_t)n < need ? (size_t)n : need;
+        buf_commit(&s->in, got);
         buf_consume(&s->in, have);
-        used = session_decode(s, session_read_area, have + (size_t)n);
-        if (used < 0 || s->closing)
-            return;
-        if ((size_t)used < have + (size_t)n &&
-            buf_append_force(&s->in, session_read_area + used, have + (size_t)n - (size_t)used) !=
-                0) {
-            session_close(s, 0, "out of memory");
-            return;
+        len = have + (size_t)n - got;
+        if (need > 0 && session_in_missing(s) == 0) {
+            /* The kept frame is whole: it goes first. */
+            used = session_decode(s, buf_head(&s->in), s->in.len);
+            if (used < 0 || s->closing)
+                return;
+            buf_consume(&s->in, s->in.len);
+        }
+        if (len > 0) {
+            used = session_decode(s, session_read_area, len);
+            if (used < 0 || s->closing)
+                return;
+            /* What is left is the start of one frame, within the buffer's limit. */
+            if ((size_t)used < len &&
+                buf_append(&s->in, session_read_area + used, len - (size_t)used) != 0) {
+                session_close(s, 0, "out of memory");
+                return;
+            }
         }
         /* A short read drained the socket: skip the read that would only say EAGAIN (epoll is
          * level-triggered and reports what arrives next). */
-        if ((size_t)n < room)
+        if ((size_t)n < need + room)
             return;
     }
 }

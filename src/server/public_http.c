@@ -730,9 +730,14 @@ public_http_queue_reply(struct pub_req *req)
         if (resp != NULL)
             buf_free(&req->body);
     } else {
-        /* For HEAD the reader is never called; the size still sets Content-Length. */
-        resp = MHD_create_response_from_callback(size, NGR_RESPONSE_BLOCK, public_http_read, req,
-                                                 NULL);
+        /* For HEAD the reader is never called; the size still sets Content-Length.
+         * libmicrohttpd allocates and zeroes the block with the response but fills it only for
+         * a known length (a chunked body is built in the connection's pool): a large block only
+         * where it is used. */
+        size_t block = NGR_RESPONSE_BLOCK_MIN;
+        if (size != MHD_SIZE_UNKNOWN && !req->is_head)
+            block = size < NGR_RESPONSE_BLOCK ? (size_t)size : NGR_RESPONSE_BLOCK;
+        resp = MHD_create_response_from_callback(size, block, public_http_read, req, NULL);
     }
     if (resp == NULL)
         return MHD_NO;

@@ -60,6 +60,8 @@ struct test_session_side {
     int peer_hello;
     struct frame_hello hello; /* the peer's, strings cleared */
     char agent[64];
+    size_t agent_len;   /* the whole agent string's length */
+    uint32_t agent_sum; /* and a position-weighted sum of its bytes */
     unsigned frames[FRAME_TYPE_MAX + 1];
     int accept;         /* accept OPEN into a pool stream */
     int accept_data_rc; /* data_rc of streams accepted */
@@ -156,6 +158,18 @@ test_session_copy_str(char *out, size_t cap, struct frame_str s)
     out[n] = '\0';
 }
 
+/* A checksum that notices a byte lost, repeated or moved. */
+static uint32_t
+test_session_sum(const uint8_t *p, size_t n)
+{
+    uint32_t sum = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        sum = sum * 31 + p[i] + (uint32_t)i;
+    return sum;
+}
+
 static int
 test_session_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
 {
@@ -174,6 +188,8 @@ test_session_on_frame(void *owner, struct session *s, const struct frame *f, str
         if (frame_hello_decode(f, &h) != 0)
             return NGR_EPROTO;
         test_session_copy_str(d->agent, sizeof(d->agent), h.agent);
+        d->agent_len = h.agent.len;
+        d->agent_sum = test_session_sum((const uint8_t *)h.agent.p, h.agent.len);
         if (session_check_peer(&h, d->reason, sizeof(d->reason)) != 0)
             return NGR_EPROTO;
         d->hello = h;
@@ -1790,6 +1806,78 @@ test_session_cut_frames(void **state)
     test_session_run(e, test_session_cut_script);
 }
 
+/* A frame near the maximum size that trickles in (a HELLO with a 60,000-byte agent, written
+ * in pieces of 700 to 1,300 bytes, one per turn) arrives whole and in order, and the PING
+ * behind it in the same pieces is answered after it. */
+#define TEST_SESSION_TRICKLE_AGENT 60000
+
+static int
+test_session_trickle_script(struct test_session_env *e)
+{
+    static uint8_t feed[NGR_PREFACE_LEN + NGR_SCRATCH_LEN + NGR_FRAME_HEADER_LEN + 8];
+    static char agent[TEST_SESSION_TRICKLE_AGENT];
+    static size_t piece;
+    struct frame_hello h;
+    struct frame f;
+    ssize_t n;
+    size_t i, len;
+
+    switch (e->phase) {
+    case 0:
+        for (i = 0; i < sizeof(agent); i++)
+            agent[i] = (char)('a' + (i * 7 + i / 251) % 26);
+        memset(&h, 0, sizeof(h));
+        session_local_hello(&e->g.s, &h);
+        h.agent.p = agent;
+        h.agent.len = sizeof(agent);
+        memcpy(feed, NGR_PREFACE, NGR_PREFACE_LEN);
+        n = frame_hello_encode(feed + NGR_PREFACE_LEN, NGR_SCRATCH_LEN, &h, 0);
+        assert_true(n > TEST_SESSION_TRICKLE_AGENT);
+        len = NGR_PREFACE_LEN + (size_t)n;
+        n = frame_ping_encode(feed + len, sizeof(feed) - len, 0, test_session_opaque1);
+        assert_int_equal(n, NGR_FRAME_HEADER_LEN + 8);
+        e->raw.feed = feed;
+        e->raw.feed_len = len + (size_t)n;
+        piece = 0;
+        e->phase++;
+        return 0;
+    case 1:
+        if (e->raw.feed_pos < e->raw.feed_len && !e->g.closed) {
+            len = 700 + (piece++ * 397) % 601;
+            if (len > e->raw.feed_len - e->raw.feed_pos)
+                len = e->raw.feed_len - e->raw.feed_pos;
+            test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, len);
+            e->raw.feed_pos += len;
+            e->awaiting = "the pieces written one per turn";
+            return 0;
+        }
+        e->phase++;
+        return 0;
+    case 2:
+        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &f) || e->g.closed,
+                           "WELCOME and the PING's ACK");
+        assert_false(e->g.closed);
+        assert_int_equal(e->g.peer_hello, 1);
+        assert_int_equal(e->g.agent_len, TEST_SESSION_TRICKLE_AGENT);
+        assert_int_equal(e->g.agent_sum,
+                         test_session_sum((const uint8_t *)agent, sizeof(agent)));
+        assert_true(test_session_raw_frame(e, 0, &f));
+        assert_int_equal(f.type, FRAME_WELCOME);
+        test_session_assert_ack(e, 1, test_session_opaque1);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+test_session_trickled_frame(void **state)
+{
+    struct test_session_env *e = *state;
+
+    test_session_raw_pair(e);
+    test_session_run(e, test_session_trickle_script);
+}
+
 static void
 test_session_ping(void **state)
 {
@@ -1997,6 +2085,7 @@ main(void)
         TEST_SESSION_TEST(test_session_output_cap),
         TEST_SESSION_TEST(test_session_ping),
         TEST_SESSION_TEST(test_session_cut_frames),
+        TEST_SESSION_TEST(test_session_trickled_frame),
         TEST_SESSION_TEST(test_session_heartbeat),
     };
 

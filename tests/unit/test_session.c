@@ -1738,6 +1738,21 @@ test_session_ping_script(struct test_session_env *e)
     return 0;
 }
 
+/* Writes the next n bytes (or what is left) of the raw peer's feed. Returns 0 once all is
+ * written or the gateway closed, 1 after a piece (the script waits a turn). */
+static int
+test_session_feed_piece(struct test_session_env *e, size_t n)
+{
+    if (e->raw.feed_pos >= e->raw.feed_len || e->g.closed)
+        return 0;
+    if (n > e->raw.feed_len - e->raw.feed_pos)
+        n = e->raw.feed_len - e->raw.feed_pos;
+    test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, n);
+    e->raw.feed_pos += n;
+    e->awaiting = "the pieces written one per turn";
+    return 1;
+}
+
 /* Frames cut at every place, header included: 300 PINGs written in pieces of 1 to 40 bytes,
  * one piece per turn, come back as 300 ACKs in order. The session keeps the partial frame of
  * one read and decodes it with the next. */
@@ -1749,7 +1764,7 @@ test_session_cut_script(struct test_session_env *e)
     static uint8_t feed[NGR_PREFACE_LEN + TEST_SESSION_CUT_PINGS * (NGR_FRAME_HEADER_LEN + 8)];
     static size_t piece;
     uint8_t opaque[8];
-    size_t i, n;
+    size_t i;
 
     switch (e->phase) {
     case 0:
@@ -1768,15 +1783,8 @@ test_session_cut_script(struct test_session_env *e)
         e->phase++;
         return 0;
     case 1:
-        if (e->raw.feed_pos < e->raw.feed_len && !e->g.closed) {
-            n = piece++ % 40 + 1;
-            if (n > e->raw.feed_len - e->raw.feed_pos)
-                n = e->raw.feed_len - e->raw.feed_pos;
-            test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, n);
-            e->raw.feed_pos += n;
-            e->awaiting = "the pieces written one per turn";
+        if (test_session_feed_piece(e, piece++ % 40 + 1))
             return 0;
-        }
         e->phase++;
         return 0;
     case 2:
@@ -1842,15 +1850,8 @@ test_session_trickle_script(struct test_session_env *e)
         e->phase++;
         return 0;
     case 1:
-        if (e->raw.feed_pos < e->raw.feed_len && !e->g.closed) {
-            len = 700 + (piece++ * 397) % 601;
-            if (len > e->raw.feed_len - e->raw.feed_pos)
-                len = e->raw.feed_len - e->raw.feed_pos;
-            test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, len);
-            e->raw.feed_pos += len;
-            e->awaiting = "the pieces written one per turn";
+        if (test_session_feed_piece(e, 700 + (piece++ * 397) % 601))
             return 0;
-        }
         e->phase++;
         return 0;
     case 2:

@@ -185,6 +185,12 @@ frame_header_encode(uint8_t out[NGR_FRAME_HEADER_LEN], uint8_t type, uint8_t fla
     out[8] = (uint8_t)stream_id;
 }
 
+size_t
+frame_size(const uint8_t p[NGR_FRAME_HEADER_LEN])
+{
+    return NGR_FRAME_HEADER_LEN + ((size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]);
+}
+
 ssize_t
 frame_decode(const uint8_t *p, size_t len, size_t max_payload, struct frame *f)
 {
@@ -192,7 +198,7 @@ frame_decode(const uint8_t *p, size_t len, size_t max_payload, struct frame *f)
 
     if (len < NGR_FRAME_HEADER_LEN)
         return NGR_EAGAIN;
-    length = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    length = (uint32_t)(frame_size(p) - NGR_FRAME_HEADER_LEN);
     if (length > max_payload)
         return NGR_ELIMIT;
     if (p[5] & 0x80)

@@ -89,6 +89,9 @@ struct frame_field {
  * when p holds less than a whole frame; NGR_ELIMIT when the length is over max_payload;
  * NGR_EPROTO when the reserved stream-id bit is set or the type is unknown. */
 ssize_t frame_decode(const uint8_t *p, size_t len, size_t max_payload, struct frame *f);
+/* The whole size (header and payload) of the frame whose 9-byte header is at p, as its length
+ * field says; unchecked (frame_decode checks it against the maximum). */
+size_t frame_size(const uint8_t p[NGR_FRAME_HEADER_LEN]);
 
 /* Writes the 9-byte header. */
 void frame_header_encode(uint8_t out[NGR_FRAME_HEADER_LEN], uint8_t type, uint8_t flags,

@@ -14,8 +14,6 @@
 
 /* DATA frames session_send_data writes or queues at once. */
 #define SESSION_SLICES 8
-/* bytes: output storage at most this large is freed when drained rather than kept */
-#define SESSION_OUT_KEEP_MIN 4096
 
 static TAILQ_HEAD(, session) session_flush_list = TAILQ_HEAD_INITIALIZER(session_flush_list);
 static TAILQ_HEAD(, session) session_reap_list = TAILQ_HEAD_INITIALIZER(session_reap_list);
@@ -418,10 +416,6 @@ session_flush(struct session *s)
         }
         buf_consume(&s->out, (size_t)n);
     }
-    /* Kept storage is worth it for big turns; a small one (heartbeats, a few answers) goes, so
-     * a quiet session holds no output buffer. */
-    if (s->out.len == 0 && s->out.cap <= SESSION_OUT_KEEP_MIN)
-        buf_free(&s->out);
     if (s->out.len > 0 && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
@@ -660,15 +654,11 @@ session_decode(struct session *s, const uint8_t *p, size_t len)
 static size_t
 session_in_missing(const struct session *s)
 {
-    const uint8_t *h = buf_head(&s->in);
-    size_t len;
-
     if (s->in.len == 0)
         return 0;
     if (s->in.len < NGR_FRAME_HEADER_LEN)
         return NGR_FRAME_HEADER_LEN - s->in.len;
-    len = ((size_t)h[0] << 16) | ((size_t)h[1] << 8) | h[2];
-    return NGR_FRAME_HEADER_LEN + len - s->in.len;
+    return frame_size(buf_head(&s->in)) - s->in.len;
 }
 
 static void

@@ -173,52 +173,57 @@ test_buf_consume(void **state)
     assert_null(b.data);
 }
 
-/* A kept buffer holds on to its storage when drained, refills without growing again, and gives
- * the storage back only through buf_trim (and only when empty) or buf_free. */
+/* A kept buffer holds on to its storage (over BUF_KEEP_MIN) when drained, refills without growing
+ * again, and gives it back only through buf_trim (and only when empty) or buf_free. */
 static void
 test_buf_kept(void **state)
 {
     struct buf b;
-    uint8_t src[3000], out[3000];
+    uint8_t src[30000], out[30000];
     uint8_t *storage;
     size_t cap;
 
     (void)state;
     test_buf_pattern(src, sizeof(src), 0);
-    buf_init_kept(&b, 4096);
+    buf_init_kept(&b, 40960);
     assert_null(b.data); /* still nothing until bytes arrive */
-    assert_int_equal(buf_append(&b, src, 3000), 0);
+    assert_int_equal(buf_append(&b, src, 30000), 0);
     storage = b.data;
     cap = b.cap;
-    assert_int_equal(buf_take(&b, out, 3000), 3000);
-    assert_memory_equal(out, src, 3000);
+    assert_int_equal(buf_take(&b, out, 30000), 30000);
+    assert_memory_equal(out, src, 30000);
     assert_int_equal(b.len, 0);
     assert_int_equal(b.off, 0);
     assert_ptr_equal(b.data, storage); /* kept */
     assert_int_equal(b.cap, cap);
     /* Refilled in place, no regrowth, bytes right. */
-    assert_int_equal(buf_append(&b, src, 2000), 0);
+    assert_int_equal(buf_append(&b, src, 20000), 0);
     assert_ptr_equal(b.data, storage);
     test_buf_assert_pattern(&b, 0);
     /* buf_trim leaves a buffer with bytes alone ... */
     buf_trim(&b);
     assert_ptr_equal(b.data, storage);
-    assert_int_equal(b.len, 2000);
+    assert_int_equal(b.len, 20000);
     test_buf_assert_pattern(&b, 0);
-    buf_consume(&b, 2000);
+    buf_consume(&b, 20000);
     assert_non_null(b.data);
     /* ... and frees an empty one, which stays usable and kept. */
     buf_trim(&b);
     assert_null(b.data);
     assert_int_equal(b.cap, 0);
-    assert_int_equal(buf_append(&b, src, 10), 0);
-    buf_consume(&b, 10);
+    assert_int_equal(buf_append(&b, src, 10000), 0);
+    buf_consume(&b, 10000);
     assert_non_null(b.data);
     /* The limit still holds. */
-    assert_int_equal(buf_append(&b, src, 3000), 0);
-    assert_int_equal(buf_append(&b, src, 1097), NGR_ELIMIT);
-    assert_int_equal(b.len, 3000);
+    assert_int_equal(buf_append(&b, src, 30000), 0);
+    assert_int_equal(buf_append(&b, src, 10961), NGR_ELIMIT);
+    assert_int_equal(b.len, 30000);
     buf_free(&b);
+    assert_null(b.data);
+    /* Storage of BUF_KEEP_MIN or less is freed when drained, kept or not. */
+    assert_int_equal(buf_append(&b, src, 100), 0);
+    assert_true(b.cap <= BUF_KEEP_MIN);
+    buf_consume(&b, 100);
     assert_null(b.data);
     /* buf_trim on a plain, empty buffer is harmless. */
     buf_init(&b, 16);

@@ -68,24 +68,51 @@ net_format_addr(const struct net_addr *a, char *out, size_t outlen)
         snprintf(out, outlen, "%s:%u", a->host, a->port);
 }
 
+/* Dotted quad of a network-order IPv4 address, by hand: glibc's inet_ntop goes through
+ * sprintf, which was a tenth of the gateway's own instructions per proxied request. */
+static void
+net_format_ipv4(const uint8_t *a, char *out, size_t outlen)
+{
+    char tmp[INET_ADDRSTRLEN], *p = tmp;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (i > 0)
+            *p++ = '.';
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    *p = '\0';
+    if ((size_t)(p - tmp) < outlen)
+        memcpy(out, tmp, (size_t)(p - tmp) + 1);
+    else
+        snprintf(out, outlen, "unknown"); /* truncated, as snprintf truncates */
+}
+
 void
 net_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
 {
-    const void *src = NULL;
+    const struct in6_addr *a6;
 
-    if (sa == NULL) {
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        net_format_ipv4((const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                        out, outlen);
+        return;
+    }
+    if (sa == NULL || sa->sa_family != AF_INET6) {
         snprintf(out, outlen, "unknown");
         return;
     }
-    if (sa->sa_family == AF_INET)
-        src = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    else if (sa->sa_family == AF_INET6)
-        src = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    if (src == NULL || inet_ntop(sa->sa_family, src, out, (socklen_t)outlen) == NULL)
-        snprintf(out, outlen, "unknown");
+    a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
     /* An IPv4 client on a dual-stack socket reads better without the ::ffff: prefix. */
-    if (strncmp(out, "::ffff:", 7) == 0 && strchr(out + 7, '.') != NULL)
-        memmove(out, out + 7, strlen(out + 7) + 1);
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+        net_format_ipv4(a6->s6_addr + 12, out, outlen);
+    else if (inet_ntop(AF_INET6, a6, out, (socklen_t)outlen) == NULL)
+        snprintf(out, outlen, "unknown");
 }
 
 static int

@@ -561,12 +561,16 @@ public_http_open(struct pub_req *req, const char *method)
                          "The X-Forwarded-For header is too long.");
         return;
     }
-    snprintf(xff + xff_len, sizeof(xff) - xff_len, "%s%s", xff_len ? ", " : "", client_ip);
     if (xff_at == SIZE_MAX) {
         xff_at = n;
         out[n++].name = frame_str_c("X-Forwarded-For");
     }
-    out[xff_at].value = frame_str_c(xff);
+    if (xff_len == 0) { /* the usual case: the client's address alone, no copy */
+        out[xff_at].value = frame_str_c(client_ip);
+    } else {
+        snprintf(xff + xff_len, sizeof(xff) - xff_len, ", %s", client_ip);
+        out[xff_at].value = frame_str_c(xff);
+    }
     if (n + 2 + (upgrade ? 1 : 0) > NGR_MAX_HEADERS) {
         public_http_fail(req, 431, "Request Header Fields Too Large",
                          "The request has too many header fields.");

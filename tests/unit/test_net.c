@@ -226,6 +226,18 @@ test_net_format_ip(void **state)
     assert_int_equal(inet_pton(AF_INET, "203.0.113.9", &sin.sin_addr), 1);
     net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
     assert_string_equal(out, "203.0.113.9");
+    /* Every digit count, and the extremes (IPv4 is formatted by hand). */
+    assert_int_equal(inet_pton(AF_INET, "0.10.100.255", &sin.sin_addr), 1);
+    net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
+    assert_string_equal(out, "0.10.100.255");
+    assert_int_equal(inet_pton(AF_INET, "255.255.255.255", &sin.sin_addr), 1);
+    net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
+    assert_string_equal(out, "255.255.255.255");
+    /* Too small a buffer: never overrun, always terminated. */
+    memset(out, 'x', sizeof(out));
+    net_format_ip((struct sockaddr *)&sin, out, 8);
+    assert_true(strlen(out) < 8);
+    assert_int_equal(out[8], 'x');
 
     memset(&sin6, 0, sizeof(sin6));
     sin6.sin6_family = AF_INET6;

@@ -12,16 +12,22 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #define REPLAY_POOL 64                            /* idle easy handles kept for reuse */
 #define REPLAY_PENDING_MAX (2 * NGR_CURL_BUFFER)  /* response bytes held past the credit */
 #define REPLAY_MAX_CONNECTS 256                   /* kept-alive connections to the service */
 
-/* One descriptor libcurl asked us to watch. Freed at the end of the turn, since an event for
- * it may still wait in the current epoll batch. */
+/* One descriptor libcurl asked us to watch. When libcurl stops watching it (a kept-alive
+ * connection between two requests), it stays in epoll, parked, so that the next request on that
+ * connection costs no epoll_ctl; libcurl closes sockets through replay_on_curl_close, which
+ * drops the watch first. A parked socket that reports an event (the service closed the idle
+ * connection) is taken out of epoll then. Freed at the end of the turn, since an event for it
+ * may still wait in the current epoll batch. */
 struct replay_sock {
     struct loop_io io;
     struct replay *r;
+    int parked; /* libcurl said CURL_POLL_REMOVE; still registered in epoll */
     TAILQ_ENTRY(replay_sock) dead_entry;
 };
 
@@ -63,6 +69,8 @@ struct replay {
     TAILQ_HEAD(, replay_req) unpause;
     TAILQ_HEAD(, replay_req) dead;
     TAILQ_HEAD(, replay_sock) dead_socks;
+    struct replay_sock **socks; /* by descriptor: every watch, parked or not */
+    size_t nsocks;
 };
 
 static struct frame_field replay_fields[NGR_MAX_HEADERS];
@@ -323,12 +331,26 @@ replay_check_done(struct replay *r)
     }
 }
 
+/* Ends a watch: out of epoll, out of the table, freed at the end of the turn. */
+static void
+replay_sock_drop(struct replay *r, struct replay_sock *rs)
+{
+    if (rs->io.fd >= 0 && (size_t)rs->io.fd < r->nsocks)
+        r->socks[rs->io.fd] = NULL;
+    loop_io_del(r->cl->loop, &rs->io);
+    TAILQ_INSERT_TAIL(&r->dead_socks, rs, dead_entry);
+}
+
 static void
 replay_on_sock_io(void *arg, uint32_t events)
 {
     struct replay_sock *rs = arg;
     int mask = 0, running;
 
+    if (rs->parked) { /* not libcurl's to hear about: stop watching until it asks again */
+        replay_sock_drop(rs->r, rs);
+        return;
+    }
     if (events & LOOP_READ)
         mask |= CURL_CSELECT_IN;
     if (events & LOOP_WRITE)
@@ -348,9 +370,8 @@ replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *so
 
     if (what == CURL_POLL_REMOVE) {
         if (rs != NULL) {
-            loop_io_del(r->cl->loop, &rs->io);
+            rs->parked = 1; /* see struct replay_sock */
             curl_multi_assign(r->multi, s, NULL);
-            TAILQ_INSERT_TAIL(&r->dead_socks, rs, dead_entry);
         }
         return 0;
     }
@@ -358,20 +379,50 @@ replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *so
         events |= LOOP_READ;
     if (what & CURL_POLL_OUT)
         events |= LOOP_WRITE;
-    if (rs == NULL) {
-        rs = calloc(1, sizeof(*rs));
-        if (rs == NULL)
-            return -1;
-        rs->r = r;
-        if (loop_io_add(r->cl->loop, &rs->io, s, events, replay_on_sock_io, rs) != 0) {
-            free(rs);
-            return -1;
-        }
+    if (rs == NULL && s >= 0 && (size_t)s < r->nsocks && r->socks[s] != NULL) {
+        rs = r->socks[s]; /* a parked watch: the connection is used again */
+        rs->parked = 0;
         curl_multi_assign(r->multi, s, rs);
-    } else {
-        loop_io_mod(r->cl->loop, &rs->io, events);
     }
+    if (rs != NULL)
+        return loop_io_mod(r->cl->loop, &rs->io, events) == 0 ? 0 : -1;
+    if (s < 0)
+        return -1;
+    if ((size_t)s >= r->nsocks) {
+        size_t n = r->nsocks ? r->nsocks : 64;
+        struct replay_sock **t;
+        while (n <= (size_t)s)
+            n *= 2;
+        t = realloc(r->socks, n * sizeof(*t));
+        if (t == NULL)
+            return -1;
+        memset(t + r->nsocks, 0, (n - r->nsocks) * sizeof(*t));
+        r->socks = t;
+        r->nsocks = n;
+    }
+    rs = calloc(1, sizeof(*rs));
+    if (rs == NULL)
+        return -1;
+    rs->r = r;
+    if (loop_io_add(r->cl->loop, &rs->io, s, events, replay_on_sock_io, rs) != 0) {
+        free(rs);
+        return -1;
+    }
+    r->socks[s] = rs;
+    curl_multi_assign(r->multi, s, rs);
     return 0;
+}
+
+/* libcurl closes every socket it opened through here: a parked watch must not outlive its
+ * descriptor, whose number the next socket may reuse. */
+static int
+replay_on_curl_close(void *arg, curl_socket_t s)
+{
+    struct replay *r = arg;
+
+    if (s >= 0 && (size_t)s < r->nsocks && r->socks[s] != NULL)
+        replay_sock_drop(r, r->socks[s]);
+    return close(s);
 }
 
 static void
@@ -450,11 +501,15 @@ replay_free(struct replay *r)
     loop_timer_stop(r->cl->loop, &r->timer);
     for (i = 0; i < r->npool; i++)
         curl_easy_cleanup(r->pool[i]);
-    curl_multi_cleanup(r->multi);
+    curl_multi_cleanup(r->multi); /* closes kept-alive connections: replay_on_curl_close */
+    for (i = 0; i < r->nsocks; i++)
+        if (r->socks[i] != NULL)
+            replay_sock_drop(r, r->socks[i]);
     while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
         TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
         free(rs);
     }
+    free(r->socks);
     free(r);
 }
 
@@ -484,6 +539,8 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, replay_on_curl_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r);
     return e;
 }
 

@@ -500,12 +500,13 @@ class Registry:
         m = proc.wait_stdout(r"^(\d+)$", timeout, "%s's port line" % name)
         return Service(proc, int(m[0].group(1)))
 
-    def tcp_service(self, mode="echo", tag=None, port=0, timeout=20):
-        """lib/tcp_service.py in MODE (echo, reply-at-eof, shut-first)."""
+    def tcp_service(self, mode="echo", tag=None, port=0, timeout=20, extra=()):
+        """lib/tcp_service.py in MODE (echo, reply-at-eof, shut-first, http)."""
         tag = tag or ("tcp-" + uuid.uuid4().hex[:8])
         svc = self.service("tcp_service[%s %s]" % (mode, tag),
                            [sys.executable, "-u", TCP_SERVICE_SCRIPT, "--mode", mode,
-                            "--tag", tag, "--port", str(port)], timeout)
+                            "--tag", tag, "--port", str(port)] + [str(a) for a in extra],
+                           timeout)
         svc.tag = tag
         return svc
 

@@ -23,6 +23,10 @@ Modes (one per process):
   shut-first    sends "<tag> hello\\n", shuts down its write side at once,
                 then reads until EOF (the peer can still send after the
                 service's FIN).
+  http          a bare HTTP/1.1 service for the keep-alive tests: answers each
+                request (a head, no body) with 200 and the body "conn <n> req <k>",
+                never saying "Connection: close", and closes the connection
+                after --requests answers (0: never). Prints "REQ <n> <k>".
 """
 
 import argparse
@@ -53,10 +57,30 @@ def read_all(conn, h, on_data=None):
             on_data(d)
 
 
-def serve_conn(conn, n, mode, tag):
+def serve_http(conn, n, per_conn):
+    """The http mode: requests have no body (the tests send GETs)."""
+    pending = b""
+    k = 0
+    while per_conn == 0 or k < per_conn:
+        while b"\r\n\r\n" not in pending:
+            d = conn.recv(65536)
+            if not d:
+                return
+            pending += d
+        pending = pending.split(b"\r\n\r\n", 1)[1]
+        k += 1
+        emit("REQ %d %d" % (n, k))
+        body = ("conn %d req %d" % (n, k)).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+
+
+def serve_conn(conn, n, mode, tag, per_conn=0):
     h = hashlib.sha256()
     try:
-        if mode == "echo":
+        if mode == "http":
+            serve_http(conn, n, per_conn)
+        elif mode == "echo":
             total = read_all(conn, h, conn.sendall)
             emit("EOF %d %d %s" % (n, total, h.hexdigest()))
             conn.shutdown(socket.SHUT_WR)
@@ -78,7 +102,10 @@ def serve_conn(conn, n, mode, tag):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("echo", "reply-at-eof", "shut-first"), default="echo")
+    ap.add_argument("--mode", choices=("echo", "reply-at-eof", "shut-first", "http"),
+                    default="echo")
+    ap.add_argument("--requests", type=int, default=0,
+                    help="http mode: close a connection after this many answers (0: never)")
     ap.add_argument("--tag", default="tcp-service")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
@@ -92,7 +119,7 @@ def main():
         conn, _ = srv.accept()
         n += 1
         emit("CONN %d" % n)
-        threading.Thread(target=serve_conn, args=(conn, n, args.mode, args.tag),
+        threading.Thread(target=serve_conn, args=(conn, n, args.mode, args.tag, args.requests),
                          daemon=True).start()
 
 

@@ -1,5 +1,6 @@
 /* forward.c: TCP tunnel streams and HTTP upgrades on the client; see forward.h. */
 #include "forward.h"
+#include "http_head.h"
 #include "log.h"
 #include "net.h"
 #include "pipe.h"
@@ -125,12 +126,10 @@ static int
 forward_send_reply(struct forward *fw, size_t head_len)
 {
     char *text = (char *)fw->head_in.data + fw->head_in.off;
-    char *line, *next, *end = text + head_len;
+    char *next, *end = text + head_len;
     struct frame_head h;
-    int status = 0, chunked = 0;
-    uint64_t length = 0;
-    int have_length = 0;
-    size_t n = 0;
+    struct http_head_framing fr;
+    int status = 0, n;
     ssize_t len;
 
     memset(&h, 0, sizeof(h));
@@ -141,64 +140,31 @@ forward_send_reply(struct forward *fw, size_t head_len)
         forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
         return -1;
     }
-    for (line = next + 1; line < end; line = next + 1) {
-        char *colon, *value, *eol;
-
-        next = memchr(line, '\n', (size_t)(end - line));
-        if (next == NULL)
-            break;
-        eol = next;
-        if (eol > line && eol[-1] == '\r')
-            eol--;
-        if (eol == line)
-            break; /* the blank line */
-        if (n >= NGR_MAX_HEADERS) {
-            forward_close(fw, FRAME_CODE_TOO_LARGE,
-                          "the local service sent more than 200 header fields");
-            return -1;
-        }
-        colon = memchr(line, ':', (size_t)(eol - line));
-        if (colon == NULL || colon == line) {
-            forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
-            return -1;
-        }
-        value = colon + 1;
-        while (value < eol && (*value == ' ' || *value == '\t'))
-            value++;
-        while (eol > value && (eol[-1] == ' ' || eol[-1] == '\t'))
-            eol--;
-        forward_fields[n].name.p = line;
-        forward_fields[n].name.len = (size_t)(colon - line);
-        forward_fields[n].value.p = value;
-        forward_fields[n].value.len = (size_t)(eol - value);
-        if (frame_str_eq(forward_fields[n].name, "content-length")) {
-            length = strtoull(value, NULL, 10);
-            have_length = 1;
-            continue;
-        }
-        if (frame_str_eq(forward_fields[n].name, "transfer-encoding")) {
-            chunked = 1;
-            continue;
-        }
-        n++;
+    n = http_head_fields(next + 1, (size_t)(end - (next + 1)), forward_fields, NGR_MAX_HEADERS,
+                         &fr);
+    if (n < 0) {
+        forward_close(fw, n == HTTP_HEAD_TOO_MANY ? FRAME_CODE_TOO_LARGE : FRAME_CODE_UPSTREAM,
+                      n == HTTP_HEAD_TOO_MANY ? "the local service sent more than 200 header fields"
+                                              : "the local service's response head is malformed");
+        return -1;
     }
-    if (status != 101 && chunked) {
+    if (status != 101 && fr.chunked) {
         forward_close(fw, FRAME_CODE_UPSTREAM,
                       "a chunked answer to an upgrade request is not supported");
         return -1;
     }
     h.status = (uint16_t)status;
     h.fields = forward_fields;
-    h.nfields = n;
+    h.nfields = (size_t)n;
     if (status == 101) {
         h.body = FRAME_BODY_UNKNOWN; /* raw bytes follow, both ways */
     } else if (fw->is_head || status == 204 || status == 304 || status < 200) {
         h.body = FRAME_BODY_NONE;
         fw->pipe.read_limit = 0;
-    } else if (have_length) {
+    } else if (fr.has_length) {
         h.body = FRAME_BODY_LENGTH;
-        h.length = length;
-        fw->pipe.read_limit = length;
+        h.length = fr.length;
+        fw->pipe.read_limit = fr.length;
     } else {
         h.body = FRAME_BODY_UNKNOWN; /* until the local service closes */
     }

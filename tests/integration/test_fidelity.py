@@ -203,6 +203,36 @@ def test_set_cookie_twice_and_response_header_order(tunnel):
     assert r.body == b"cookies\n"
 
 
+def test_response_head_as_the_service_wrote_it(procs):
+    """A bare service's own head lines, blanks around values and an obs-fold (which a recipient
+    joins with one space, RFC 9112 section 5.2), all in their order."""
+    gw = procs.gateway()
+    svc = procs.tcp_service("http", extra=[
+        "--head-line=X-One:   1  ", "--head-line=X-Folded: one",
+        "--head-line= two", "--head-line=\t three", "--head-line=x-one: again"])
+    cl = procs.client(gw, svc.port)
+    r = gw.request("GET", "/", cl.host, timeout=30)
+    assert r.status == 200, r
+    got = [(k, v) for k, v in r.headers if k.lower().startswith("x-")]
+    assert got == [("X-One", "1"), ("X-Folded", "one two three"), ("x-one", "again")], r.headers
+    assert r.header("Content-Type") == "text/plain"
+    assert r.body == b"conn 1 req 1"
+
+
+def test_interim_head_skipped_and_not_mixed_in(procs):
+    """A 103 before the answer: the public client gets the final head alone, without the
+    interim head's fields."""
+    gw = procs.gateway()
+    svc = procs.tcp_service("http", extra=["--interim", "--head-line=X-Final: yes"])
+    cl = procs.client(gw, svc.port)
+    for _ in range(2):
+        r = gw.request("GET", "/", cl.host, timeout=30)
+        assert r.status == 200, r
+        assert r.header("X-Final") == "yes", r.headers
+        assert r.header("Link") is None, r.headers
+        assert r.body.startswith(b"conn 1 req "), r
+
+
 def raw_no_body(tunnel, request_line):
     raw = H.raw_exchange(
         tunnel.gateway.http_port,

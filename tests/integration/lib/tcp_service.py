@@ -26,7 +26,10 @@ Modes (one per process):
   http          a bare HTTP/1.1 service for the keep-alive tests: answers each
                 request (a head, no body) with 200 and the body "conn <n> req <k>",
                 never saying "Connection: close", and closes the connection
-                after --requests answers (0: never). Prints "REQ <n> <k>".
+                after --requests answers (0: never). Each --head-line is added to
+                every response head as given (one starting with a blank is an
+                obs-fold). --interim sends a 103 Early Hints head, with a Link
+                field, before each answer. Prints "REQ <n> <k>".
 """
 
 import argparse
@@ -57,7 +60,7 @@ def read_all(conn, h, on_data=None):
             on_data(d)
 
 
-def serve_http(conn, n, per_conn):
+def serve_http(conn, n, per_conn, head_lines, interim=False):
     """The http mode: requests have no body (the tests send GETs)."""
     pending = b""
     k = 0
@@ -71,15 +74,18 @@ def serve_http(conn, n, per_conn):
         k += 1
         emit("REQ %d %d" % (n, k))
         body = ("conn %d req %d" % (n, k)).encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-                     % len(body) + body)
+        if interim:
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+        extra = "".join(line + "\r\n" for line in head_lines).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + extra +
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
-def serve_conn(conn, n, mode, tag, per_conn=0):
+def serve_conn(conn, n, mode, tag, per_conn=0, head_lines=(), interim=False):
     h = hashlib.sha256()
     try:
         if mode == "http":
-            serve_http(conn, n, per_conn)
+            serve_http(conn, n, per_conn, head_lines, interim)
         elif mode == "echo":
             total = read_all(conn, h, conn.sendall)
             emit("EOF %d %d %s" % (n, total, h.hexdigest()))
@@ -106,6 +112,10 @@ def main():
                     default="echo")
     ap.add_argument("--requests", type=int, default=0,
                     help="http mode: close a connection after this many answers (0: never)")
+    ap.add_argument("--head-line", action="append", default=[],
+                    help="http mode: a line to add to every response head")
+    ap.add_argument("--interim", action="store_true",
+                    help="http mode: a 103 head before every answer")
     ap.add_argument("--tag", default="tcp-service")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
@@ -119,7 +129,8 @@ def main():
         conn, _ = srv.accept()
         n += 1
         emit("CONN %d" % n)
-        threading.Thread(target=serve_conn, args=(conn, n, args.mode, args.tag, args.requests),
+        threading.Thread(target=serve_conn, args=(conn, n, args.mode, args.tag, args.requests,
+                                                      args.head_line, args.interim),
                          daemon=True).start()
 
 

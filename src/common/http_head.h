@@ -1,0 +1,31 @@
+/* http_head.h: the field lines of an HTTP/1.1 response head, split in place into frame fields.
+ * The client gets heads from two places: libcurl's header callback (ordinary requests) and its
+ * own socket (upgrades); both are split here. Pure functions. */
+#ifndef NGR_HTTP_HEAD_H
+#define NGR_HTTP_HEAD_H
+
+#include "frame.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The body framing fields, which the control protocol re-expresses instead of forwarding. */
+struct http_head_framing {
+    int has_length;  /* a Content-Length field was seen; its value is length */
+    uint64_t length; /* its leading digits (the sender's HTTP parser checked the rest) */
+    int chunked;     /* a Transfer-Encoding field was seen */
+};
+
+#define HTTP_HEAD_TOO_MANY (-1)  /* more fields than out can hold */
+#define HTTP_HEAD_MALFORMED (-2) /* a line that is neither a field nor a fold */
+
+/* Splits text[0, len): field lines ("Name: value", each ending in LF or CRLF), up to a blank
+ * line or len, without the status line. Fields go to out[0, max) in order, pointing into text;
+ * values lose surrounding spaces and tabs. A line folded onto the next (obs-fold) is joined to
+ * its field with one space, as RFC 9112 section 5.2 asks of a recipient, rewriting text.
+ * Content-Length and Transfer-Encoding go to *fr, not to out. Returns the number of fields, or
+ * HTTP_HEAD_TOO_MANY or HTTP_HEAD_MALFORMED. */
+int http_head_fields(char *text, size_t len, struct frame_field *out, size_t max,
+                     struct http_head_framing *fr);
+
+#endif

@@ -759,7 +759,9 @@ public_http_queue_reply(struct pub_req *req)
         name[fl->name.len] = '\0';
         memcpy(value, fl->value.p, fl->value.len);
         value[fl->value.len] = '\0';
-        if (MHD_add_response_header(resp, name, value) != MHD_YES)
+        /* libmicrohttpd refuses an empty value; one space is the same field on the wire
+         * ("Name:  "), since a recipient strips the blanks around a value. */
+        if (MHD_add_response_header(resp, name, fl->value.len > 0 ? value : " ") != MHD_YES)
             log_debug("stream %u: response header %s not accepted", req->st.id, name);
     }
     ret = MHD_queue_response(req->conn, h.status, resp);

@@ -13,22 +13,27 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define REPLAY_POOL 64                            /* idle easy handles kept for reuse */
 #define REPLAY_PENDING_MAX (2 * NGR_CURL_BUFFER)  /* response bytes held past the credit */
 #define REPLAY_MAX_CONNECTS 256                   /* kept-alive connections to the service */
 
-/* One descriptor libcurl asked us to watch. When libcurl stops watching it (a kept-alive
- * connection between two requests), it stays in epoll, parked, so that the next request on that
- * connection costs no epoll_ctl; libcurl closes sockets through replay_on_curl_close, which
- * drops the watch first. A parked socket that reports an event (the service closed the idle
- * connection) is taken out of epoll then. Freed at the end of the turn, since an event for it
- * may still wait in the current epoll batch. */
+/* One descriptor libcurl asked us to watch. When libcurl stops watching an established
+ * connection between two requests (CURL_POLL_REMOVE), the watch stays in epoll, parked, so that
+ * the next request on that connection costs no epoll_ctl. Only sockets that libcurl opened
+ * through replay_on_curl_open and that have carried a request are parked: libcurl closes those
+ * through replay_on_curl_close, which forgets the watch, so a parked watch never outlives its
+ * descriptor. (libcurl 7.88 closes a socket that never connected, and its resolver's socketpair,
+ * without that callback; their watches end at CURL_POLL_REMOVE as before.) A parked socket that
+ * reports an event (the service closed the idle connection) is taken out of epoll then. Freed
+ * at the end of the turn, since an event for it may still wait in the current epoll batch. */
 struct replay_sock {
     struct loop_io io;
     struct replay *r;
-    int parked; /* libcurl said CURL_POLL_REMOVE; still registered in epoll */
+    unsigned parked : 1;    /* libcurl said CURL_POLL_REMOVE; still registered in epoll */
+    unsigned read_seen : 1; /* libcurl asked to read it once: the connection carried a request */
     TAILQ_ENTRY(replay_sock) dead_entry;
 };
 
@@ -59,6 +64,12 @@ struct replay_req {
     TAILQ_ENTRY(replay_req) dead_entry;
 };
 
+/* What the client knows of one descriptor number. */
+struct replay_slot {
+    struct replay_sock *rs; /* its watch, parked or not */
+    int ours;               /* opened by replay_on_curl_open, not yet closed through us */
+};
+
 struct replay {
     struct client *cl;
     CURLM *multi;
@@ -72,7 +83,7 @@ struct replay {
     TAILQ_HEAD(, replay_req) unpause;
     TAILQ_HEAD(, replay_req) dead;
     TAILQ_HEAD(, replay_sock) dead_socks;
-    struct replay_sock **socks; /* by descriptor: every watch, parked or not */
+    struct replay_slot *socks; /* by descriptor */
     size_t nsocks;
 };
 
@@ -154,8 +165,8 @@ replay_send_head(struct replay_req *q, long status)
     /* Split here rather than asked of libcurl (curl_easy_nextheader recounts every earlier
      * field at each step: 7% of the client's instructions per small request with the eight
      * fields nginx sends with a file). */
-    n = http_head_fields((char *)buf_head(&q->head), q->head.len, replay_fields, NGR_MAX_HEADERS,
-                         &fr);
+    n = http_head_fields(q->head.data != NULL ? (char *)q->head.data + q->head.off : NULL,
+                         q->head.len, replay_fields, NGR_MAX_HEADERS, &fr); /* rewritten: folds */
     if (n < 0) {
         session_stream_reset(&q->st, n == HTTP_HEAD_TOO_MANY ? FRAME_CODE_TOO_LARGE
                                                              : FRAME_CODE_UPSTREAM,
@@ -340,13 +351,41 @@ replay_check_done(struct replay *r)
     }
 }
 
-/* Ends a watch: out of epoll, out of the table, freed at the end of the turn. */
-static void
-replay_sock_drop(struct replay *r, struct replay_sock *rs)
+/* Makes room in the descriptor table for fd. Returns 0, or -1 if out of memory. */
+static int
+replay_slot_reserve(struct replay *r, int fd)
 {
-    if (rs->io.fd >= 0 && (size_t)rs->io.fd < r->nsocks)
-        r->socks[rs->io.fd] = NULL;
-    loop_io_del(r->cl->loop, &rs->io);
+    size_t n = r->nsocks ? r->nsocks : 64;
+    struct replay_slot *t;
+
+    if (fd < 0)
+        return -1;
+    if ((size_t)fd < r->nsocks)
+        return 0;
+    while (n <= (size_t)fd)
+        n *= 2;
+    t = realloc(r->socks, n * sizeof(*t));
+    if (t == NULL)
+        return -1;
+    memset(t + r->nsocks, 0, (n - r->nsocks) * sizeof(*t));
+    r->socks = t;
+    r->nsocks = n;
+    return 0;
+}
+
+/* Ends a watch, freed at the end of the turn. with_del: take its descriptor out of epoll
+ * (not when the descriptor is closed already, or about to be: close does that). */
+static void
+replay_sock_end(struct replay *r, struct replay_sock *rs, int with_del)
+{
+    int fd = rs->io.fd;
+
+    if (fd >= 0 && (size_t)fd < r->nsocks && r->socks[fd].rs == rs)
+        r->socks[fd].rs = NULL;
+    if (with_del)
+        loop_io_del(r->cl->loop, &rs->io);
+    else
+        rs->io.fd = -1;
     TAILQ_INSERT_TAIL(&r->dead_socks, rs, dead_entry);
 }
 
@@ -357,7 +396,7 @@ replay_on_sock_io(void *arg, uint32_t events)
     int mask = 0, running;
 
     if (rs->parked) { /* not libcurl's to hear about: stop watching until it asks again */
-        replay_sock_drop(rs->r, rs);
+        replay_sock_end(rs->r, rs, 1);
         return;
     }
     if (events & LOOP_READ)
@@ -377,10 +416,15 @@ replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *so
     struct replay_sock *rs = sockp;
     uint32_t events = 0;
 
+    if (rs != NULL && rs->io.fd < 0) /* forgotten: its number was closed and opened again */
+        rs = NULL;
     if (what == CURL_POLL_REMOVE) {
         if (rs != NULL) {
-            rs->parked = 1; /* see struct replay_sock */
             curl_multi_assign(r->multi, s, NULL);
+            if (rs->read_seen && (size_t)s < r->nsocks && r->socks[s].ours)
+                rs->parked = 1; /* see struct replay_sock */
+            else
+                replay_sock_end(r, rs, 1);
         }
         return 0;
     }
@@ -388,49 +432,74 @@ replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *so
         events |= LOOP_READ;
     if (what & CURL_POLL_OUT)
         events |= LOOP_WRITE;
-    if (rs == NULL && s >= 0 && (size_t)s < r->nsocks && r->socks[s] != NULL) {
-        rs = r->socks[s]; /* a parked watch: the connection is used again */
-        rs->parked = 0;
-        curl_multi_assign(r->multi, s, rs);
-    }
-    if (rs != NULL)
-        return loop_io_mod(r->cl->loop, &rs->io, events) == 0 ? 0 : -1;
-    if (s < 0)
+    if (replay_slot_reserve(r, s) != 0)
         return -1;
-    if ((size_t)s >= r->nsocks) {
-        size_t n = r->nsocks ? r->nsocks : 64;
-        struct replay_sock **t;
-        while (n <= (size_t)s)
-            n *= 2;
-        t = realloc(r->socks, n * sizeof(*t));
-        if (t == NULL)
-            return -1;
-        memset(t + r->nsocks, 0, (n - r->nsocks) * sizeof(*t));
-        r->socks = t;
-        r->nsocks = n;
+    if (rs == NULL && r->socks[s].rs != NULL) {
+        rs = r->socks[s].rs;
+        if (rs->parked) { /* the kept-alive connection is used again */
+            rs->parked = 0;
+            curl_multi_assign(r->multi, s, rs);
+        } else { /* a watch libcurl no longer knows of: start afresh */
+            replay_sock_end(r, rs, 1);
+            rs = NULL;
+        }
+    }
+    if (rs != NULL) {
+        if (loop_io_mod(r->cl->loop, &rs->io, events) == 0) {
+            rs->read_seen |= (events & LOOP_READ) != 0;
+            return 0;
+        }
+        replay_sock_end(r, rs, 1); /* not in epoll after all: register it anew */
     }
     rs = calloc(1, sizeof(*rs));
     if (rs == NULL)
         return -1;
     rs->r = r;
+    rs->read_seen = (events & LOOP_READ) != 0;
     if (loop_io_add(r->cl->loop, &rs->io, s, events, replay_on_sock_io, rs) != 0) {
         free(rs);
+        curl_multi_assign(r->multi, s, NULL);
         return -1;
     }
-    r->socks[s] = rs;
+    r->socks[s].rs = rs;
     curl_multi_assign(r->multi, s, rs);
     return 0;
 }
 
-/* libcurl closes every socket it opened through here: a parked watch must not outlive its
- * descriptor, whose number the next socket may reuse. */
+/* libcurl opens its connections' sockets here, so that they are known to be its own. A watch
+ * still filed under the new descriptor's number belongs to a socket libcurl closed without
+ * replay_on_curl_close (see struct replay_sock): it is forgotten, its epoll entry gone with it. */
+static curl_socket_t
+replay_on_curl_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct replay *r = arg;
+    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+    (void)purpose;
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if (replay_slot_reserve(r, fd) != 0) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    if (r->socks[fd].rs != NULL)
+        replay_sock_end(r, r->socks[fd].rs, 0);
+    r->socks[fd].ours = 1;
+    return fd;
+}
+
+/* libcurl closes its established connections here: the watch goes first (close takes the
+ * descriptor out of epoll, so no epoll_ctl), since the next socket may get the same number. */
 static int
 replay_on_curl_close(void *arg, curl_socket_t s)
 {
     struct replay *r = arg;
 
-    if (s >= 0 && (size_t)s < r->nsocks && r->socks[s] != NULL)
-        replay_sock_drop(r, r->socks[s]);
+    if (s >= 0 && (size_t)s < r->nsocks) {
+        if (r->socks[s].rs != NULL)
+            replay_sock_end(r, r->socks[s].rs, 0);
+        r->socks[s].ours = 0;
+    }
     return close(s);
 }
 
@@ -512,8 +581,8 @@ replay_free(struct replay *r)
         curl_easy_cleanup(r->pool[i]);
     curl_multi_cleanup(r->multi); /* closes kept-alive connections: replay_on_curl_close */
     for (i = 0; i < r->nsocks; i++)
-        if (r->socks[i] != NULL)
-            replay_sock_drop(r, r->socks[i]);
+        if (r->socks[i].rs != NULL) /* none should be left; the loop goes next anyway */
+            replay_sock_end(r, r->socks[i].rs, 0);
     while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
         TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
         free(rs);
@@ -548,6 +617,8 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, replay_on_curl_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, replay_on_curl_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r);
     return e;

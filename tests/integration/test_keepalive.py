@@ -3,6 +3,9 @@ given up cleanly when the service closes them. The service is lib/tcp_service.py
 http mode, which numbers its connections and the requests on each, and never announces
 that it will close."""
 
+import os
+import signal
+import socket
 import time
 
 from lib import procs as P
@@ -17,7 +20,7 @@ def get(gw, cl, path="/"):
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def test_sequential_requests_share_one_connection(procs):
@@ -62,3 +65,41 @@ def test_service_closing_after_some_requests(procs):
         if k % 3 == 2:
             P.wait_until(lambda: svc.proc.count_stdout(r"^CLOSED ") >= k // 3 + 1, 10,
                          "the service closing connection %d" % (k // 3 + 1))
+
+
+def test_requests_cancelled_while_connecting(procs):
+    """The service accepts nothing for a while (its accept queue is full), so requests wait in
+    libcurl's connect; their public clients give up, and the gateway cancels them. libcurl then
+    closes sockets that never connected, and the next sockets get the same numbers. Once the
+    service accepts, every request must be served at once: no watch of a closed socket may be
+    taken for a new one."""
+    gw = procs.gateway()
+    svc = procs.tcp_service("http", extra=["--hold"])
+    svc.proc.wait_stdout(r"^HOLDING$", 10, "the service holding its accept queue")
+    fillers = []
+    for _ in range(3):  # the kernel completes one connection past a backlog of 0; more wait
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", svc.port))
+        fillers.append(s)
+    try:
+        cl = procs.client(gw, svc.port)
+        for k in range(3):
+            try:
+                r = gw.request("GET", "/stuck%d" % k, cl.host, timeout=1)
+                raise AssertionError("answered while the service accepts nothing: %r" % r)
+            except OSError:
+                pass  # the public client gives up
+        P.wait_until(lambda: all(t["streams"] == 0 for t in gw.tunnels()), 15,
+                     "the gateway cancelling the abandoned requests")
+        svc.proc.send_signal(signal.SIGUSR1)
+        svc.proc.wait_stdout(r"^ACCEPTING$", 10, "the service accepting")
+        for k in range(5):
+            t0 = time.monotonic()
+            body = get(gw, cl, "/after%d" % k)
+            assert body.startswith("conn "), body
+            assert time.monotonic() - t0 < 5, "request %d took %.1f s" % (
+                k, time.monotonic() - t0)
+    finally:
+        for s in fillers:
+            s.close()

@@ -106,13 +106,45 @@ test_http_head_folds(void **state)
     assert_field(1, "X-B", "b");
 }
 
+/* The tightest folds: LF-only lines (one byte of room for the space), a fold as the last line
+ * with no LF, ending at the guard page; a trailing CR alone; a CR inside a value. */
+static void
+test_http_head_edges(void **state)
+{
+    (void)state;
+    assert_int_equal(split("X-A: a\n b\n c\nX-B: d\n e", 8), 2);
+    assert_field(0, "X-A", "a b c");
+    assert_field(1, "X-B", "d e");
+    assert_int_equal(split("X-A: a\r", 8), 1);
+    assert_field(0, "X-A", "a");
+    assert_int_equal(split("X-A: a\rb\r\n c\rd\r\n", 8), 1);
+    assert_field(0, "X-A", "a b c d");
+    assert_int_equal(split("X-A: 1\r\n\r", 8), 1);
+    assert_int_equal(split("X-A: \r\tb\r\n", 8), 1); /* a CR among the leading blanks */
+    assert_field(0, "X-A", "b");
+}
+
 static void
 test_http_head_malformed(void **state)
 {
     (void)state;
     assert_int_equal(split(" folded: nothing\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split(" \r\nX-A: 1\r\n", 8), HTTP_HEAD_MALFORMED);
     assert_int_equal(split("X-A: 1\r\nno colon here\r\n", 8), HTTP_HEAD_MALFORMED);
     assert_int_equal(split(": no name\r\n", 8), HTTP_HEAD_MALFORMED);
+    /* A name is a token: no blank before the colon, no CR, nothing outside tchar. */
+    assert_int_equal(split("X-A : 1\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("X\rA: 1\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("X(A): 1\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("X-A~!#$%&'*+.^_`|: 1\r\n", 8), 1);
+    /* Content-Length: digits only, below 2^64. */
+    assert_int_equal(split("Content-Length:\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("Content-Length: 12a\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("Content-Length: -1\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("Content-Length: 18446744073709551616\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("Content-Length: 99999999999999999999\r\n", 8), HTTP_HEAD_MALFORMED);
+    assert_int_equal(split("Content-Length: 18446744073709551615\r\n", 8), 0);
+    assert_true(fr.length == UINT64_MAX);
 }
 
 static void
@@ -138,6 +170,7 @@ main(void)
         cmocka_unit_test(test_http_head_lines_and_values),
         cmocka_unit_test(test_http_head_framing_and_end),
         cmocka_unit_test(test_http_head_folds),
+        cmocka_unit_test(test_http_head_edges),
         cmocka_unit_test(test_http_head_malformed),
         cmocka_unit_test(test_http_head_too_many),
     };

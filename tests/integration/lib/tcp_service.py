@@ -30,10 +30,14 @@ Modes (one per process):
                 every response head as given (one starting with a blank is an
                 obs-fold). --interim sends a 103 Early Hints head, with a Link
                 field, before each answer. Prints "REQ <n> <k>".
+                With --hold (any mode) the service listens with a backlog of 0
+                and accepts nothing until it gets SIGUSR1, so connections to it
+                hang in the kernel; it prints "HOLDING", then "ACCEPTING".
 """
 
 import argparse
 import hashlib
+import signal
 import socket
 import sys
 import threading
@@ -116,14 +120,23 @@ def main():
                     help="http mode: a line to add to every response head")
     ap.add_argument("--interim", action="store_true",
                     help="http mode: a 103 head before every answer")
+    ap.add_argument("--hold", action="store_true",
+                    help="accept nothing until SIGUSR1 (backlog 0)")
     ap.add_argument("--tag", default="tcp-service")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", args.port))
-    srv.listen(1024)
+    srv.listen(0 if args.hold else 1024)
     emit(str(srv.getsockname()[1]))
+    if args.hold:
+        go = threading.Event()
+        signal.signal(signal.SIGUSR1, lambda *_: go.set())
+        emit("HOLDING")
+        while not go.wait(0.05):
+            pass
+        emit("ACCEPTING")
     n = 0
     while True:
         conn, _ = srv.accept()

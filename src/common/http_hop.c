@@ -7,12 +7,15 @@
 int
 http_hop_is_fixed(const char *name, size_t len)
 {
-    static const char *const hop[] = {"connection", "proxy-connection", "keep-alive", "te",
-                                      "transfer-encoding", "upgrade", "trailer", "content-length"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } hop[] = {{"connection", 10}, {"proxy-connection", 16}, {"keep-alive", 10}, {"te", 2},
+               {"transfer-encoding", 17}, {"upgrade", 7}, {"trailer", 7}, {"content-length", 14}};
     size_t i;
 
     for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-        if (strlen(hop[i]) == len && strncasecmp(hop[i], name, len) == 0)
+        if (hop[i].len == len && strncasecmp(hop[i].name, name, len) == 0)
             return 1;
     return 0;
 }

@@ -381,17 +381,39 @@ public_http_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, 
     return MHD_YES;
 }
 
+/* Where a head's Connection fields are, found once per head, so that checking each of its
+ * fields (public_http_is_hop) looks at those alone rather than at every field again. */
+struct public_http_hops {
+    const struct frame_field *fields;
+    size_t first, end; /* the Connection fields lie in [first, end) */
+};
+
+static struct public_http_hops
+public_http_hops(const struct frame_field *fields, size_t n)
+{
+    struct public_http_hops h = {fields, 0, 0};
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (frame_str_eq(fields[i].name, "connection")) {
+            if (h.end == 0)
+                h.first = i;
+            h.end = i + 1;
+        }
+    return h;
+}
+
 /* 1 if a header field must not be forwarded (hop-by-hop, or named in a Connection field). */
 static int
-public_http_is_hop(const struct frame_field *fields, size_t n, struct frame_str name)
+public_http_is_hop(const struct public_http_hops *h, struct frame_str name)
 {
     size_t i;
 
     if (http_hop_is_fixed(name.p, name.len))
         return 1;
-    for (i = 0; i < n; i++)
-        if (frame_str_eq(fields[i].name, "connection") &&
-            http_hop_in_connection(name.p, name.len, fields[i].value.p, fields[i].value.len))
+    for (i = h->first; i < h->end; i++)
+        if (frame_str_eq(h->fields[i].name, "connection") &&
+            http_hop_in_connection(name.p, name.len, h->fields[i].value.p, h->fields[i].value.len))
             return 1;
     return 0;
 }
@@ -481,6 +503,7 @@ public_http_open(struct pub_req *req, const char *method)
 {
     struct server *srv = req->srv;
     struct public_http_collect col = {public_http_fields, 0, 0};
+    struct public_http_hops hops;
     struct frame_field *out;
     struct frame_head h;
     struct tunnel *t;
@@ -534,11 +557,12 @@ public_http_open(struct pub_req *req, const char *method)
     xff_len = 0;
     xff_at = SIZE_MAX;
     upgrade = public_http_wants_upgrade(&col);
+    hops = public_http_hops(col.fields, col.n);
     for (i = 0; i < col.n; i++) {
         struct frame_field f = col.fields[i];
         /* An upgrade keeps its Upgrade field; Connection is re-sent as "Upgrade" below. */
         int keep = upgrade && frame_str_eq(f.name, "upgrade");
-        if ((!keep && public_http_is_hop(col.fields, col.n, f.name)) ||
+        if ((!keep && public_http_is_hop(&hops, f.name)) ||
             frame_str_eq(f.name, "expect") ||
             frame_str_eq(f.name, "x-forwarded-proto") || frame_str_eq(f.name, "x-forwarded-host"))
             continue;
@@ -696,6 +720,7 @@ public_http_queue_reply(struct pub_req *req)
 {
     struct frame f;
     struct frame_head h;
+    struct public_http_hops hops;
     struct MHD_Response *resp;
     enum MHD_Result ret;
     uint64_t size;
@@ -745,13 +770,14 @@ public_http_queue_reply(struct pub_req *req)
     }
     if (resp == NULL)
         return MHD_NO;
+    hops = public_http_hops(h.fields, h.nfields);
     for (i = 0; i < h.nfields; i++) {
         /* libmicrohttpd wants C strings and copies them. */
         static char value[NGR_MAX_STRING + 1];
         char name[256];
         struct frame_field *fl = &h.fields[i];
 
-        if ((public_http_is_hop(h.fields, h.nfields, fl->name) &&
+        if ((public_http_is_hop(&hops, fl->name) &&
              !(h.status == 101 && frame_str_eq(fl->name, "upgrade"))) ||
             fl->name.len >= sizeof(name))
             continue;

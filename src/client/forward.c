@@ -143,9 +143,8 @@ forward_send_reply(struct forward *fw, size_t head_len)
     n = http_head_fields(next + 1, (size_t)(end - (next + 1)), forward_fields, NGR_MAX_HEADERS,
                          &fr);
     if (n < 0) {
-        forward_close(fw, n == HTTP_HEAD_TOO_MANY ? FRAME_CODE_TOO_LARGE : FRAME_CODE_UPSTREAM,
-                      n == HTTP_HEAD_TOO_MANY ? "the local service sent more than 200 header fields"
-                                              : "the local service's response head is malformed");
+        struct http_head_refusal e = http_head_refused(n);
+        forward_close(fw, e.code, e.message);
         return -1;
     }
     if (status != 101 && fr.chunked) {

@@ -168,11 +168,8 @@ replay_send_head(struct replay_req *q, long status)
     n = http_head_fields(q->head.data != NULL ? (char *)q->head.data + q->head.off : NULL,
                          q->head.len, replay_fields, NGR_MAX_HEADERS, &fr); /* rewritten: folds */
     if (n < 0) {
-        session_stream_reset(&q->st, n == HTTP_HEAD_TOO_MANY ? FRAME_CODE_TOO_LARGE
-                                                             : FRAME_CODE_UPSTREAM,
-                             n == HTTP_HEAD_TOO_MANY
-                                 ? "the local service sent more than 200 header fields"
-                                 : "the local service's response head is malformed");
+        struct http_head_refusal e = http_head_refused(n);
+        session_stream_reset(&q->st, e.code, e.message);
         return;
     }
     no_body = q->is_head || status == 204 || status == 304;

@@ -113,3 +113,16 @@ http_head_fields(char *text, size_t len, struct frame_field *out, size_t max,
     }
     return (int)n;
 }
+
+struct http_head_refusal
+http_head_refused(int rc)
+{
+    struct http_head_refusal r = {FRAME_CODE_UPSTREAM,
+                                  "the local service's response head is malformed"};
+
+    if (rc == HTTP_HEAD_TOO_MANY) {
+        r.code = FRAME_CODE_TOO_LARGE;
+        r.message = "the local service sent more than 200 header fields";
+    }
+    return r;
+}

@@ -31,4 +31,12 @@ struct http_head_framing {
 int http_head_fields(char *text, size_t len, struct frame_field *out, size_t max,
                      struct http_head_framing *fr);
 
+/* The RST for a head that http_head_fields refused (rc < 0): TOO_LARGE past the field limit
+ * (NGR_MAX_HEADERS), UPSTREAM for a malformed head. */
+struct http_head_refusal {
+    uint32_t code;
+    const char *message;
+};
+struct http_head_refusal http_head_refused(int rc);
+
 #endif

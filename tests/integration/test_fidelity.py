@@ -221,6 +221,24 @@ def test_response_head_as_the_service_wrote_it(procs):
     assert r.body == b"conn 1 req 1"
 
 
+@pytest.mark.parametrize("lines,reason", [
+    (["X-%d: v" % i for i in range(201)], "more than 200 header fields"),
+    (["X-Bad : v"], "response head is malformed"),
+    (["Content-Length: 12, 12"], "response head is malformed"),
+])
+def test_refused_response_head_is_a_502(procs, lines, reason):
+    """A head the client will not forward (too many fields; a name with a blank before its
+    colon, or a Content-Length that is not a number, which nginx also answers with 502)."""
+    gw = procs.gateway()
+    svc = procs.tcp_service("http", extra=["--head-line=" + line for line in lines])
+    cl = procs.client(gw, svc.port)
+    r = gw.request("GET", "/", cl.host, timeout=30)
+    assert r.status == 502, r
+    assert reason in r.text(), r.text()[:500]
+    # The tunnel still serves the next request (here refused the same way).
+    assert gw.request("GET", "/again", cl.host, timeout=30).status == 502
+
+
 def test_interim_head_skipped_and_not_mixed_in(procs):
     """A 103 before the answer: the public client gets the final head alone, without the
     interim head's fields."""

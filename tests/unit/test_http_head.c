@@ -162,6 +162,21 @@ test_http_head_too_many(void **state)
     assert_int_equal(split(text, NGR_MAX_HEADERS), HTTP_HEAD_TOO_MANY);
 }
 
+/* What a refused head resets its stream with. */
+static void
+test_http_head_refusals(void **state)
+{
+    struct http_head_refusal r;
+
+    (void)state;
+    r = http_head_refused(HTTP_HEAD_TOO_MANY);
+    assert_int_equal(r.code, FRAME_CODE_TOO_LARGE);
+    assert_string_equal(r.message, "the local service sent more than 200 header fields");
+    r = http_head_refused(HTTP_HEAD_MALFORMED);
+    assert_int_equal(r.code, FRAME_CODE_UPSTREAM);
+    assert_string_equal(r.message, "the local service's response head is malformed");
+}
+
 int
 main(void)
 {
@@ -173,6 +188,7 @@ main(void)
         cmocka_unit_test(test_http_head_edges),
         cmocka_unit_test(test_http_head_malformed),
         cmocka_unit_test(test_http_head_too_many),
+        cmocka_unit_test(test_http_head_refusals),
     };
 
     return cmocka_run_group_tests_name("http_head", tests, guard_setup, guard_teardown);

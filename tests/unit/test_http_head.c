@@ -127,22 +127,30 @@ test_http_head_edges(void **state)
 static void
 test_http_head_malformed(void **state)
 {
+    static const char *const bad[] = {
+        " folded: nothing\r\n",
+        " \r\nX-A: 1\r\n",
+        "X-A: 1\r\nno colon here\r\n",
+        ": no name\r\n",
+        /* A name is a token: no blank before the colon, no CR, nothing outside tchar. */
+        "X-A : 1\r\n",
+        "X\rA: 1\r\n",
+        "X(A): 1\r\n",
+        /* Content-Length: digits only, below 2^64. */
+        "Content-Length:\r\n",
+        "Content-Length: 12a\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: 18446744073709551616\r\n",
+        "Content-Length: 99999999999999999999\r\n",
+    };
+    size_t i;
+
     (void)state;
-    assert_int_equal(split(" folded: nothing\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split(" \r\nX-A: 1\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("X-A: 1\r\nno colon here\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split(": no name\r\n", 8), HTTP_HEAD_MALFORMED);
-    /* A name is a token: no blank before the colon, no CR, nothing outside tchar. */
-    assert_int_equal(split("X-A : 1\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("X\rA: 1\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("X(A): 1\r\n", 8), HTTP_HEAD_MALFORMED);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (split(bad[i], 8) != HTTP_HEAD_MALFORMED)
+            fail_msg("accepted: \"%s\"", bad[i]);
+    }
     assert_int_equal(split("X-A~!#$%&'*+.^_`|: 1\r\n", 8), 1);
-    /* Content-Length: digits only, below 2^64. */
-    assert_int_equal(split("Content-Length:\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("Content-Length: 12a\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("Content-Length: -1\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("Content-Length: 18446744073709551616\r\n", 8), HTTP_HEAD_MALFORMED);
-    assert_int_equal(split("Content-Length: 99999999999999999999\r\n", 8), HTTP_HEAD_MALFORMED);
     assert_int_equal(split("Content-Length: 18446744073709551615\r\n", 8), 0);
     assert_true(fr.length == UINT64_MAX);
 }

@@ -211,47 +211,49 @@ test_net_format_addr(void **state)
     assert_int_equal(out[6], 'x');
 }
 
-static void
-test_net_format_ip(void **state)
+/* net_format_ip of the address whose text is ip (IPv6 if it has a colon), into out. */
+static const char *
+test_net_ip_text(const char *ip, char *out, size_t outlen)
 {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
+
+    memset(&sin, 0, sizeof(sin));
+    memset(&sin6, 0, sizeof(sin6));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(1234);
+    sin6.sin6_family = AF_INET6;
+    if (strchr(ip, ':') != NULL) {
+        assert_int_equal(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+        net_format_ip((struct sockaddr *)&sin6, out, outlen);
+    } else {
+        assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+        net_format_ip((struct sockaddr *)&sin, out, outlen);
+    }
+    return out;
+}
+
+static void
+test_net_format_ip(void **state)
+{
     struct sockaddr_un sun;
     char out[INET6_ADDRSTRLEN];
 
     (void)state;
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(1234);
-    assert_int_equal(inet_pton(AF_INET, "203.0.113.9", &sin.sin_addr), 1);
-    net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
-    assert_string_equal(out, "203.0.113.9");
+    assert_string_equal(test_net_ip_text("203.0.113.9", out, sizeof(out)), "203.0.113.9");
     /* Every digit count, and the extremes (IPv4 is formatted by hand). */
-    assert_int_equal(inet_pton(AF_INET, "0.10.100.255", &sin.sin_addr), 1);
-    net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
-    assert_string_equal(out, "0.10.100.255");
-    assert_int_equal(inet_pton(AF_INET, "255.255.255.255", &sin.sin_addr), 1);
-    net_format_ip((struct sockaddr *)&sin, out, sizeof(out));
-    assert_string_equal(out, "255.255.255.255");
+    assert_string_equal(test_net_ip_text("0.10.100.255", out, sizeof(out)), "0.10.100.255");
+    assert_string_equal(test_net_ip_text("255.255.255.255", out, sizeof(out)), "255.255.255.255");
     /* Too small a buffer: never overrun, always terminated. */
     memset(out, 'x', sizeof(out));
-    net_format_ip((struct sockaddr *)&sin, out, 8);
+    test_net_ip_text("255.255.255.255", out, 8);
     assert_true(strlen(out) < 8);
     assert_int_equal(out[8], 'x');
 
-    memset(&sin6, 0, sizeof(sin6));
-    sin6.sin6_family = AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, "::1", &sin6.sin6_addr), 1);
-    net_format_ip((struct sockaddr *)&sin6, out, sizeof(out));
-    assert_string_equal(out, "::1");
-
+    assert_string_equal(test_net_ip_text("::1", out, sizeof(out)), "::1");
     /* An IPv4 client on a dual-stack socket shows as IPv4. */
-    assert_int_equal(inet_pton(AF_INET6, "::ffff:198.51.100.7", &sin6.sin6_addr), 1);
-    net_format_ip((struct sockaddr *)&sin6, out, sizeof(out));
-    assert_string_equal(out, "198.51.100.7");
-    assert_int_equal(inet_pton(AF_INET6, "2001:db8::ffff:1", &sin6.sin6_addr), 1);
-    net_format_ip((struct sockaddr *)&sin6, out, sizeof(out));
-    assert_string_equal(out, "2001:db8::ffff:1");
+    assert_string_equal(test_net_ip_text("::ffff:198.51.100.7", out, sizeof(out)), "198.51.100.7");
+    assert_string_equal(test_net_ip_text("2001:db8::ffff:1", out, sizeof(out)), "2001:db8::ffff:1");
 
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;

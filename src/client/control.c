@@ -56,6 +56,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     struct frame_hello h;
     struct frame_reason r;
     struct frame_head head;
+    struct ngr_err why;
     char esc[NGR_MAX_MESSAGE * 4 + 8];
 
     switch (f->type) {
@@ -70,8 +71,10 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             session_close(s, 0, "protocol version mismatch");
             return 0;
         }
-        if (session_check_peer(&h, esc, sizeof(esc)) != 0)
+        if (session_check_peer(&h, &why) != 0) {
+            client_control_say("the gateway's settings are unusable: %s", why.msg);
             return NGR_EPROTO;
+        }
         session_set_peer(s, &h);
         return 0;
     case FRAME_BOUND:
@@ -144,7 +147,7 @@ client_control_connected(struct client *cl, int fd)
     session_local_hello(&cl->sess, &h);
     h.token = frame_str_c(cl->opt.token);
     h.agent = frame_str_c("ngrnotok/" NGR_VERSION);
-    session_queue(&cl->sess, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &h, 0), 1);
+    session_send_hello(&cl->sess, &h, 0);
     memset(&b, 0, sizeof(b));
     cl->handle = 1;
     b.handle = cl->handle;
@@ -152,7 +155,7 @@ client_control_connected(struct client *cl, int fd)
     b.subdomain = frame_str_c(cl->opt.subdomain);
     net_format_addr(&cl->opt.local, local, sizeof(local));
     b.target = frame_str_c(local);
-    session_queue(&cl->sess, frame_bind_encode(session_scratch(), NGR_SCRATCH_LEN, &b), 1);
+    session_send_bind(&cl->sess, &b);
 }
 
 static void
@@ -214,18 +217,11 @@ client_control_start(struct client *cl, struct ngr_err *err)
 void
 client_control_stop(struct client *cl)
 {
-    struct frame_reason r;
-
     cl->opt_stopping = 1;
     if (!cl->sess_live) {
         loop_stop(cl->loop);
         return;
     }
-    memset(&r, 0, sizeof(r));
-    r.code = FRAME_CODE_NONE;
-    r.ref = cl->sess.peer_max_id;
-    r.message = frame_str_c("client stopped");
-    session_queue(&cl->sess,
-                  frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_GOAWAY, 0, &r), 1);
+    session_send_goaway(&cl->sess, FRAME_CODE_NONE, cl->sess.peer_max_id, "client stopped");
     session_close(&cl->sess, 0, "stopped");
 }

@@ -32,12 +32,10 @@ struct forward {
     struct buf head_out; /* the request head, for an upgrade */
     struct buf head_in;  /* the response head as it arrives */
     char label[96];
-    TAILQ_ENTRY(forward) entry;
+    struct loop_defer free; /* closed: an event for it may still wait in this epoll batch */
 };
 
-static TAILQ_HEAD(, forward) forward_closed = TAILQ_HEAD_INITIALIZER(forward_closed);
 static struct frame_field forward_fields[NGR_MAX_HEADERS];
-static const struct stream_ops forward_stream_ops;
 
 static void forward_on_io(void *arg, uint32_t events);
 
@@ -67,7 +65,7 @@ forward_close(struct forward *fw, uint32_t code, const char *why)
         log_warn("%s: %s", fw->label, why);
     else
         log_debug("%s: closed", fw->label);
-    TAILQ_INSERT_TAIL(&forward_closed, fw, entry);
+    loop_defer(fw->cl->loop, &fw->free);
 }
 
 static void
@@ -75,8 +73,10 @@ forward_on_pipe_done(void *owner, struct pipe_end *p, int error)
 {
     struct forward *fw = owner;
 
-    forward_close(fw, error ? FRAME_CODE_UPSTREAM : FRAME_CODE_NONE,
-                  error ? strerror(error) : "done");
+    forward_close(fw, error > 0 ? FRAME_CODE_UPSTREAM : FRAME_CODE_NONE,
+                  error == PIPE_RESET ? "reset by the gateway"
+                  : error != 0        ? strerror(error)
+                                      : "done");
 }
 
 /* Hands the socket to the pipe, with bytes already read after the head (if any). */
@@ -130,7 +130,7 @@ forward_send_reply(struct forward *fw, size_t head_len)
     struct frame_head h;
     struct http_head_framing fr;
     int status = 0, n;
-    ssize_t len;
+    int rc;
 
     memset(&h, 0, sizeof(h));
     /* Status line: "HTTP/1.1 101 Switching Protocols". */
@@ -174,12 +174,15 @@ forward_send_reply(struct forward *fw, size_t head_len)
         fw->pipe.peer_end = 1;
         fw->pipe.shut_wr = 1;
     }
-    len = frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, fw->st.id, 0, &h);
-    if (len < 0) {
+    rc = session_send_reply(&fw->st, 0, &h);
+    if (rc == NGR_ELIMIT) {
         forward_close(fw, FRAME_CODE_TOO_LARGE, "response head too large");
         return -1;
     }
-    session_queue(fw->st.sess, len, 0);
+    if (rc != 0) {
+        forward_close(fw, FRAME_CODE_NONE, "tunnel session closed");
+        return -1;
+    }
     log_info("%s -> %d", fw->label, status);
     return status;
 }
@@ -288,35 +291,6 @@ forward_build_head(struct forward *fw, const struct frame_head *h)
     return rc;
 }
 
-static int
-forward_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
-{
-    struct forward *fw = st->owner;
-
-    return pipe_on_data(&fw->pipe, p, n, end);
-}
-
-static void
-forward_on_reset(struct stream *st, uint32_t code, struct frame_str message)
-{
-    forward_close(st->owner, FRAME_CODE_NONE, "reset by the gateway");
-}
-
-static void
-forward_on_writable(struct stream *st)
-{
-    struct forward *fw = st->owner;
-
-    if (fw->state == FORWARD_PIPING)
-        pipe_on_writable(&fw->pipe);
-}
-
-static const struct stream_ops forward_stream_ops = {
-    .on_data = forward_on_data,
-    .on_reset = forward_on_reset,
-    .on_writable = forward_on_writable,
-};
-
 int
 forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
 {
@@ -325,12 +299,13 @@ forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
 
     if (fw == NULL)
         return NGR_ENOMEM;
-    if (session_stream_accept(&cl->sess, &fw->st, stream_id, fw) != 0) {
+    /* From the start the stream is a pipe's: DATA before the socket is ready waits in it. */
+    if (session_stream_accept(&cl->sess, &fw->st, stream_id, &pipe_stream_ops, &fw->pipe) != 0) {
         free(fw);
         return NGR_EPROTO;
     }
-    fw->st.ops = &forward_stream_ops;
     fw->cl = cl;
+    loop_defer_init(&fw->free, free, fw);
     fw->fd = -1;
     fw->upgrade = (h->flags & FRAME_HEAD_UPGRADE) != 0;
     fw->is_head = frame_str_eq(h->method, "HEAD");
@@ -350,15 +325,4 @@ forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
     log_debug("stream %u: %s", stream_id, fw->label);
     forward_connect(fw, 0);
     return 0;
-}
-
-void
-forward_turn_end(void)
-{
-    struct forward *fw;
-
-    while ((fw = TAILQ_FIRST(&forward_closed)) != NULL) {
-        TAILQ_REMOVE(&forward_closed, fw, entry);
-        free(fw);
-    }
 }

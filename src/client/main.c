@@ -41,8 +41,6 @@ main_turn_end(void *arg)
 
     /* libcurl's deferred work first: it queues frames that the session flush then sends. */
     replay_turn_end(cl->replay);
-    session_turn_end();
-    forward_turn_end();
 }
 
 int
@@ -112,7 +110,7 @@ main(int argc, char **argv)
     }
     if (cl.sess_live) {
         session_close(&cl.sess, 0, "exiting");
-        session_turn_end();
+        loop_run_deferred(cl.loop);
     }
     replay_free(cl.replay);
     loop_io_del(cl.loop, &sig.io);

@@ -154,7 +154,7 @@ replay_send_head(struct replay_req *q, long status)
     struct http_head_framing fr;
     int no_body, n;
     uint8_t flags = 0;
-    ssize_t len;
+    int rc;
 
     memset(&h, 0, sizeof(h));
     q->head_sent = 1;
@@ -184,13 +184,14 @@ replay_send_head(struct replay_req *q, long status)
     h.status = (uint16_t)status;
     h.fields = replay_fields;
     h.nfields = (size_t)n;
-    len = frame_reply_encode(session_scratch(), NGR_SCRATCH_LEN, q->st.id, flags, &h);
+    rc = session_send_reply(&q->st, flags, &h);
     buf_free(&q->head);
-    if (len < 0) {
+    if (rc == NGR_ELIMIT) {
         session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "response head too large");
         return;
     }
-    session_queue(q->st.sess, len, 0);
+    if (rc != 0)
+        return; /* the session is closing: the stream ends with it */
     if (flags)
         q->end_sent = 1;
     log_info("%s -> %ld (%llu ms)", q->label, status,
@@ -702,11 +703,10 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     q = calloc(1, sizeof(*q));
     if (q == NULL)
         return NGR_ENOMEM;
-    if (session_stream_accept(&r->cl->sess, &q->st, stream_id, q) != 0) {
+    if (session_stream_accept(&r->cl->sess, &q->st, stream_id, &replay_stream_ops, q) != 0) {
         free(q);
         return NGR_EPROTO;
     }
-    q->st.ops = &replay_stream_ops;
     q->r = r;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);

@@ -18,6 +18,10 @@ enum {
     NGR_ECLOSED = -9, /* the peer or the object is gone */
 };
 
+/* On a function whose result must not be dropped: a failure it reports would otherwise pass
+ * unseen (a stream that never opened, a socket left unwatched). curl marks its own the same. */
+#define NGR_MUST_CHECK __attribute__((warn_unused_result))
+
 #define NGR_ERR_LEN 256
 
 /* A code and the sentence a person reads: "connect 127.0.0.1:8080: Connection refused". */

@@ -43,8 +43,10 @@ listener_on_io(void *arg, uint32_t events)
 
 int
 listener_start(struct listener *l, struct loop *loop, int fd, const char *name, listener_cb cb,
-               void *arg)
+               void *arg, struct ngr_err *err)
 {
+    int e;
+
     l->loop = loop;
     l->fd = fd;
     l->name = name;
@@ -52,9 +54,10 @@ listener_start(struct listener *l, struct loop *loop, int fd, const char *name, 
     l->arg = arg;
     loop_timer_init(&l->pause, listener_resume, l);
     if (loop_io_add(loop, &l->io, fd, LOOP_READ, listener_on_io, l) != 0) {
+        e = errno; /* before close() can change it */
         close(fd);
         l->fd = -1;
-        return NGR_ESYS;
+        return err_set(err, NGR_ESYS, "%s: epoll_ctl: %s", name, strerror(e));
     }
     return 0;
 }

@@ -6,10 +6,11 @@
 
 #include <sys/socket.h>
 
+#include "err.h"
 #include "loop.h"
 
-#define LISTENER_BATCH 64         /* connections accepted per readiness event */
-#define LISTENER_PAUSE_MS 1000    /* ms without accepting once descriptors run out */
+#define LISTENER_BATCH 64      /* connections accepted per readiness event */
+#define LISTENER_PAUSE_MS 1000 /* ms without accepting once descriptors run out */
 
 /* A new connection: fd is non-blocking and close-on-exec, owned by the callee. */
 typedef void (*listener_cb)(void *arg, int fd, const struct sockaddr *peer);
@@ -24,9 +25,10 @@ struct listener {
     void *arg;
 };
 
-/* Watches the listening socket fd (owned by the listener from here). Returns 0 or NGR_ESYS. */
-int listener_start(struct listener *l, struct loop *loop, int fd, const char *name, listener_cb cb,
-                   void *arg);
+/* Watches the listening socket fd (owned by the listener from here: closed on failure too).
+ * Returns 0, or NGR_ESYS with the reason in err. */
+NGR_MUST_CHECK int listener_start(struct listener *l, struct loop *loop, int fd, const char *name,
+                                  listener_cb cb, void *arg, struct ngr_err *err);
 /* Stops watching and closes the socket. Idempotent. */
 void listener_stop(struct listener *l);
 

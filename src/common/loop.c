@@ -1,4 +1,4 @@
-/* loop.c: epoll, a binary heap of timers and an end-of-turn hook; see loop.h. */
+/* loop.c: epoll, a binary heap of timers, an end-of-turn hook and deferred work; see loop.h. */
 #include "loop.h"
 #include "err.h"
 
@@ -27,6 +27,7 @@ struct loop {
     void *turn_arg;
     int woken;
     uint64_t wait_limit; /* UINT64_MAX: none */
+    TAILQ_HEAD(, loop_defer) deferred;
 };
 
 uint64_t
@@ -52,6 +53,7 @@ loop_new(void)
     }
     l->now = loop_clock_ms();
     l->wait_limit = UINT64_MAX;
+    TAILQ_INIT(&l->deferred);
     return l;
 }
 
@@ -188,8 +190,8 @@ loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t ms)
     }
     /* At least 1 ms: a timer re-armed for "now" inside its own callback fires next turn. */
     t->when_ms = loop_clock_ms() + (ms > 0 ? ms : 1); /* the clock, not the cached turn time:
-                                                        * a timer armed at startup or after a
-                                                        * slow callback must not fire early */
+                                                       * a timer armed at startup or after a
+                                                       * slow callback must not fire early */
     l->nheap++;
     loop_heap_set(l, l->nheap - 1, t);
     loop_heap_up(l, l->nheap - 1);
@@ -201,6 +203,45 @@ loop_set_turn_hook(struct loop *l, loop_turn_cb cb, void *arg)
 {
     l->turn_cb = cb;
     l->turn_arg = arg;
+}
+
+void
+loop_defer_init(struct loop_defer *d, loop_defer_cb cb, void *arg)
+{
+    d->cb = cb;
+    d->arg = arg;
+    d->queued = 0;
+}
+
+void
+loop_defer(struct loop *l, struct loop_defer *d)
+{
+    if (d->queued)
+        return;
+    d->queued = 1;
+    TAILQ_INSERT_TAIL(&l->deferred, d, entry);
+}
+
+void
+loop_defer_cancel(struct loop *l, struct loop_defer *d)
+{
+    if (!d->queued)
+        return;
+    d->queued = 0;
+    TAILQ_REMOVE(&l->deferred, d, entry);
+}
+
+void
+loop_run_deferred(struct loop *l)
+{
+    struct loop_defer *d;
+
+    /* Off the queue before the call: the callback may free d's owner, or queue d again. */
+    while ((d = TAILQ_FIRST(&l->deferred)) != NULL) {
+        TAILQ_REMOVE(&l->deferred, d, entry);
+        d->queued = 0;
+        d->cb(d->arg);
+    }
 }
 
 void
@@ -278,7 +319,7 @@ loop_run(struct loop *l)
         for (i = 0; i < n; i++) {
             struct loop_io *io = evs[i].data.ptr;
             /* The io may have been removed by an earlier callback of this turn; owners that
-             * free an io during a turn defer the free to the turn hook (see control.c). */
+             * free an io during a turn defer the free (loop_defer). */
             if (io->fd < 0)
                 continue;
             io->cb(io->arg, evs[i].events);
@@ -286,6 +327,7 @@ loop_run(struct loop *l)
         loop_run_timers(l);
         if (l->turn_cb != NULL)
             l->turn_cb(l->turn_arg);
+        loop_run_deferred(l);
     }
     return 0;
 }

@@ -7,8 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PIPE_READ_CHUNK (256 * 1024) /* bytes read from the socket at once (64 KiB: a
-                                     * TCP tunnel moved a fifth less; docs/performance.md) */
+#define PIPE_READ_CHUNK                                                                            \
+    (256 * 1024) /* bytes read from the socket at once (64 KiB: a                                  \
+                  * TCP tunnel moved a fifth less; docs/performance.md) */
 
 static uint8_t pipe_read_area[PIPE_READ_CHUNK];
 
@@ -232,15 +233,16 @@ pipe_on_io(void *arg, uint32_t events)
         return;
     }
     pipe_update_events(p);
-    if ((events & LOOP_HUP_ALL) && !p->read_eof && session_send_room(p->st) == 0 &&
-        p->out.len == 0)
+    if ((events & LOOP_HUP_ALL) && !p->read_eof && session_send_room(p->st) == 0 && p->out.len == 0)
         pipe_park(p);
     pipe_check_done(p);
 }
 
-int
-pipe_on_data(struct pipe_end *p, const uint8_t *data, size_t n, int end)
+static int
+pipe_on_data(struct stream *st, const uint8_t *data, size_t n, int end)
 {
+    struct pipe_end *p = st->owner;
+
     if (p->peer_end)
         return NGR_EPROTO;
     if (n > 0 && buf_append(&p->out, data, n) != 0)
@@ -252,11 +254,23 @@ pipe_on_data(struct pipe_end *p, const uint8_t *data, size_t n, int end)
     return 0;
 }
 
-void
-pipe_on_writable(struct pipe_end *p)
+static void
+pipe_on_writable(struct stream *st)
 {
-    pipe_update_events(p);
+    pipe_update_events(st->owner);
 }
+
+static void
+pipe_on_reset(struct stream *st, uint32_t code, struct frame_str message)
+{
+    pipe_finish(st->owner, PIPE_RESET);
+}
+
+const struct stream_ops pipe_stream_ops = {
+    .on_data = pipe_on_data,
+    .on_reset = pipe_on_reset,
+    .on_writable = pipe_on_writable,
+};
 
 int
 pipe_inject(struct pipe_end *p, const uint8_t *data, size_t n)

@@ -15,22 +15,18 @@
 /* DATA frames session_send_data writes or queues at once. */
 #define SESSION_SLICES 8
 
-static TAILQ_HEAD(, session) session_flush_list = TAILQ_HEAD_INITIALIZER(session_flush_list);
-static TAILQ_HEAD(, session) session_reap_list = TAILQ_HEAD_INITIALIZER(session_reap_list);
+/* Where the typed senders encode a frame before it is appended to a session's output, and one
+ * read's bytes (behind at most a partial frame header moved from a session's input). Private to
+ * this file, used within one call: nothing outside sees them. */
 static uint8_t session_encode_area[NGR_SCRATCH_LEN];
-/* One read's bytes, behind at most a partial frame header moved from a session's input. */
 static uint8_t session_read_area[NGR_FRAME_HEADER_LEN - 1 + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
 static void session_mark_pending(struct session *s);
 static void session_return_credit(struct session *s, struct stream *st, int force);
 static void session_on_heartbeat(void *arg);
-
-uint8_t *
-session_scratch(void)
-{
-    return session_encode_area;
-}
+static void session_on_flush(void *arg);
+static void session_reap(void *arg);
 
 int
 session_init(struct session *s, struct loop *l, int fd, int gateway,
@@ -48,6 +44,8 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
     s->next_id = gateway ? 1 : 2;
+    loop_defer_init(&s->flush, session_on_flush, s);
+    loop_defer_init(&s->reap, session_reap, s);
     s->preface_left = gateway ? NGR_PREFACE_LEN : 0;
     if (!gateway && buf_append(&s->out, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
         session_mark_pending(s);
@@ -67,9 +65,8 @@ session_free(struct session *s)
 {
     if (s == NULL)
         return;
-    if (s->pending)
-        TAILQ_REMOVE(&session_flush_list, s, pending_entry);
-    s->pending = 0;
+    loop_defer_cancel(s->loop, &s->flush);
+    loop_defer_cancel(s->loop, &s->reap);
     loop_timer_stop(s->loop, &s->heartbeat);
     if (s->fd >= 0) {
         loop_io_del(s->loop, &s->io);
@@ -93,26 +90,22 @@ session_local_hello(const struct session *s, struct frame_hello *h)
 }
 
 int
-session_check_peer(const struct frame_hello *peer, char *why, size_t whylen)
+session_check_peer(const struct frame_hello *peer, struct ngr_err *err)
 {
-    if (peer->max_payload < NGR_FRAME_MIN_MAX_PAYLOAD) {
-        snprintf(why, whylen, "maximum frame size %u is below %d bytes", peer->max_payload,
-                 NGR_FRAME_MIN_MAX_PAYLOAD);
-        return NGR_EPROTO;
-    }
+    if (peer->max_payload < NGR_FRAME_MIN_MAX_PAYLOAD)
+        return err_set(err, NGR_EPROTO, "maximum frame size %u is below %d bytes",
+                       peer->max_payload, NGR_FRAME_MIN_MAX_PAYLOAD);
     if (peer->stream_window == 0 || peer->stream_window > 0x7fffffffu ||
-        peer->session_window == 0 || peer->session_window > 0x7fffffffu) {
-        snprintf(why, whylen, "flow-control windows must be 1 to 2^31-1 bytes");
-        return NGR_EPROTO;
-    }
+        peer->session_window == 0 || peer->session_window > 0x7fffffffu)
+        return err_set(err, NGR_EPROTO, "flow-control windows must be 1 to 2^31-1 bytes");
     return 0;
 }
 
 void
 session_set_peer(struct session *s, const struct frame_hello *peer)
 {
-    s->peer_max_payload = peer->max_payload < NGR_FRAME_MAX_PAYLOAD ? peer->max_payload
-                                                                    : NGR_FRAME_MAX_PAYLOAD;
+    s->peer_max_payload =
+        peer->max_payload < NGR_FRAME_MAX_PAYLOAD ? peer->max_payload : NGR_FRAME_MAX_PAYLOAD;
     s->peer_stream_window = peer->stream_window;
     s->send_credit = peer->session_window;
     /* Both sides ping at the shorter of the two intervals. */
@@ -122,17 +115,16 @@ session_set_peer(struct session *s, const struct frame_hello *peer)
     loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
 }
 
+/* Queued output is written once per turn, after the turn hook: the frames of many streams
+ * share one write. */
 static void
 session_mark_pending(struct session *s)
 {
-    if (!s->pending) {
-        s->pending = 1;
-        TAILQ_INSERT_TAIL(&session_flush_list, s, pending_entry);
-    }
+    loop_defer(s->loop, &s->flush);
 }
 
 int
-session_queue(struct session *s, ssize_t n, int force)
+session_queue(struct session *s, const uint8_t *p, ssize_t n, int force)
 {
     int rc;
 
@@ -140,18 +132,105 @@ session_queue(struct session *s, ssize_t n, int force)
         return (int)n;
     if (s->fd < 0 || s->closing)
         return NGR_ECLOSED;
-    /* Forced frames (WINDOW, PONG, RST, ERROR) may pass the cap, but not without end: they are
-     * answers to what the peer sends, so a peer that sends and never reads is cut off. */
-    if (s->out.len + (size_t)n > (force ? 2 * (size_t)NGR_SESSION_OUT_HARD : NGR_SESSION_OUT_HARD)) {
+    /* Forced frames may pass the cap, but not without end: they are answers to what the peer
+     * sends, so a peer that sends and never reads is cut off. */
+    if (s->out.len + (size_t)n >
+        (force ? 2 * (size_t)NGR_SESSION_OUT_HARD : NGR_SESSION_OUT_HARD)) {
         session_close(s, 0, "peer does not read its control connection");
-        return NGR_ELIMIT;
+        return NGR_ECLOSED;
     }
-    rc = buf_append_force(&s->out, session_encode_area, (size_t)n);
+    rc = buf_append_force(&s->out, p, (size_t)n);
     if (rc != 0)
         return rc;
     s->bytes_tx += (uint64_t)n;
     session_mark_pending(s);
     return 0;
+}
+
+/* The typed senders: each encodes into this file's area (the encoder's result, the length or a
+ * negative code, goes straight to session_queue), then queues. */
+
+int
+session_send_hello(struct session *s, const struct frame_hello *h, int welcome)
+{
+    return session_queue(s, session_encode_area,
+                         frame_hello_encode(session_encode_area, NGR_SCRATCH_LEN, h, welcome), 1);
+}
+
+int
+session_send_bind(struct session *s, const struct frame_bind *b)
+{
+    return session_queue(s, session_encode_area,
+                         frame_bind_encode(session_encode_area, NGR_SCRATCH_LEN, b), 1);
+}
+
+int
+session_send_bound(struct session *s, const struct frame_bound *b)
+{
+    return session_queue(s, session_encode_area,
+                         frame_bound_encode(session_encode_area, NGR_SCRATCH_LEN, b), 1);
+}
+
+static int
+session_send_reason(struct session *s, uint8_t type, uint32_t stream_id, uint32_t code,
+                    uint32_t ref, const char *message)
+{
+    struct frame_reason r;
+
+    memset(&r, 0, sizeof(r));
+    r.code = code;
+    r.ref = ref;
+    r.message = frame_str_c(message);
+    return session_queue(
+        s, session_encode_area,
+        frame_reason_encode(session_encode_area, NGR_SCRATCH_LEN, type, stream_id, &r), 1);
+}
+
+int
+session_send_error(struct session *s, uint32_t code, uint32_t ref, const char *message)
+{
+    return session_send_reason(s, FRAME_ERROR, 0, code, ref, message);
+}
+
+int
+session_send_goaway(struct session *s, uint32_t code, uint32_t last_id, const char *message)
+{
+    return session_send_reason(s, FRAME_GOAWAY, 0, code, last_id, message);
+}
+
+int
+session_send_open(struct stream *st, uint8_t flags, const struct frame_head *h)
+{
+    if (st->sess == NULL)
+        return NGR_ECLOSED;
+    return session_queue(st->sess, session_encode_area,
+                         frame_open_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h),
+                         0);
+}
+
+int
+session_send_reply(struct stream *st, uint8_t flags, const struct frame_head *h)
+{
+    if (st->sess == NULL)
+        return NGR_ECLOSED;
+    return session_queue(st->sess, session_encode_area,
+                         frame_reply_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h),
+                         0);
+}
+
+static int
+session_send_window(struct session *s, uint32_t stream_id, uint32_t increment)
+{
+    return session_queue(
+        s, session_encode_area,
+        frame_window_encode(session_encode_area, NGR_SCRATCH_LEN, stream_id, increment), 1);
+}
+
+static int
+session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8])
+{
+    return session_queue(s, session_encode_area,
+                         frame_ping_encode(session_encode_area, NGR_SCRATCH_LEN, flags, opaque), 1);
 }
 
 /* Which side opened an id: ours have the parity of next_id. */
@@ -183,11 +262,13 @@ session_stream_find(struct session *s, uint32_t id)
 }
 
 static void
-session_stream_add(struct session *s, struct stream *st, uint32_t id, void *owner)
+session_stream_add(struct session *s, struct stream *st, uint32_t id, const struct stream_ops *ops,
+                   void *owner)
 {
     memset(&st->hh, 0, sizeof(st->hh));
     st->id = id;
     st->sess = s;
+    st->ops = ops;
     st->owner = owner;
     st->send_credit = s->peer_stream_window;
     st->recv_outstanding = 0;
@@ -197,24 +278,25 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, void *owne
 }
 
 int
-session_stream_open(struct session *s, struct stream *st, void *owner)
+session_stream_open(struct session *s, struct stream *st, const struct stream_ops *ops, void *owner)
 {
     if (s->closing)
         return NGR_ECLOSED;
     if (s->next_id > 0x7ffffffdu)
         return NGR_ELIMIT; /* ids exhausted: the owner should start a fresh session */
-    session_stream_add(s, st, s->next_id, owner);
+    session_stream_add(s, st, s->next_id, ops, owner);
     s->next_id += 2;
     return 0;
 }
 
 int
-session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *owner)
+session_stream_accept(struct session *s, struct stream *st, uint32_t id,
+                      const struct stream_ops *ops, void *owner)
 {
     if (id == 0 || session_id_is_ours(s, id) || id <= s->peer_max_id)
         return NGR_EPROTO;
     s->peer_max_id = id;
-    session_stream_add(s, st, id, owner);
+    session_stream_add(s, st, id, ops, owner);
     return 0;
 }
 
@@ -334,15 +416,10 @@ void
 session_stream_reset(struct stream *st, uint32_t code, const char *message)
 {
     struct session *s = st->sess;
-    struct frame_reason r;
 
     if (s == NULL)
         return;
-    memset(&r, 0, sizeof(r));
-    r.code = code;
-    r.message = frame_str_c(message);
-    session_queue(s, frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_RST, st->id, &r),
-                  1);
+    session_send_reason(s, FRAME_RST, st->id, code, 0, message);
     session_stream_detach(st);
 }
 
@@ -356,13 +433,13 @@ session_return_credit(struct session *s, struct stream *st, int force)
         uint32_t n = st->recv_consumed;
         st->recv_outstanding -= n;
         st->recv_consumed = 0;
-        session_queue(s, frame_window_encode(session_scratch(), NGR_SCRATCH_LEN, st->id, n), 1);
+        session_send_window(s, st->id, n);
     }
     if (s->recv_consumed > 0 && (force || s->recv_consumed >= s->local_session_window / 4)) {
         uint32_t n = s->recv_consumed;
         s->recv_outstanding -= n;
         s->recv_consumed = 0;
-        session_queue(s, frame_window_encode(session_scratch(), NGR_SCRATCH_LEN, 0, n), 1);
+        session_send_window(s, 0, n);
     }
 }
 
@@ -381,24 +458,17 @@ void
 session_close(struct session *s, uint32_t code, const char *fmt, ...)
 {
     va_list ap;
-    struct frame_reason r;
 
     if (s->closing)
         return;
-    s->closing = 1;
     va_start(ap, fmt);
     vsnprintf(s->close_reason, sizeof(s->close_reason), fmt, ap);
     va_end(ap);
-    if (code != 0 && s->fd >= 0) {
-        ssize_t n;
-        memset(&r, 0, sizeof(r));
-        r.code = code;
-        r.message = frame_str_c(s->close_reason);
-        n = frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_ERROR, 0, &r);
-        if (n > 0 && buf_append_force(&s->out, session_encode_area, (size_t)n) == 0)
-            session_mark_pending(s);
-    }
-    TAILQ_INSERT_TAIL(&session_reap_list, s, reap_entry);
+    if (code != 0 && s->fd >= 0)
+        session_send_error(s, code, 0, s->close_reason);
+    s->closing = 1;
+    /* After the flush that the ERROR queued: deferrals run in the order queued. */
+    loop_defer(s->loop, &s->reap);
 }
 
 /* Writes what is queued. Returns 0, or NGR_ECLOSED if the socket failed. */
@@ -426,52 +496,14 @@ session_flush(struct session *s)
     return 0;
 }
 
-/* Stream events go to the stream's own ops when it has them (every stream of the two programs
- * does), else to the session's handler (the unit tests' simple owners). */
-static int
-session_deliver_data(struct session *s, struct stream *st, const uint8_t *p, size_t n, int end)
-{
-    if (st->ops != NULL)
-        return st->ops->on_data(st, p, n, end);
-    return s->h->on_data(s->owner, st, p, n, end);
-}
-
+/* Session credit arrived: every stream may move again. */
 static void
-session_deliver_reset(struct session *s, struct stream *st, uint32_t code, struct frame_str msg)
+session_all_writable(struct session *s)
 {
-    if (st->ops != NULL)
-        st->ops->on_reset(st, code, msg);
-    else if (s->h->on_reset)
-        s->h->on_reset(s->owner, st, code, msg);
-}
+    struct stream *st, *tmp;
 
-static void
-session_deliver_writable(struct session *s, struct stream *st)
-{
-    struct stream *it, *tmp;
-
-    if (st != NULL && st->ops != NULL) {
-        st->ops->on_writable(st);
-        return;
-    }
-    if (st == NULL) {
-        /* Session credit: every stream may move again. */
-        HASH_ITER(hh, s->streams, it, tmp)
-        {
-            if (it->ops != NULL)
-                it->ops->on_writable(it);
-        }
-    }
-    if (s->h->on_writable)
-        s->h->on_writable(s->owner, s, st);
-}
-
-static int
-session_deliver_reply(struct session *s, struct stream *st, const struct frame *f)
-{
-    if (st->ops != NULL) /* no on_reply: this kind of stream has no response head */
-        return st->ops->on_reply != NULL ? st->ops->on_reply(st, f) : NGR_EPROTO;
-    return s->h->on_frame(s->owner, s, f, st);
+    HASH_ITER(hh, s->streams, st, tmp)
+    st->ops->on_writable(st);
 }
 
 /* The session itself resets a stream (the peer broke its rules): the peer gets RST, and the
@@ -480,7 +512,7 @@ static void
 session_reset_both(struct session *s, struct stream *st, uint32_t code, const char *why)
 {
     session_stream_reset(st, code, why);
-    session_deliver_reset(s, st, code, frame_str_c(why));
+    st->ops->on_reset(st, code, frame_str_c(why));
 }
 
 /* Handles one frame the session itself understands, or hands it to the owner. */
@@ -499,8 +531,7 @@ session_dispatch(struct session *s, const struct frame *f)
             s->rtt_ms = loop_now(s->loop) - s->ping_sent_ms;
             return 0;
         }
-        return session_queue(
-            s, frame_ping_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_FLAG_ACK, f->payload), 1);
+        return session_send_ping(s, FRAME_FLAG_ACK, f->payload);
     case FRAME_WINDOW:
         if (frame_window_decode(f, &inc) != 0)
             return NGR_EPROTO;
@@ -508,7 +539,7 @@ session_dispatch(struct session *s, const struct frame *f)
             if (s->send_credit + inc > 0x7fffffff)
                 return NGR_EPROTO;
             s->send_credit += inc;
-            session_deliver_writable(s, NULL);
+            session_all_writable(s);
             return 0;
         }
         st = session_stream_find(s, f->stream_id);
@@ -517,7 +548,7 @@ session_dispatch(struct session *s, const struct frame *f)
         if (st->send_credit + inc > 0x7fffffff)
             return NGR_EPROTO;
         st->send_credit += inc;
-        session_deliver_writable(s, st);
+        st->ops->on_writable(st);
         return 0;
     case FRAME_DATA:
         if (f->stream_id == 0)
@@ -543,8 +574,7 @@ session_dispatch(struct session *s, const struct frame *f)
             session_reset_both(s, st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;
         }
-        rc = session_deliver_data(s, st, f->payload, f->length,
-                                  (f->flags & FRAME_FLAG_END_STREAM) != 0);
+        rc = st->ops->on_data(st, f->payload, f->length, (f->flags & FRAME_FLAG_END_STREAM) != 0);
         if (rc != 0 && st->sess != NULL)
             session_reset_both(s, st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
                                rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
@@ -557,7 +587,7 @@ session_dispatch(struct session *s, const struct frame *f)
         if (st == NULL)
             return session_unknown_id(s, f->stream_id);
         session_stream_detach(st);
-        session_deliver_reset(s, st, r.code, r.message);
+        st->ops->on_reset(st, r.code, r.message);
         return 0;
     }
     case FRAME_HELLO:
@@ -573,7 +603,8 @@ session_dispatch(struct session *s, const struct frame *f)
         st = session_stream_find(s, f->stream_id);
         if (st == NULL)
             return session_unknown_id(s, f->stream_id);
-        return session_deliver_reply(s, st, f);
+        /* A kind of stream without on_reply never gets a response head. */
+        return st->ops->on_reply != NULL ? st->ops->on_reply(st, f) : NGR_EPROTO;
     default:
         return s->h->on_frame(s->owner, s, f, NULL);
     }
@@ -589,7 +620,8 @@ session_check_preface(struct session *s, const uint8_t *p, size_t len)
     static const char http_reply[] =
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
         "Content-Length: 89\r\n\r\n"
-        "This is the control port of an ngrnotok gateway. Public HTTP is served on another port.\n\n";
+        "This is the control port of an ngrnotok gateway. Public HTTP is served on another "
+        "port.\n\n";
     size_t off = NGR_PREFACE_LEN - s->preface_left;
     size_t n = len < s->preface_left ? len : s->preface_left;
 
@@ -769,40 +801,34 @@ session_on_heartbeat(void *arg)
     if (now - s->last_rx >= s->heartbeat_ms) {
         s->ping_sent_ms = now;
         memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);
-        session_queue(s, frame_ping_encode(session_scratch(), NGR_SCRATCH_LEN, 0, opaque), 1);
+        session_send_ping(s, 0, opaque);
     }
     loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
 }
 
-/* Detaches every stream, tells the owner, and lets it free the session. */
 static void
-session_reap(struct session *s)
+session_on_flush(void *arg)
 {
+    struct session *s = arg;
+
+    if (s->fd >= 0 && session_flush(s) != 0 && !s->closing)
+        session_close(s, 0, "write failed");
+}
+
+/* The deferral of a closed session, after its last flush: detaches every stream, tells each
+ * stream's owner, then the session's owner, which frees the session. */
+static void
+session_reap(void *arg)
+{
+    struct session *s = arg;
     struct stream *st, *tmp;
     static const struct frame_str gone = {"tunnel session closed", 21};
 
     HASH_ITER(hh, s->streams, st, tmp)
     {
         session_stream_detach(st);
-        session_deliver_reset(s, st, FRAME_CODE_CANCEL, gone);
+        st->ops->on_reset(st, FRAME_CODE_CANCEL, gone);
     }
     loop_timer_stop(s->loop, &s->heartbeat);
     s->h->on_closed(s->owner, s, s->close_reason);
-}
-
-void
-session_turn_end(void)
-{
-    struct session *s;
-
-    while ((s = TAILQ_FIRST(&session_flush_list)) != NULL) {
-        TAILQ_REMOVE(&session_flush_list, s, pending_entry);
-        s->pending = 0;
-        if (s->fd >= 0 && session_flush(s) != 0 && !s->closing)
-            session_close(s, 0, "write failed");
-    }
-    while ((s = TAILQ_FIRST(&session_reap_list)) != NULL) {
-        TAILQ_REMOVE(&session_reap_list, s, reap_entry);
-        session_reap(s);
-    }
 }

@@ -14,52 +14,51 @@
 #include <uthash.h>
 
 #include "buf.h"
+#include "err.h"
 #include "frame.h"
 #include "loop.h"
 
 struct session;
 struct stream;
 
-/* What a stream's owner does with its frames; one table per kind of stream end (an HTTP request,
- * an upgraded connection, a TCP connection). The control modules dispatch through it. */
+/* What a stream's owner does with its frames: one table per kind of stream end (an HTTP
+ * request, a raw pipe). Every stream has one, set when it is opened or accepted; the session
+ * dispatches every stream frame through it and nothing else. st->owner is the owner's object. */
 struct stream_ops {
-    /* NULL for streams that never get a response head (a REPLY is then a protocol error) */
+    /* REPLY. NULL for streams that never get a response head (a REPLY is then a protocol
+     * error). Return 0 or a negative code (closes the session). */
     int (*on_reply)(struct stream *st, const struct frame *f);
+    /* Body bytes, already checked against the windows; end is set on the last. The owner calls
+     * session_consumed as it drains them. Return 0 or a negative code (resets the stream). */
     int (*on_data)(struct stream *st, const uint8_t *p, size_t n, int end);
+    /* The stream was reset (by the peer, by the session, or because the session closed); it is
+     * already detached. */
     void (*on_reset)(struct stream *st, uint32_t code, struct frame_str message);
+    /* Credit arrived for this stream or for the whole session: send more. */
     void (*on_writable)(struct stream *st);
 };
 
 struct stream {
     UT_hash_handle hh;
     uint32_t id;
-    struct session *sess; /* NULL once detached (session gone or stream closed) */
-    int64_t send_credit;  /* bytes we may still send on this stream */
-    uint32_t recv_outstanding; /* bytes received and not yet returned as credit */
-    uint32_t recv_consumed;    /* of those, drained by our consumer, not yet returned */
+    struct session *sess;         /* NULL once detached (session gone or stream closed) */
+    int64_t send_credit;          /* bytes we may still send on this stream */
+    uint32_t recv_outstanding;    /* bytes received and not yet returned as credit */
+    uint32_t recv_consumed;       /* of those, drained by our consumer, not yet returned */
     const struct stream_ops *ops; /* set by the owner: what kind of end this stream has */
     void *owner;
 };
 
-/* The owner's callbacks. Stream events (DATA, RST, WINDOW, REPLY) go to the stream's ops when
- * it has them; the stream callbacks below serve streams without ops, and may be NULL when every
- * stream has ops. on_writable, if set, also hears of session-level credit (st NULL). */
+/* The session owner's callbacks. Stream events (DATA, RST, WINDOW, REPLY) reach a stream only
+ * through its stream_ops, never through these. */
 struct session_handler {
-    /* A frame for the owner: HELLO, WELCOME, BIND, BOUND, ERROR, GOAWAY, OPEN, REPLY (stream
-     * not yet known for OPEN; looked up for REPLY). Return 0, or a negative code to close the
-     * session with a protocol error. payload pointers are borrowed for the call only. */
+    /* A frame for the owner: HELLO, WELCOME, BIND, BOUND, ERROR, GOAWAY, OPEN (the stream is not
+     * known yet). Return 0, or a negative code to close the session with a protocol error.
+     * payload pointers are borrowed for the call only. */
     int (*on_frame)(void *owner, struct session *s, const struct frame *f, struct stream *st);
-    /* Body bytes for a live stream, already checked against the windows; end is set on the last.
-     * The owner must call session_consumed as it drains them. Return 0 or a negative code
-     * (resets the stream). */
-    int (*on_data)(void *owner, struct stream *st, const uint8_t *p, size_t n, int end);
-    /* The peer reset the stream; the stream is already detached from the session. */
-    void (*on_reset)(void *owner, struct stream *st, uint32_t code, struct frame_str message);
-    /* Credit arrived for this stream (or, with st NULL, for the session): send more. */
-    void (*on_writable)(void *owner, struct session *s, struct stream *st);
-    /* The session is closed (after its last turn): every stream still attached was detached
-     * first and gets on_reset with FRAME_CODE_CANCEL or the close code. The owner frees its
-     * objects here, the session included (session_free). */
+    /* The session is closed (at the end of the turn that closed it, after its last flush):
+     * every stream still attached was detached first and got on_reset with FRAME_CODE_CANCEL.
+     * The owner frees its objects here, the session included (session_free). */
     void (*on_closed)(void *owner, struct session *s, const char *reason);
 };
 
@@ -70,11 +69,10 @@ struct session {
     const struct session_handler *h;
     void *owner;
 
-    struct buf in;  /* a partial frame between reads */
-    struct buf out; /* frames waiting for the socket */
-    int want_write; /* EPOLLOUT armed */
-    int pending;    /* on the flush list */
-    TAILQ_ENTRY(session) pending_entry;
+    struct buf in;           /* a partial frame between reads */
+    struct buf out;          /* frames waiting for the socket */
+    int want_write;          /* EPOLLOUT armed */
+    struct loop_defer flush; /* queued output: written at the end of the turn */
 
     /* negotiated in HELLO/WELCOME */
     uint32_t peer_max_payload;
@@ -100,37 +98,55 @@ struct session {
     size_t preface_left; /* gateway: preface bytes still to check */
     int closing;
     char close_reason[128];
-    TAILQ_ENTRY(session) reap_entry;
+    struct loop_defer reap; /* closed: the owner hears on_closed at the end of the turn */
 
     uint64_t bytes_rx, bytes_tx;
 };
 
 /* Starts a session on a connected socket. gateway selects odd ids for what this side opens.
  * Returns 0 or NGR_ESYS. */
-int session_init(struct session *s, struct loop *l, int fd, int gateway,
-                 const struct session_handler *h, void *owner);
+NGR_MUST_CHECK int session_init(struct session *s, struct loop *l, int fd, int gateway,
+                                const struct session_handler *h, void *owner);
 /* Closes the fd and frees buffers and the stream table (not the streams). */
 void session_free(struct session *s);
 
 /* Checks the peer's HELLO or WELCOME values (frame size, windows). Returns 0, or NGR_EPROTO with
- * a reason in why. */
-int session_check_peer(const struct frame_hello *peer, char *why, size_t whylen);
+ * the reason in err. */
+NGR_MUST_CHECK int session_check_peer(const struct frame_hello *peer, struct ngr_err *err);
 /* Applies the peer's HELLO or WELCOME (checked) and starts heartbeats. */
 void session_set_peer(struct session *s, const struct frame_hello *peer);
 /* Our own values for HELLO/WELCOME. */
 void session_local_hello(const struct session *s, struct frame_hello *h);
 
-/* A process-wide scratch area to encode one frame into (cap NGR_SCRATCH_LEN). */
-uint8_t *session_scratch(void);
-/* Queues an encoded frame (n > 0) or returns n if negative. force bypasses the output cap (for
- * WINDOW, PONG, RST, ERROR: never stop reading because our own output is full). Returns 0 or a
- * negative code; over the hard cap the session is closed. */
-int session_queue(struct session *s, ssize_t n, int force);
+/* Typed senders: each encodes one frame and queues it, to be written at the end of the turn.
+ * Control frames (HELLO, BIND, BOUND, ERROR, GOAWAY) pass the output cap, within bounds, since
+ * they answer the peer; OPEN and REPLY do not. Each returns 0, NGR_ELIMIT when the frame does
+ * not fit in one frame (nothing queued, the session is unharmed), NGR_ENOMEM, or NGR_ECLOSED
+ * when the session (or the stream) is closing or was closed here for not reading its output.
+ * Strings are borrowed for the call. */
+int session_send_hello(struct session *s, const struct frame_hello *h, int welcome);
+int session_send_bind(struct session *s, const struct frame_bind *b);
+int session_send_bound(struct session *s, const struct frame_bound *b);
+/* ERROR: code, the BIND handle it concerns (or 0), and a message (cut at NGR_MAX_MESSAGE). */
+int session_send_error(struct session *s, uint32_t code, uint32_t ref, const char *message);
+/* GOAWAY: code, the last stream id the sender will process, and a message. */
+int session_send_goaway(struct session *s, uint32_t code, uint32_t last_id, const char *message);
+/* Queues one frame already encoded by the caller: n bytes at frame, or n itself if it is
+ * negative (an encoder's failure, passed on). For frames no typed sender covers; the tests
+ * write malformed ones with it. force passes the output cap as the control frames do. Returns
+ * as the typed senders do. */
+int session_queue(struct session *s, const uint8_t *frame, ssize_t n, int force);
+/* OPEN and REPLY on an attached stream, with FRAME_FLAG_* flags. */
+NGR_MUST_CHECK int session_send_open(struct stream *st, uint8_t flags, const struct frame_head *h);
+NGR_MUST_CHECK int session_send_reply(struct stream *st, uint8_t flags, const struct frame_head *h);
 
 /* Streams. The owner embeds struct stream; open registers a new id (ours) and accept registers
- * the peer's (from OPEN). Returns 0, NGR_EPROTO (bad or reused id) or NGR_ELIMIT. */
-int session_stream_open(struct session *s, struct stream *st, void *owner);
-int session_stream_accept(struct session *s, struct stream *st, uint32_t id, void *owner);
+ * the peer's (from OPEN). ops (static, never NULL) receives the stream's frames, with owner in
+ * st->owner. Returns 0, NGR_ECLOSED, NGR_EPROTO (bad or reused id) or NGR_ELIMIT. */
+NGR_MUST_CHECK int session_stream_open(struct session *s, struct stream *st,
+                                       const struct stream_ops *ops, void *owner);
+NGR_MUST_CHECK int session_stream_accept(struct session *s, struct stream *st, uint32_t id,
+                                         const struct stream_ops *ops, void *owner);
 /* Removes the stream from the table. (Session credit was returned as its bytes arrived.) */
 void session_stream_detach(struct stream *st);
 struct stream *session_stream_find(struct session *s, uint32_t id);
@@ -147,11 +163,8 @@ void session_stream_reset(struct stream *st, uint32_t code, const char *message)
 void session_consumed(struct stream *st, size_t n);
 
 /* Sends ERROR (if code) and closes after a last flush; the owner hears on_closed at the end
- * of the turn. Safe to call more than once and from inside callbacks. */
+ * of the turn (a loop deferral). Safe to call more than once and from inside callbacks. */
 void session_close(struct session *s, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* End of a loop turn: write queued output of every session, then reap closed ones. */
-void session_turn_end(void);
 
 #endif

@@ -126,12 +126,6 @@ admin_api_start(struct server *srv, struct ngr_err *err)
 }
 
 void
-admin_api_turn_end(struct server *srv)
-{
-    mhd_glue_turn_end(&srv->admin);
-}
-
-void
 admin_api_stop(struct server *srv)
 {
     mhd_glue_stop(&srv->admin);

@@ -7,7 +7,5 @@
 
 int admin_api_start(struct server *srv, struct ngr_err *err);
 void admin_api_stop(struct server *srv);
-/* End of a loop turn: serve what libmicrohttpd has ready, arm its timeout. */
-void admin_api_turn_end(struct server *srv);
 
 #endif

@@ -54,7 +54,7 @@ static int
 control_on_hello(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_hello h, mine;
-    char why[128];
+    struct ngr_err why;
     unsigned version;
 
     if (c->hello_done)
@@ -69,8 +69,8 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
     }
     if (frame_hello_decode(f, &h) != 0)
         return NGR_EPROTO;
-    if (session_check_peer(&h, why, sizeof(why)) != 0) {
-        session_close(&c->sess, FRAME_CODE_PROTOCOL, "%s", why);
+    if (session_check_peer(&h, &why) != 0) {
+        session_close(&c->sess, FRAME_CODE_PROTOCOL, "%s", why.msg);
         return 0;
     }
     if (c->srv->cfg.token[0] != '\0' && !control_token_ok(c->srv->cfg.token, h.token)) {
@@ -81,22 +81,14 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
     session_local_hello(&c->sess, &mine);
     mine.agent = frame_str_c("ngrnotokd/" NGR_VERSION);
     c->hello_done = 1;
-    return session_queue(&c->sess, frame_hello_encode(session_scratch(), NGR_SCRATCH_LEN, &mine, 1),
-                         1);
+    return session_send_hello(&c->sess, &mine, 1);
 }
 
 static void
 control_refuse_bind(struct ctl_conn *c, uint32_t handle, uint32_t code, const char *msg)
 {
-    struct frame_reason r;
-
-    memset(&r, 0, sizeof(r));
-    r.code = code;
-    r.ref = handle;
-    r.message = frame_str_c(msg);
     log_info("control %s: bind refused: %s", c->peer, msg);
-    session_queue(&c->sess,
-                  frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_ERROR, 0, &r), 1);
+    session_send_error(&c->sess, code, handle, msg);
     session_close(&c->sess, 0, "bind refused");
 }
 
@@ -113,7 +105,7 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     out.subdomain = frame_str_c(t->subdomain);
     out.public_url = frame_str_c(t->public_url);
     log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
-    return session_queue(&c->sess, frame_bound_encode(session_scratch(), NGR_SCRATCH_LEN, &out), 1);
+    return session_send_bound(&c->sess, &out);
 }
 
 static int
@@ -307,27 +299,19 @@ control_start(struct server *srv, struct ngr_err *err)
     fd = net_listen(&srv->cfg.control_addr, CONTROL_BACKLOG, err);
     if (fd < 0)
         return fd;
-    if (listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv) != 0)
-        return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
-    return 0;
+    return listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv, err);
 }
 
 void
 control_stop(struct server *srv)
 {
     struct ctl_conn *c;
-    struct frame_reason r;
 
     listener_stop(&srv->control);
-    memset(&r, 0, sizeof(r));
-    r.code = FRAME_CODE_UNAVAILABLE;
-    r.message = frame_str_c("gateway shutting down");
     TAILQ_FOREACH(c, &srv->conns, entry)
     {
-        r.ref = c->sess.next_id > 2 ? c->sess.next_id - 2 : 0;
-        session_queue(&c->sess,
-                      frame_reason_encode(session_scratch(), NGR_SCRATCH_LEN, FRAME_GOAWAY, 0, &r),
-                      1);
+        session_send_goaway(&c->sess, FRAME_CODE_UNAVAILABLE,
+                            c->sess.next_id > 2 ? c->sess.next_id - 2 : 0, "gateway shutting down");
         session_close(&c->sess, 0, "gateway shutting down");
     }
 }

@@ -223,14 +223,10 @@ main_turn_end(void *arg)
 {
     struct server *srv = arg;
 
-    /* libmicrohttpd first (resumed connections may queue frames), then the sessions' output
-     * and teardown (which may resume connections again: run once more next turn). */
-    public_http_turn_end(srv);
-    admin_api_turn_end(srv);
-    public_tcp_turn_end();
-    session_turn_end();
-    if (srv->http.needs_run)
-        loop_wake(srv->loop);
+    /* libmicrohttpd's runs; the sessions' output and teardown are deferrals, which run after
+     * this hook (mhd_glue_resumed wakes the next turn if a teardown resumed a connection). */
+    mhd_glue_turn_end(&srv->http);
+    mhd_glue_turn_end(&srv->admin);
 }
 
 int
@@ -274,7 +270,7 @@ main(int argc, char **argv)
         log_error("epoll_wait: %s", strerror(errno));
 
     /* Shutdown: flush GOAWAYs, end sessions (their requests get answers), stop the daemons. */
-    session_turn_end();
+    loop_run_deferred(srv.loop);
     public_http_stop(&srv);
     admin_api_stop(&srv);
     loop_io_del(srv.loop, &sig.io);

@@ -25,6 +25,24 @@ mhd_glue_on_timer(void *arg)
     mhd_glue_run(arg);
 }
 
+static void
+mhd_glue_check(void *arg)
+{
+    struct mhd_glue *g = arg;
+
+    if (g->needs_run)
+        loop_wake(g->loop);
+}
+
+void
+mhd_glue_resumed(struct mhd_glue *g)
+{
+    g->needs_run = 1;
+    /* Deferrals run after the turn hook, which serves needs_run: this one sees whether a
+     * resume came later (a session torn down at the end of the turn resumes its requests). */
+    loop_defer(g->loop, &g->check);
+}
+
 int
 mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err)
 {
@@ -34,6 +52,7 @@ mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct 
     g->daemon = d;
     g->loop = l;
     loop_timer_init(&g->timer, mhd_glue_on_timer, g);
+    loop_defer_init(&g->check, mhd_glue_check, g);
     if (di == NULL || loop_io_add(l, &g->io, di->epoll_fd, LOOP_READ, mhd_glue_on_io, g) != 0) {
         MHD_stop_daemon(d);
         g->daemon = NULL;
@@ -74,6 +93,7 @@ mhd_glue_stop(struct mhd_glue *g)
 {
     if (g->daemon == NULL)
         return;
+    loop_defer_cancel(g->loop, &g->check);
     loop_timer_stop(g->loop, &g->timer);
     loop_io_del(g->loop, &g->io);
     MHD_stop_daemon(g->daemon); /* closes the listening socket too */

@@ -14,11 +14,15 @@ struct mhd_glue {
     struct loop *loop;
     struct loop_io io;
     struct loop_timer timer;
-    int needs_run; /* set by callers after MHD_resume_connection */
+    int needs_run;           /* a connection was resumed: run at the end of the turn */
+    struct loop_defer check; /* a resume after this turn's run: the next turn must not wait */
 };
 
 /* Watches d's epoll descriptor on l. Returns 0 or NGR_ESYS (d is then stopped). */
 int mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err);
+/* After MHD_resume_connection: the daemon runs at the end of this turn, or at once in the next
+ * if the end of this one has passed. */
+void mhd_glue_resumed(struct mhd_glue *g);
 /* End of a turn: runs the daemon if a connection was resumed or its timeout is due, then arms
  * the timer for its next timeout. */
 void mhd_glue_turn_end(struct mhd_glue *g);

@@ -55,12 +55,9 @@ struct pub_req {
     struct loop_timer hup_timer; /* starts the hup watch when a wait lasts */
     struct pipe_end pipe;       /* after 101: the upgraded socket <-> the stream */
     struct MHD_UpgradeResponseHandle *urh;
-    TAILQ_ENTRY(pub_req) list_entry; /* on the suspended list, or the finished one */
+    TAILQ_ENTRY(pub_req) list_entry; /* on the suspended list */
+    struct loop_defer free; /* finished: an event for it may still wait in this epoll batch */
 };
-
-/* Finished requests, freed at the end of the turn: an event for one of them may still be
- * waiting in the current epoll batch. */
-static TAILQ_HEAD(, pub_req) public_http_finished = TAILQ_HEAD_INITIALIZER(public_http_finished);
 
 /* Suspended requests, so that shutdown can resume them all before stopping the daemon. */
 static TAILQ_HEAD(, pub_req) public_http_suspended = TAILQ_HEAD_INITIALIZER(public_http_suspended);
@@ -69,6 +66,7 @@ static TAILQ_HEAD(, pub_req) public_http_suspended = TAILQ_HEAD_INITIALIZER(publ
 
 static const struct stream_ops public_http_stream_ops;
 static void public_http_on_pipe_done(void *owner, struct pipe_end *p, int error);
+static void public_http_free(void *arg);
 static struct frame_field public_http_fields[NGR_MAX_HEADERS];
 static struct frame_field public_http_out_fields[NGR_MAX_HEADERS + 3];
 
@@ -242,7 +240,7 @@ public_http_wake(struct pub_req *req)
     req->suspended = 0;
     TAILQ_REMOVE(&public_http_suspended, req, list_entry);
     MHD_resume_connection(req->conn);
-    req->srv->http.needs_run = 1;
+    mhd_glue_resumed(&req->srv->http);
 }
 
 static void
@@ -300,6 +298,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     buf_init_kept(&req->body, NGR_STREAM_WINDOW); /* lives as long as the request */
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
     loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
+    loop_defer_init(&req->free, public_http_free, req);
     if (req->target == NULL) {
         free(req);
         return NULL;
@@ -308,8 +307,10 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 static void
-public_http_free(struct pub_req *req)
+public_http_free(void *arg)
 {
+    struct pub_req *req = arg;
+
     if (req == NULL)
         return;
     if (req->hup.fd >= 0)
@@ -352,7 +353,7 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->suspended = 0;
         TAILQ_REMOVE(&public_http_suspended, req, list_entry);
     }
-    TAILQ_INSERT_TAIL(&public_http_finished, req, list_entry);
+    loop_defer(req->srv->loop, &req->free);
     *con_cls = NULL;
 }
 
@@ -513,8 +514,7 @@ public_http_open(struct pub_req *req, const char *method)
     static char xff[8192];
     char client_ip[64];
     size_t i, n = 0, xff_len, xff_at;
-    ssize_t len;
-    int no_body, upgrade;
+    int no_body, upgrade, rc;
 
     host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     t = public_http_route(req, host);
@@ -621,23 +621,21 @@ public_http_open(struct pub_req *req, const char *method)
     h.nfields = n;
 
     s = control_session(t->conn);
-    if (session_stream_open(s, &req->st, req) != 0) {
+    if (session_stream_open(s, &req->st, &public_http_stream_ops, req) != 0) {
         public_http_fail(req, 502, "Bad Gateway", "The tunnel is closing; try again.");
         return;
     }
-    req->st.ops = &public_http_stream_ops;
     no_body = h.body == FRAME_BODY_NONE || (h.body == FRAME_BODY_LENGTH && h.length == 0);
     /* An upgrade request keeps its stream open toward the client even without a body: after a
      * 101, the public client's bytes follow on it. */
-    len = frame_open_encode(session_scratch(), NGR_SCRATCH_LEN, req->st.id,
-                            no_body && !upgrade ? FRAME_FLAG_END_STREAM : 0, &h);
-    if (len < 0) {
+    rc = session_send_open(&req->st, no_body && !upgrade ? FRAME_FLAG_END_STREAM : 0, &h);
+    if (rc == NGR_ELIMIT) {
         session_stream_detach(&req->st);
         public_http_fail(req, 431, "Request Header Fields Too Large",
                          "The request head is larger than %d bytes.", NGR_FRAME_MAX_PAYLOAD);
         return;
     }
-    if (session_queue(s, len, 0) != 0) {
+    if (rc != 0) {
         session_stream_detach(&req->st);
         public_http_fail(req, 502, "Bad Gateway", "The tunnel's connection is overloaded.");
         return;
@@ -682,9 +680,11 @@ public_http_on_pipe_done(void *owner, struct pipe_end *p, int error)
 {
     struct pub_req *req = owner;
 
-    if (req->st.sess != NULL) {
-        if (error != 0)
-            session_stream_reset(&req->st, FRAME_CODE_CANCEL, "public client connection failed");
+    if (error == PIPE_RESET) {
+        req->reset = 1;
+        req->pipe.read_counter = req->pipe.write_counter = NULL; /* the tunnel may go */
+    } else if (error != 0 && req->st.sess != NULL) {
+        session_stream_reset(&req->st, FRAME_CODE_CANCEL, "public client connection failed");
     }
     public_http_release(req);
     pipe_stop(&req->pipe);
@@ -692,7 +692,7 @@ public_http_on_pipe_done(void *owner, struct pipe_end *p, int error)
     if (req->upgraded) {
         req->upgraded = 0;
         MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
-        req->srv->http.needs_run = 1;
+        mhd_glue_resumed(&req->srv->http);
     }
 }
 
@@ -899,6 +899,8 @@ public_http_on_reply(struct stream *st, const struct frame *f)
         /* From here the stream carries raw bytes; they wait in the pipe until the switch. */
         req->piping = 1;
         pipe_init(&req->pipe, req->srv->loop, st, public_http_on_pipe_done, req);
+        st->ops = &pipe_stream_ops;
+        st->owner = &req->pipe;
         if (req->tunnel != NULL) {
             req->pipe.read_counter = &req->tunnel->bytes_in;
             req->pipe.write_counter = &req->tunnel->bytes_out;
@@ -918,8 +920,6 @@ public_http_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
 {
     struct pub_req *req = st->owner;
 
-    if (req->piping)
-        return pipe_on_data(&req->pipe, p, n, end);
     if (!req->head_in || req->resp_ended)
         return NGR_EPROTO; /* body before head, or after the end: the stream is reset */
     if (n > 0) {
@@ -944,10 +944,6 @@ public_http_on_reset(struct stream *st, uint32_t code, struct frame_str message)
     char esc[NGR_MAX_MESSAGE * 4 + 8];
 
     req->reset = 1;
-    if (req->piping) {
-        req->pipe.read_counter = req->pipe.write_counter = NULL; /* the tunnel may go */
-        public_http_on_pipe_done(req, &req->pipe, 0);
-    }
     public_http_release(req);
     log_escape(esc, sizeof(esc), message.p, message.len);
     if (!req->head_in) {
@@ -981,10 +977,6 @@ public_http_on_writable(struct stream *st)
 {
     struct pub_req *req = st->owner;
 
-    if (req->piping) {
-        pipe_on_writable(&req->pipe);
-        return;
-    }
     /* Credit matters only to a request whose upload is waiting for it. */
     if (req->upload_blocked) {
         req->upload_blocked = 0;
@@ -1035,18 +1027,6 @@ public_http_start(struct server *srv, struct ngr_err *err)
         return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the HTTP port");
     }
     return mhd_glue_start(&srv->http, srv->loop, d, err);
-}
-
-void
-public_http_turn_end(struct server *srv)
-{
-    struct pub_req *req;
-
-    while ((req = TAILQ_FIRST(&public_http_finished)) != NULL) {
-        TAILQ_REMOVE(&public_http_finished, req, list_entry);
-        public_http_free(req);
-    }
-    mhd_glue_turn_end(&srv->http);
 }
 
 void

@@ -16,8 +16,6 @@
 int public_http_start(struct server *srv, struct ngr_err *err);
 /* Resumes every suspended connection and stops the daemon. */
 void public_http_stop(struct server *srv);
-/* End of a loop turn: lets libmicrohttpd act on resumed connections; sets the loop's wait. */
-void public_http_turn_end(struct server *srv);
 
 /* Stream events, from control.c. st->owner is the request. */
 int public_http_on_reply(struct stream *st, const struct frame *f);

@@ -19,10 +19,11 @@
 struct tcp_conn {
     struct stream st;
     struct pipe_end pipe;
-    struct tcp_listener *l;
+    struct tcp_listener *l; /* NULL once closed */
     int fd;
     char peer[64];
-    TAILQ_ENTRY(tcp_conn) entry; /* on its listener, then on the closed list */
+    TAILQ_ENTRY(tcp_conn) entry; /* on its listener */
+    struct loop_defer free;
 };
 
 struct tcp_listener {
@@ -34,11 +35,13 @@ struct tcp_listener {
 };
 
 
-/* Closed connections, freed at the end of the turn (an event may wait in this epoll batch). */
-static TAILQ_HEAD(, tcp_conn) public_tcp_closed = TAILQ_HEAD_INITIALIZER(public_tcp_closed);
 static unsigned public_tcp_cursor; /* where the next port search starts */
 
-static const struct stream_ops public_tcp_stream_ops;
+static void
+public_tcp_free(void *arg)
+{
+    free(arg);
+}
 
 /* Ends a connection: stream reset (if code) or detached, socket closed, freed later. */
 static void
@@ -56,8 +59,9 @@ public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
     close(tc->fd);
     tc->l->t->streams--;
     TAILQ_REMOVE(&tc->l->conns, tc, entry);
+    /* An event for the socket may wait in this epoll batch: free at the end of the turn. */
+    loop_defer(tc->l->srv->loop, &tc->free);
     tc->l = NULL;
-    TAILQ_INSERT_TAIL(&public_tcp_closed, tc, entry);
     log_debug("tcp %s: closed (%s)", tc->peer, why);
 }
 
@@ -66,40 +70,12 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
 {
     struct tcp_conn *tc = owner;
 
-    public_tcp_close(tc, error ? FRAME_CODE_CANCEL : FRAME_CODE_NONE,
-                     error ? strerror(error) : "both sides done");
+    /* On a reset the local service refused or the client went away: this connection ends. */
+    public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE,
+                     error == PIPE_RESET ? "reset by the client"
+                     : error != 0        ? strerror(error)
+                                         : "both sides done");
 }
-
-static int
-public_tcp_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
-{
-    struct tcp_conn *tc = st->owner;
-
-    return pipe_on_data(&tc->pipe, p, n, end);
-}
-
-static void
-public_tcp_on_reset(struct stream *st, uint32_t code, struct frame_str message)
-{
-    struct tcp_conn *tc = st->owner;
-
-    /* The local service refused or the client went away: end this public connection only. */
-    public_tcp_close(tc, FRAME_CODE_NONE, "reset by the client");
-}
-
-static void
-public_tcp_on_writable(struct stream *st)
-{
-    struct tcp_conn *tc = st->owner;
-
-    pipe_on_writable(&tc->pipe);
-}
-
-static const struct stream_ops public_tcp_stream_ops = {
-    .on_data = public_tcp_on_data,
-    .on_reset = public_tcp_on_reset,
-    .on_writable = public_tcp_on_writable,
-};
 
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
@@ -107,7 +83,6 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     struct session *s = control_session(l->t->conn);
     struct tcp_conn *tc = calloc(1, sizeof(*tc));
     struct frame_head h;
-    ssize_t len;
 
     if (tc == NULL) {
         close(fd);
@@ -116,13 +91,13 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     tc->fd = fd;
     tc->l = l;
     net_format_ip(sa, tc->peer, sizeof(tc->peer));
+    loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
-    if (session_stream_open(s, &tc->st, tc) != 0) {
+    if (session_stream_open(s, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
         close(fd);
         free(tc);
         return;
     }
-    tc->st.ops = &public_tcp_stream_ops;
     TAILQ_INSERT_TAIL(&l->conns, tc, entry);
     l->t->streams++;
     l->t->requests++;
@@ -134,11 +109,10 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     h.client_addr = frame_str_c(tc->peer);
     h.scheme = frame_str_c("tcp");
     h.host = frame_str_c("");
-    len = frame_open_encode(session_scratch(), NGR_SCRATCH_LEN, tc->st.id, 0, &h);
     pipe_init(&tc->pipe, l->srv->loop, &tc->st, public_tcp_on_pipe_done, tc);
     tc->pipe.read_counter = &l->t->bytes_in;
     tc->pipe.write_counter = &l->t->bytes_out;
-    if (session_queue(s, len, 0) != 0 || pipe_start(&tc->pipe, fd) != 0) {
+    if (session_send_open(&tc->st, 0, &h) != 0 || pipe_start(&tc->pipe, fd) != 0) {
         public_tcp_close(tc, FRAME_CODE_INTERNAL, "cannot start");
         return;
     }
@@ -157,7 +131,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     const struct server_config *cfg = &srv->cfg;
     unsigned span, i;
     struct tcp_listener *l;
-    int fd;
+    int fd, rc;
 
     if (cfg->tcp_port_low == 0)
         return err_set(err, NGR_EINVAL,
@@ -187,9 +161,10 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
         return err_set(err, NGR_ELIMIT, "no free TCP port left in %u-%u on this gateway",
                        cfg->tcp_port_low, cfg->tcp_port_high);
     }
-    if (listener_start(&l->listen, srv->loop, fd, "tcp port", public_tcp_on_accept, l) != 0) {
+    rc = listener_start(&l->listen, srv->loop, fd, "tcp port", public_tcp_on_accept, l, err);
+    if (rc != 0) {
         free(l);
-        return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
+        return rc;
     }
     t->tcp = l;
     snprintf(t->public_url, sizeof(t->public_url), "tcp://%s:%u", cfg->domain, l->port);
@@ -209,15 +184,4 @@ public_tcp_unbind(struct tunnel *t)
     listener_stop(&l->listen);
     free(l);
     t->tcp = NULL;
-}
-
-void
-public_tcp_turn_end(void)
-{
-    struct tcp_conn *tc;
-
-    while ((tc = TAILQ_FIRST(&public_tcp_closed)) != NULL) {
-        TAILQ_REMOVE(&public_tcp_closed, tc, entry);
-        free(tc);
-    }
 }

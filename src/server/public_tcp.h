@@ -13,7 +13,5 @@
 int public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err);
 /* Closes the port and every connection on it (their streams are reset). */
 void public_tcp_unbind(struct tunnel *t);
-/* End of a loop turn: frees closed connections. */
-void public_tcp_turn_end(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NET_NOTSENT_LOWAT (64 * 1024) /* bytes queued unsent in the kernel before EAGAIN */
@@ -262,4 +263,20 @@ net_connect_resolved(const struct net_resolved *r, int i)
     }
     net_tune_stream(fd);
     return fd;
+}
+
+int
+net_send_buf(int fd, struct buf *b, size_t *sent)
+{
+    while (b->len > 0) {
+        ssize_t n = send(fd, buf_head(b), b->len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN ? 0 : errno;
+        }
+        buf_consume(b, (size_t)n);
+        *sent += (size_t)n;
+    }
+    return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "err.h"
 #include "limits.h"
 
@@ -50,5 +51,10 @@ int net_connect_resolved(const struct net_resolved *r, int i);
 
 /* TCP_NODELAY and TCP_NOTSENT_LOWAT: our own output order decides what goes first. */
 void net_tune_stream(int fd);
+
+/* Sends what b holds on the socket fd until it would block (no SIGPIPE), consuming what went;
+ * adds the bytes sent to *sent. Returns 0 (all sent, or the socket is full) or the errno value
+ * of the failure. */
+int net_send_buf(int fd, struct buf *b, size_t *sent);
 
 #endif

@@ -1,6 +1,7 @@
 /* pipe.c: socket <-> stream byte pipe with credit-based back-pressure; see pipe.h. */
 #include "pipe.h"
 #include "err.h"
+#include "net.h"
 
 #include <errno.h>
 #include <string.h>
@@ -134,21 +135,16 @@ pipe_stop(struct pipe_end *p)
 static int
 pipe_write(struct pipe_end *p)
 {
-    while (p->out.len > 0) {
-        ssize_t n = send(p->fd, buf_head(&p->out), p->out.len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            return errno;
-        }
-        buf_consume(&p->out, (size_t)n);
-        p->bytes_written += (uint64_t)n;
-        if (p->write_counter != NULL)
-            *p->write_counter += (uint64_t)n;
-        session_consumed(p->st, (size_t)n); /* credit back only for bytes the socket took */
-    }
+    size_t sent = 0;
+    int err = net_send_buf(p->fd, &p->out, &sent);
+
+    p->bytes_written += sent;
+    if (p->write_counter != NULL)
+        *p->write_counter += sent;
+    if (sent > 0)
+        session_consumed(p->st, sent); /* credit back only for bytes the socket took */
+    if (err != 0)
+        return err;
     if (p->out.len == 0 && p->peer_end && !p->shut_wr) {
         shutdown(p->fd, SHUT_WR);
         p->shut_wr = 1;

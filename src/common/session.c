@@ -3,6 +3,7 @@
 #include "session.h"
 #include "err.h"
 #include "log.h"
+#include "net.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -475,17 +476,10 @@ session_close(struct session *s, uint32_t code, const char *fmt, ...)
 static int
 session_flush(struct session *s)
 {
-    while (s->out.len > 0) {
-        ssize_t n = write(s->fd, buf_head(&s->out), s->out.len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            return NGR_ECLOSED;
-        }
-        buf_consume(&s->out, (size_t)n);
-    }
+    size_t sent = 0;
+
+    if (net_send_buf(s->fd, &s->out, &sent) != 0)
+        return NGR_ECLOSED;
     if (s->out.len > 0 && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);

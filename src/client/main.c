@@ -7,6 +7,7 @@
 #include "log.h"
 #include "replay.h"
 #include "session.h"
+#include "signals.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -14,24 +15,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
-struct main_signals {
-    struct client *cl;
-    struct loop_io io;
-    int fd;
-};
-
 static void
-main_on_signal(void *arg, uint32_t events)
+main_on_signal(void *arg, int signo)
 {
-    struct main_signals *sig = arg;
-    struct signalfd_siginfo si;
-
-    if (read(sig->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-        return;
-    client_control_stop(sig->cl);
+    client_control_stop(arg);
 }
 
 static void
@@ -47,9 +36,8 @@ int
 main(int argc, char **argv)
 {
     struct client cl;
-    struct main_signals sig;
+    struct signals sig;
     struct ngr_err err;
-    sigset_t mask;
     int rc;
 
     memset(&cl, 0, sizeof(cl));
@@ -62,7 +50,6 @@ main(int argc, char **argv)
         return 2;
     }
     log_init("ngrnotok", cl.opt.log_level);
-    signal(SIGPIPE, SIG_IGN);
     /* libcurl allocates its receive buffer (NGR_CURL_BUFFER, 256 KiB) for every transfer and
      * frees it at the end. With glibc's adaptive thresholds those frees kept shrinking the heap
      * and the next transfers grew it again (a brk for every 11 small requests, and their page
@@ -92,14 +79,8 @@ main(int argc, char **argv)
         fprintf(stderr, "ngrnotok: cannot reach the gateway: %s\n", err.msg);
         return 1;
     }
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    sig.cl = &cl;
-    sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sig.fd < 0 || loop_io_add(cl.loop, &sig.io, sig.fd, LOOP_READ, main_on_signal, &sig) != 0) {
-        fprintf(stderr, "ngrnotok: signalfd: %s\n", strerror(errno));
+    if (signals_start(&sig, cl.loop, main_on_signal, &cl, &err) != 0) {
+        fprintf(stderr, "ngrnotok: %s\n", err.msg);
         return 1;
     }
     loop_set_turn_hook(cl.loop, main_turn_end, &cl);
@@ -113,8 +94,7 @@ main(int argc, char **argv)
         loop_run_deferred(cl.loop);
     }
     replay_free(cl.replay);
-    loop_io_del(cl.loop, &sig.io);
-    close(sig.fd);
+    signals_stop(&sig);
     loop_free(cl.loop);
     curl_global_cleanup();
     return cl.exit_code;

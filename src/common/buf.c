@@ -107,7 +107,7 @@ void
 buf_consume(struct buf *b, size_t n)
 {
     if (n >= b->len) {
-        if (b->keep && b->cap > BUF_KEEP_MIN)
+        if (b->keep && b->cap > NGR_BUF_KEEP_MIN)
             b->off = b->len = 0;
         else
             buf_free(b);

@@ -9,21 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limits.h"
+
 struct buf {
     uint8_t *data; /* owned; NULL while empty */
     size_t off;    /* first unread byte */
     size_t len;    /* unread bytes, starting at data + off */
     size_t cap;    /* allocated bytes */
     size_t limit;  /* len never exceeds this */
-    int keep;      /* storage over BUF_KEEP_MIN stays when drained, until buf_trim or buf_free */
+    int keep;      /* storage over NGR_BUF_KEEP_MIN stays when drained, until buf_trim or buf_free */
 };
 
 /* Sets the limit; allocates nothing. */
 void buf_init(struct buf *b, size_t limit);
-/* Like buf_init, but storage larger than BUF_KEEP_MIN stays when the buffer is drained; a
+/* Like buf_init, but storage larger than NGR_BUF_KEEP_MIN stays when the buffer is drained; a
  * smaller one is freed as usual (cheap to get again), so an owner that only trickles (a quiet
  * session's heartbeats) still holds nothing between its writes. */
-#define BUF_KEEP_MIN 4096 /* bytes */
 void buf_init_kept(struct buf *b, size_t limit);
 /* Releases the storage of an empty buffer; does nothing to one that holds bytes. */
 void buf_trim(struct buf *b);
@@ -48,7 +49,7 @@ buf_head(const struct buf *b)
 }
 
 /* Drops n (<= len) bytes from the front; frees storage when nothing is left (unless kept and
- * larger than BUF_KEEP_MIN). */
+ * larger than NGR_BUF_KEEP_MIN). */
 void buf_consume(struct buf *b, size_t n);
 /* Copies up to n bytes out and consumes them; returns how many. */
 size_t buf_take(struct buf *b, void *out, size_t n);

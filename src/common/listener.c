@@ -21,7 +21,7 @@ listener_on_io(void *arg, uint32_t events)
     struct listener *l = arg;
     int i;
 
-    for (i = 0; i < LISTENER_BATCH; i++) {
+    for (i = 0; i < NGR_LISTENER_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -29,9 +29,9 @@ listener_on_io(void *arg, uint32_t events)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_warn("%s: accept: %s; pausing for %d ms", l->name, strerror(errno),
-                         LISTENER_PAUSE_MS);
+                         NGR_LISTENER_PAUSE_MS);
                 loop_io_mod(l->loop, &l->io, 0);
-                loop_timer_start(l->loop, &l->pause, LISTENER_PAUSE_MS);
+                loop_timer_start(l->loop, &l->pause, NGR_LISTENER_PAUSE_MS);
             } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 log_warn("%s: accept: %s", l->name, strerror(errno));
             }

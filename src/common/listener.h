@@ -7,10 +7,9 @@
 #include <sys/socket.h>
 
 #include "err.h"
+#include "limits.h"
 #include "loop.h"
 
-#define LISTENER_BATCH 64      /* connections accepted per readiness event */
-#define LISTENER_PAUSE_MS 1000 /* ms without accepting once descriptors run out */
 
 /* A new connection: fd is non-blocking and close-on-exec, owned by the callee. */
 typedef void (*listener_cb)(void *arg, int fd, const struct sockaddr *peer);

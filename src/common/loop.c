@@ -1,6 +1,7 @@
 /* loop.c: epoll, a binary heap of timers, an end-of-turn hook and deferred work; see loop.h. */
 #include "loop.h"
 #include "err.h"
+#include "limits.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,13 +9,6 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Events taken per turn. Small on purpose: the turn hook that ends each turn is where queued
- * frames are written, so with many ready sockets (the client's local connections under load)
- * a small batch passes answers on sooner and the processes of a tunnel overlap instead of
- * taking turns. 16 against 256: about 15% more small requests per second through a tunnel,
- * measured side by side (docs/performance.md). */
-#define LOOP_MAX_EVENTS 16
 
 struct loop {
     int epfd;
@@ -302,7 +296,7 @@ loop_run_timers(struct loop *l)
 int
 loop_run(struct loop *l)
 {
-    struct epoll_event evs[LOOP_MAX_EVENTS];
+    struct epoll_event evs[NGR_LOOP_EVENTS];
     int n, i;
 
     /* Timers armed before the first turn count from now, not from loop_new. */
@@ -312,7 +306,7 @@ loop_run(struct loop *l)
 
         l->woken = 0;
         l->wait_limit = UINT64_MAX;
-        n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, wait);
+        n = epoll_wait(l->epfd, evs, NGR_LOOP_EVENTS, wait);
         if (n < 0 && errno != EINTR)
             return NGR_ESYS;
         l->now = loop_clock_ms();

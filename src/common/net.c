@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NET_NOTSENT_LOWAT (64 * 1024) /* bytes queued unsent in the kernel before EAGAIN */
 
 int
 net_parse_addr(const char *s, const char *default_host, int allow_zero, struct net_addr *a,
@@ -221,7 +220,7 @@ net_connect_result(int fd, const struct net_addr *a, struct ngr_err *err)
 void
 net_tune_stream(int fd)
 {
-    int one = 1, lowat = NET_NOTSENT_LOWAT;
+    int one = 1, lowat = NGR_NOTSENT_LOWAT;
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
@@ -236,7 +235,7 @@ net_resolve_all(const struct net_addr *a, struct net_resolved *r, struct ngr_err
     memset(r, 0, sizeof(*r));
     if ((rc = net_resolve(a, 0, &res, err)) != 0)
         return rc;
-    for (ai = res; ai != NULL && r->n < NET_MAX_RESOLVED; ai = ai->ai_next) {
+    for (ai = res; ai != NULL && r->n < NGR_MAX_RESOLVED; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof(r->addr[0]))
             continue;
         memcpy(&r->addr[r->n], ai->ai_addr, ai->ai_addrlen);

@@ -38,10 +38,9 @@ int net_connect_result(int fd, const struct net_addr *a, struct ngr_err *err);
 
 /* Addresses resolved once, at startup, for connecting again and again without a blocking
  * lookup on the loop ("localhost" gives ::1 and 127.0.0.1: a service may listen on either). */
-#define NET_MAX_RESOLVED 4
 struct net_resolved {
-    struct sockaddr_storage addr[NET_MAX_RESOLVED];
-    socklen_t len[NET_MAX_RESOLVED];
+    struct sockaddr_storage addr[NGR_MAX_RESOLVED];
+    socklen_t len[NGR_MAX_RESOLVED];
     int n;
 };
 int net_resolve_all(const struct net_addr *a, struct net_resolved *r, struct ngr_err *err);

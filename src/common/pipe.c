@@ -8,11 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PIPE_READ_CHUNK                                                                            \
-    (256 * 1024) /* bytes read from the socket at once (64 KiB: a                                  \
-                  * TCP tunnel moved a fifth less; docs/performance.md) */
-
-static uint8_t pipe_read_area[PIPE_READ_CHUNK];
+static uint8_t pipe_read_area[NGR_PIPE_READ_CHUNK];
 
 static void pipe_on_io(void *arg, uint32_t events);
 static int pipe_write(struct pipe_end *p);
@@ -172,7 +168,7 @@ pipe_read(struct pipe_end *p)
     /* Then yield to other sockets. A stream's window (1 MiB) is the same size, so one busy
      * socket takes no more than its credit; one read a turn cost a TCP tunnel a fifth of its
      * download rate. */
-    size_t budget = 4 * PIPE_READ_CHUNK;
+    size_t budget = 4 * NGR_PIPE_READ_CHUNK;
 
     while (budget > 0 && !p->read_eof) {
         size_t room = session_send_room(p->st);

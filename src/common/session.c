@@ -13,9 +13,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* DATA frames session_send_data writes or queues at once. */
-#define SESSION_SLICES 8
-
 /* Where the typed senders encode a frame before it is appended to a session's output, and one
  * read's bytes (behind at most a partial frame header moved from a session's input). Private to
  * this file, used within one call: nothing outside sees them. */
@@ -367,14 +364,14 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
 
     if (s == NULL || s->closing)
         return NGR_ECLOSED;
-    /* In batches of up to SESSION_SLICES frames, each batch one write or one queueing. */
+    /* In batches of up to NGR_DATA_SLICES_AT_ONCE frames, each batch one write or one queueing. */
     while (!last) {
-        uint8_t hdr[SESSION_SLICES][NGR_FRAME_HEADER_LEN];
-        struct iovec iov[2 * SESSION_SLICES];
+        uint8_t hdr[NGR_DATA_SLICES_AT_ONCE][NGR_FRAME_HEADER_LEN];
+        struct iovec iov[2 * NGR_DATA_SLICES_AT_ONCE];
         size_t total = 0;
         int cnt = 0;
 
-        while (cnt < 2 * SESSION_SLICES) {
+        while (cnt < 2 * NGR_DATA_SLICES_AT_ONCE) {
             size_t room = session_send_room(st), slice = n - sent;
             uint8_t flags = 0;
 

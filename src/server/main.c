@@ -8,6 +8,7 @@
 #include "public_tcp.h"
 #include "server.h"
 #include "session.h"
+#include "signals.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 static void
@@ -199,23 +199,14 @@ main_write_ports(struct server *srv)
         fatal("ports file %s: %s", srv->cfg.ports_file, strerror(errno));
 }
 
-struct main_signals {
-    struct server *srv;
-    struct loop_io io;
-    int fd;
-};
-
 static void
-main_on_signal(void *arg, uint32_t events)
+main_on_signal(void *arg, int signo)
 {
-    struct main_signals *sig = arg;
-    struct signalfd_siginfo si;
+    struct server *srv = arg;
 
-    if (read(sig->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-        return;
-    log_info("signal %u: shutting down", si.ssi_signo);
-    control_stop(sig->srv);
-    loop_stop(sig->srv->loop);
+    log_info("signal %d: shutting down", signo);
+    control_stop(srv);
+    loop_stop(srv->loop);
 }
 
 static void
@@ -233,16 +224,14 @@ int
 main(int argc, char **argv)
 {
     struct server srv;
-    struct main_signals sig;
+    struct signals sig;
     struct ngr_err err;
-    sigset_t mask;
 
     memset(&srv, 0, sizeof(srv));
     srv.control.fd = -1;
     config_defaults(&srv.cfg);
     main_parse(argc, argv, &srv.cfg);
     log_init("ngrnotokd", srv.cfg.log_level);
-    signal(SIGPIPE, SIG_IGN);
     main_raise_nofile();
 
     srv.loop = loop_new();
@@ -255,14 +244,8 @@ main(int argc, char **argv)
     if (admin_api_start(&srv, &err) != 0)
         fatal("admin listener: %s", err.msg);
 
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    sig.srv = &srv;
-    sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sig.fd < 0 || loop_io_add(srv.loop, &sig.io, sig.fd, LOOP_READ, main_on_signal, &sig) != 0)
-        fatal("signalfd: %s", strerror(errno));
+    if (signals_start(&sig, srv.loop, main_on_signal, &srv, &err) != 0)
+        fatal("signals: %s", err.msg);
     loop_set_turn_hook(srv.loop, main_turn_end, &srv);
     main_write_ports(&srv);
 
@@ -273,8 +256,7 @@ main(int argc, char **argv)
     loop_run_deferred(srv.loop);
     public_http_stop(&srv);
     admin_api_stop(&srv);
-    loop_io_del(srv.loop, &sig.io);
-    close(sig.fd);
+    signals_stop(&sig);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

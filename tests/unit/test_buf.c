@@ -173,7 +173,7 @@ test_buf_consume(void **state)
     assert_null(b.data);
 }
 
-/* A kept buffer holds on to its storage (over BUF_KEEP_MIN) when drained, refills without growing
+/* A kept buffer holds on to its storage (over NGR_BUF_KEEP_MIN) when drained, refills without growing
  * again, and gives it back only through buf_trim (and only when empty) or buf_free. */
 static void
 test_buf_kept(void **state)
@@ -220,9 +220,9 @@ test_buf_kept(void **state)
     assert_int_equal(b.len, 30000);
     buf_free(&b);
     assert_null(b.data);
-    /* Storage of BUF_KEEP_MIN or less is freed when drained, kept or not. */
+    /* Storage of NGR_BUF_KEEP_MIN or less is freed when drained, kept or not. */
     assert_int_equal(buf_append(&b, src, 100), 0);
-    assert_true(b.cap <= BUF_KEEP_MIN);
+    assert_true(b.cap <= NGR_BUF_KEEP_MIN);
     buf_consume(&b, 100);
     assert_null(b.data);
     /* buf_trim on a plain, empty buffer is harmless. */

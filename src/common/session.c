@@ -196,24 +196,31 @@ session_send_goaway(struct session *s, uint32_t code, uint32_t last_id, const ch
     return session_send_reason(s, FRAME_GOAWAY, 0, code, last_id, message);
 }
 
+/* OPEN or REPLY: a head, within the output cap. */
+static int
+session_send_head(struct stream *st, uint8_t type, uint8_t flags, const struct frame_head *h)
+{
+    ssize_t n;
+
+    if (st->sess == NULL)
+        return NGR_ECLOSED;
+    if (type == FRAME_OPEN)
+        n = frame_open_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h);
+    else
+        n = frame_reply_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h);
+    return session_queue(st->sess, session_encode_area, n, 0);
+}
+
 int
 session_send_open(struct stream *st, uint8_t flags, const struct frame_head *h)
 {
-    if (st->sess == NULL)
-        return NGR_ECLOSED;
-    return session_queue(st->sess, session_encode_area,
-                         frame_open_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h),
-                         0);
+    return session_send_head(st, FRAME_OPEN, flags, h);
 }
 
 int
 session_send_reply(struct stream *st, uint8_t flags, const struct frame_head *h)
 {
-    if (st->sess == NULL)
-        return NGR_ECLOSED;
-    return session_queue(st->sess, session_encode_area,
-                         frame_reply_encode(session_encode_area, NGR_SCRATCH_LEN, st->id, flags, h),
-                         0);
+    return session_send_head(st, FRAME_REPLY, flags, h);
 }
 
 static int

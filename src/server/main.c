@@ -57,6 +57,24 @@ main_usage(FILE *f)
             "gateway, telling connected clients first.\n");
 }
 
+/* A command-line mistake: say which option, point to --help, exit 2. */
+static void __attribute__((noreturn))
+main_bad_option(int missing_value, const char *arg, int opt)
+{
+    char name[64];
+
+    if (strncmp(arg, "--", 2) != 0)
+        snprintf(name, sizeof(name), "-%c", opt);
+    else
+        snprintf(name, sizeof(name), "%s", arg);
+    if (missing_value)
+        fprintf(stderr, "ngrnotokd: option %s needs a value\n", name);
+    else
+        fprintf(stderr, "ngrnotokd: unknown option %s\n", name);
+    fprintf(stderr, "Try 'ngrnotokd --help'.\n");
+    exit(2);
+}
+
 static const struct option main_options[] = {
     {"config", required_argument, NULL, 'c'},
     {"domain", required_argument, NULL, 'd'},
@@ -138,19 +156,9 @@ main_parse(int argc, char **argv, struct server_config *cfg)
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':
-            if (strncmp(cur, "--", 2) != 0)
-                fprintf(stderr, "ngrnotokd: option -%c needs a value\n", optopt);
-            else
-                fprintf(stderr, "ngrnotokd: option %s needs a value\n", cur);
-            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
-            exit(2);
+            main_bad_option(1, cur, optopt);
         default:
-            if (strncmp(cur, "--", 2) != 0)
-                fprintf(stderr, "ngrnotokd: unknown option -%c\n", optopt);
-            else
-                fprintf(stderr, "ngrnotokd: unknown option %s\n", cur);
-            fprintf(stderr, "Try 'ngrnotokd --help'.\n");
-            exit(2);
+            main_bad_option(0, cur, optopt);
         }
         if (rc != 0) {
             fprintf(stderr, "ngrnotokd: %s\n", err.msg);

@@ -70,6 +70,8 @@
 /* bytes: a peer's address as text (an IPv6 address at most 45, with its NUL), in logs, OPEN and
  * the admin API */
 #define NGR_PEER_LEN 64
+#define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
+#define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
 
 /* Client, local side. */
 /* bytes: CURLOPT_BUFFERSIZE (each read from the local service), also the write-callback

@@ -146,7 +146,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_bind b;
     struct tunnel *t;
-    char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[160];
+    char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[NGR_NAME_ESC_LEN];
     unsigned port;
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)

@@ -758,7 +758,7 @@ static void public_http_log(void *cls, const char *fmt, va_list ap)
 static void
 public_http_log(void *cls, const char *fmt, va_list ap)
 {
-    char line[512];
+    char line[NGR_HTTP_LOG_LEN];
 
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';

@@ -72,6 +72,8 @@
 #define NGR_PEER_LEN 64
 #define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
 #define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
+#define NGR_CONFIG_LINE_LEN 1024 /* bytes: one line of the config file, with its NUL */
+#define NGR_CONFIG_KEY_LEN 64    /* bytes: a config key, with its NUL; longer keys are cut */
 
 /* Client, local side. */
 /* bytes: CURLOPT_BUFFERSIZE (each read from the local service), also the write-callback

@@ -7,14 +7,20 @@
 #include <string.h>
 
 void
+error_page_vset(struct error_page *e, int status, const char *title, const char *fmt, va_list ap)
+{
+    e->status = status;
+    e->title = title;
+    vsnprintf(e->text, sizeof(e->text), fmt, ap);
+}
+
+void
 error_page_set(struct error_page *e, int status, const char *title, const char *fmt, ...)
 {
     va_list ap;
 
-    e->status = status;
-    e->title = title;
     va_start(ap, fmt);
-    vsnprintf(e->text, sizeof(e->text), fmt, ap);
+    error_page_vset(e, status, title, fmt, ap);
     va_end(ap);
 }
 

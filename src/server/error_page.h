@@ -4,6 +4,7 @@
 #ifndef NGR_ERROR_PAGE_H
 #define NGR_ERROR_PAGE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -22,6 +23,8 @@ struct error_page {
 /* Fills e; the text is cut at NGR_ERROR_REASON_LEN - 1 bytes. */
 void error_page_set(struct error_page *e, int status, const char *title, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void error_page_vset(struct error_page *e, int status, const char *title, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 4, 0)));
 /* HTML-escapes s into out (cap > 0): the five markup characters as entities, control bytes
  * as '?'. Stops before an entity that would not fit, so out is always terminated. Returns the
  * length written. */

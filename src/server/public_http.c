@@ -177,10 +177,8 @@ public_http_fail(struct pub_req *req, uint32_t code, const char *reason, int sta
     struct error_page page;
     va_list ap;
 
-    page.status = status;
-    page.title = title;
     va_start(ap, fmt);
-    vsnprintf(page.text, sizeof(page.text), fmt, ap);
+    error_page_vset(&page, status, title, fmt, ap);
     va_end(ap);
     public_http_abort(req, code, reason, &page);
 }

@@ -71,6 +71,28 @@
 #define NGR_RESPONSE_BLOCK_MIN 4096
 #define NGR_ADMIN_CONN_LIMIT 64                /* admin connections at once */
 #define NGR_MAX_SESSIONS 20000                 /* control sessions at once */
+/* ms a suspended public request waits before its connection gets a hang-up watch: most waits
+ * end within milliseconds, and a watch costs two epoll_ctl calls. */
+#define NGR_HTTP_HUP_DELAY_MS 200
+#define NGR_GATEWAY_BACKLOG 1024 /* connections: listen(2) backlog of control, HTTP, TCP ports */
+#define NGR_ADMIN_BACKLOG 64     /* connections: listen(2) backlog of the admin port */
+#define NGR_ADMIN_CONN_TIMEOUT_S 30 /* s: idle admin connection */
+/* bytes: one X-Forwarded-For value sent on, the public client's folded fields and its address
+ * (with the NUL); a longer one gets a 431 page. */
+#define NGR_XFF_LEN 8192
+#define NGR_FIELD_NAME_LEN 256 /* bytes: a response field name handed to libmicrohttpd, with NUL */
+/* bytes: an error page's reason before escaping, its escaped title and text, the whole page */
+#define NGR_ERROR_REASON_LEN 300
+#define NGR_ERROR_TITLE_LEN 256
+#define NGR_ERROR_TEXT_LEN 1024
+#define NGR_ERROR_PAGE_LEN 2048
+/* bytes: a peer's address as text (an IPv6 address at most 45, with its NUL), in logs, OPEN and
+ * the admin API */
+#define NGR_PEER_LEN 64
+#define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
+#define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
+#define NGR_CONFIG_LINE_LEN 1024 /* bytes: one line of the config file, with its NUL */
+#define NGR_CONFIG_KEY_LEN 64    /* bytes: a config key, with its NUL; longer keys are cut */
 
 /* Client, local side. */
 /* bytes: CURLOPT_BUFFERSIZE (each read from the local service), also the write-callback

@@ -70,6 +70,7 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
                  void **con_cls)
 {
     static int first_call_marker;
+    const struct server *srv = cls;
     json_t *list, *item;
     struct tunnel *t;
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -87,7 +88,7 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
             return admin_api_error(conn, 405, "method_not_allowed",
                                    "only GET is allowed on /tunnels", "GET, HEAD");
         list = json_array();
-        for (t = tunnel_table_first(); t != NULL; t = tunnel_table_next(t))
+        for (t = tunnel_table_first(&srv->tunnels); t != NULL; t = tunnel_table_next(t))
             json_array_append_new(list, admin_api_tunnel_json(t));
         return admin_api_reply(conn, 200, json_pack("{s:o}", "tunnels", list), NULL);
     }
@@ -95,7 +96,7 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
         if (!is_get)
             return admin_api_error(conn, 405, "method_not_allowed",
                                    "only GET is allowed on /tunnels/{id}", "GET, HEAD");
-        t = tunnel_table_find_id(url + 9, strlen(url + 9));
+        t = tunnel_table_find_id(&srv->tunnels, url + 9, strlen(url + 9));
         if (t == NULL)
             return admin_api_error(conn, 404, "tunnel_not_found", "no tunnel with this id", NULL);
         item = admin_api_tunnel_json(t);
@@ -111,13 +112,13 @@ admin_api_start(struct server *srv, struct ngr_err *err)
     struct MHD_Daemon *d;
     int fd;
 
-    fd = net_listen(&srv->cfg.admin_addr, 64, err);
+    fd = net_listen(&srv->cfg.admin_addr, NGR_ADMIN_BACKLOG, err);
     if (fd < 0)
         return fd;
     d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, admin_api_access, srv,
                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)NGR_ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)30, MHD_OPTION_END);
+                         (unsigned)NGR_ADMIN_CONN_TIMEOUT_S, MHD_OPTION_END);
     if (d == NULL) {
         close(fd);
         return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the admin port");

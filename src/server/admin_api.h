@@ -5,7 +5,7 @@
 #include "err.h"
 #include "server.h"
 
-int admin_api_start(struct server *srv, struct ngr_err *err);
+NGR_MUST_CHECK int admin_api_start(struct server *srv, struct ngr_err *err);
 void admin_api_stop(struct server *srv);
 
 #endif

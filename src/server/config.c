@@ -202,7 +202,7 @@ config_parse(struct server_config *c, const char *text, size_t len, struct ngr_e
     unsigned lineno = 0;
 
     while (pos < len) {
-        char line[1024], key[64], value[1024];
+        char line[NGR_CONFIG_LINE_LEN], key[NGR_CONFIG_KEY_LEN], value[NGR_CONFIG_LINE_LEN];
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
         size_t i = 0, k = 0, v = 0;

@@ -1,12 +1,12 @@
 /* control.c: the gateway's control plane: accepts client connections, runs the handshake
- * (preface, HELLO -> WELCOME, BIND -> BOUND or ERROR), registers tunnels, and passes stream
- * frames to public_http. docs/protocol.md describes the exchange. */
+ * (preface, HELLO -> WELCOME, BIND -> BOUND or ERROR) and registers tunnels. Stream frames never
+ * come here: the session hands them to each stream's ops. docs/protocol.md describes the
+ * exchange. */
 #include "control.h"
 #include "frame.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
-#include "public_http.h"
 #include "public_tcp.h"
 #include "tunnel_table.h"
 
@@ -18,25 +18,17 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#define CONTROL_BACKLOG 1024
-
 struct ctl_conn {
     struct session sess;
     struct server *srv;
     TAILQ_ENTRY(ctl_conn) entry;
-    char peer[64];
+    char peer[NGR_PEER_LEN];
     int hello_done;
-    struct tunnel *tunnel; /* one per session for now; the protocol allows more */
+    struct tunnel *tunnel;           /* one per session for now; the protocol allows more */
     struct loop_timer bind_deadline; /* HELLO and BIND must both arrive in time */
 };
 
 static const struct session_handler control_handler;
-
-struct session *
-control_session(struct ctl_conn *c)
-{
-    return &c->sess;
-}
 
 /* A constant-time comparison, so a token cannot be guessed byte by byte from timings. */
 static int
@@ -108,29 +100,44 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     return session_send_bound(&c->sess, &out);
 }
 
-static int
-control_bind_tcp(struct ctl_conn *c, const struct frame_bind *b)
+/* A new tunnel for BIND b on c, or NULL with the session closed (out of memory). */
+static struct tunnel *
+control_tunnel_new(struct ctl_conn *c, const struct frame_bind *b)
 {
-    struct ngr_err err;
     struct tunnel *t = tunnel_new();
 
     if (t == NULL) {
         session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
-        return 0;
+        return NULL;
     }
-    t->proto = FRAME_PROTO_TCP;
+    t->proto = b->proto;
     t->handle = b->handle;
-    t->conn = c;
+    t->sess = &c->sess;
     snprintf(t->client_addr, sizeof(t->client_addr), "%s", c->peer);
+    return t;
+}
+
+static int
+control_bind_tcp(struct ctl_conn *c, const struct frame_bind *b)
+{
+    struct ngr_err err;
+    struct tunnel *t = control_tunnel_new(c, b);
+
+    if (t == NULL)
+        return 0;
     if (public_tcp_bind(c->srv, t, &err) != 0) {
         tunnel_free(t);
-        control_refuse_bind(c, b->handle,
-                            err.code == NGR_EINVAL ? FRAME_CODE_UNSUPPORTED
-                                                   : FRAME_CODE_UNAVAILABLE,
-                            err.msg);
+        control_refuse_bind(
+            c, b->handle, err.code == NGR_EINVAL ? FRAME_CODE_UNSUPPORTED : FRAME_CODE_UNAVAILABLE,
+            err.msg);
         return 0;
     }
-    tunnel_table_add(t); /* no subdomain: cannot collide */
+    if (tunnel_table_add(&c->srv->tunnels, t) != 0) { /* no subdomain: cannot collide */
+        public_tcp_unbind(t);
+        tunnel_free(t);
+        control_refuse_bind(c, b->handle, FRAME_CODE_INTERNAL, "tunnel table refused the tunnel");
+        return 0;
+    }
     return control_send_bound(c, t);
 }
 
@@ -139,7 +146,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_bind b;
     struct tunnel *t;
-    char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[160];
+    char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[NGR_NAME_ESC_LEN];
     unsigned port;
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)
@@ -172,23 +179,17 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         uuid_generate_random(u);
         uuid_unparse_lower(u, name);
     }
-    t = tunnel_new();
-    if (t == NULL) {
-        session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
+    t = control_tunnel_new(c, &b);
+    if (t == NULL)
         return 0;
-    }
     snprintf(t->subdomain, sizeof(t->subdomain), "%s", name);
-    t->proto = FRAME_PROTO_HTTP;
-    t->handle = b.handle;
-    t->conn = c;
-    snprintf(t->client_addr, sizeof(t->client_addr), "%s", c->peer);
     port = server_public_port(c->srv);
     if (port == 80)
         snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s", name, c->srv->cfg.domain);
     else
-        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s:%u", name,
-                 c->srv->cfg.domain, port);
-    if (tunnel_table_add(t) != 0) {
+        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s:%u", name, c->srv->cfg.domain,
+                 port);
+    if (tunnel_table_add(&c->srv->tunnels, t) != 0) {
         snprintf(msg, sizeof(msg), "subdomain \"%s\" is already in use", name);
         tunnel_free(t);
         control_refuse_bind(c, b.handle, FRAME_CODE_NAME_TAKEN, msg);
@@ -231,7 +232,7 @@ control_on_closed(void *owner, struct session *s, const char *reason)
     if (c->tunnel != NULL) {
         log_info("tunnel %s: %s closed: %s", c->tunnel->id, c->tunnel->public_url, reason);
         public_tcp_unbind(c->tunnel);
-        tunnel_table_remove(c->tunnel);
+        tunnel_table_remove(&c->srv->tunnels, c->tunnel);
         tunnel_free(c->tunnel);
         c->tunnel = NULL;
     } else {
@@ -296,7 +297,7 @@ control_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->conns);
-    fd = net_listen(&srv->cfg.control_addr, CONTROL_BACKLOG, err);
+    fd = net_listen(&srv->cfg.control_addr, NGR_GATEWAY_BACKLOG, err);
     if (fd < 0)
         return fd;
     return listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv, err);

@@ -1,5 +1,5 @@
 /* control.h: the control plane of the gateway: accepting client connections, the handshake
- * (HELLO, BIND), and handing stream frames to public_http. docs/protocol.md has the rules. */
+ * (HELLO, BIND) and the tunnels they register. docs/protocol.md has the rules. */
 #ifndef NGR_CONTROL_H
 #define NGR_CONTROL_H
 
@@ -8,10 +8,8 @@
 #include "session.h"
 
 /* Listens on cfg.control_addr (port written back) and accepts on the loop. */
-int control_start(struct server *srv, struct ngr_err *err);
+NGR_MUST_CHECK int control_start(struct server *srv, struct ngr_err *err);
 /* Sends GOAWAY to every client and closes the listener; sessions end at the turn's end. */
 void control_stop(struct server *srv);
-/* The session of a tunnel's owner (borrowed). */
-struct session *control_session(struct ctl_conn *c);
 
 #endif

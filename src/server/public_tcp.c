@@ -2,7 +2,6 @@
  * method CONNECT, docs/protocol.md) and pipes the socket's bytes through it; the client connects
  * to its local port and pipes the other end. */
 #include "public_tcp.h"
-#include "control.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -21,7 +20,7 @@ struct tcp_conn {
     struct pipe_end pipe;
     struct tcp_listener *l; /* NULL once closed */
     int fd;
-    char peer[64];
+    char peer[NGR_PEER_LEN];
     TAILQ_ENTRY(tcp_conn) entry; /* on its listener */
     struct loop_defer free;
 };
@@ -33,9 +32,6 @@ struct tcp_listener {
     uint16_t port;
     TAILQ_HEAD(, tcp_conn) conns;
 };
-
-
-static unsigned public_tcp_cursor; /* where the next port search starts */
 
 static void
 public_tcp_free(void *arg)
@@ -80,7 +76,6 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 {
-    struct session *s = control_session(l->t->conn);
     struct tcp_conn *tc = calloc(1, sizeof(*tc));
     struct frame_head h;
 
@@ -93,7 +88,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     net_format_ip(sa, tc->peer, sizeof(tc->peer));
     loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
-    if (session_stream_open(s, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
+    if (session_stream_open(l->t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
         close(fd);
         free(tc);
         return;
@@ -134,8 +129,9 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     int fd, rc;
 
     if (cfg->tcp_port_low == 0)
-        return err_set(err, NGR_EINVAL,
-                       "TCP tunnels are not enabled on this gateway (it needs --tcp-ports LOW-HIGH)");
+        return err_set(
+            err, NGR_EINVAL,
+            "TCP tunnels are not enabled on this gateway (it needs --tcp-ports LOW-HIGH)");
     l = calloc(1, sizeof(*l));
     if (l == NULL)
         return err_set(err, NGR_ENOMEM, "gateway out of memory");
@@ -146,14 +142,14 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     span = cfg->tcp_port_high - cfg->tcp_port_low + 1;
     for (i = 0; i < span && fd < 0; i++) {
         struct net_addr a;
-        unsigned port = cfg->tcp_port_low + (public_tcp_cursor + i) % span;
+        unsigned port = cfg->tcp_port_low + (srv->tcp_cursor + i) % span;
 
         snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
         a.port = (uint16_t)port;
-        fd = net_listen(&a, 1024, NULL);
+        fd = net_listen(&a, NGR_GATEWAY_BACKLOG, NULL);
         if (fd >= 0) {
             l->port = (uint16_t)port;
-            public_tcp_cursor = (public_tcp_cursor + i + 1) % span;
+            srv->tcp_cursor = (srv->tcp_cursor + i + 1) % span;
         }
     }
     if (fd < 0) {

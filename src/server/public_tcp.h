@@ -10,7 +10,7 @@
 /* Allocates a free port in the configured range, listens on it and sets t->tcp and
  * t->public_url. Returns 0, or NGR_EINVAL (TCP tunnels off) or NGR_ELIMIT (range exhausted)
  * with a message for the client. */
-int public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err);
+NGR_MUST_CHECK int public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err);
 /* Closes the port and every connection on it (their streams are reset). */
 void public_tcp_unbind(struct tunnel *t);
 

@@ -1,5 +1,6 @@
-/* server.h: the gateway's one context object, shared by its modules: settings, the loop, and
- * the listeners each module owns. Created and torn down by main.c. */
+/* server.h: the gateway's one context object, shared by its modules: settings, the loop, the
+ * tunnel table, and what each module keeps for the whole process (listeners, lists, scratch
+ * areas). Created and torn down by main.c; server.c has what belongs to no one module. */
 #ifndef NGR_SERVER_H
 #define NGR_SERVER_H
 
@@ -7,15 +8,21 @@
 #include <sys/queue.h>
 
 #include "config.h"
+#include "frame.h"
+#include "http_request_head.h"
+#include "limits.h"
 #include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
+#include "tunnel_table.h"
 
 struct ctl_conn;
+struct pub_req;
 
 struct server {
     struct server_config cfg;
     struct loop *loop;
+    struct tunnel_table tunnels; /* every tunnel; control.c adds and removes them */
 
     /* control.c */
     struct listener control;
@@ -24,7 +31,13 @@ struct server {
 
     /* public_http.c */
     struct mhd_glue http;
-    uint16_t http_port; /* bound */
+    uint16_t http_port;                 /* bound */
+    TAILQ_HEAD(, pub_req) http_waiting; /* suspended requests: shutdown resumes them all */
+    struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */
+    struct http_request_scratch http_head;           /* scratch: an OPEN's fields */
+
+    /* public_tcp.c */
+    unsigned tcp_cursor; /* where the next search for a free port starts */
 
     /* admin_api.c */
     struct mhd_glue admin;

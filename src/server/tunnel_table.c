@@ -8,9 +8,6 @@
 
 #include "err.h"
 
-static struct tunnel *tunnel_by_name;
-static struct tunnel *tunnel_by_id;
-
 struct tunnel *
 tunnel_new(void)
 {
@@ -40,57 +37,57 @@ tunnel_free(struct tunnel *t)
 }
 
 int
-tunnel_table_add(struct tunnel *t)
+tunnel_table_add(struct tunnel_table *tt, struct tunnel *t)
 {
     struct tunnel *old = NULL;
     size_t len = strlen(t->subdomain);
 
     if (len > 0) {
-        HASH_FIND(hh_name, tunnel_by_name, t->subdomain, len, old);
+        HASH_FIND(hh_name, tt->by_name, t->subdomain, len, old);
         if (old != NULL)
             return NGR_EEXIST;
-        HASH_ADD(hh_name, tunnel_by_name, subdomain, len, t);
+        HASH_ADD(hh_name, tt->by_name, subdomain, len, t);
     }
-    HASH_ADD(hh_id, tunnel_by_id, id, strlen(t->id), t);
+    HASH_ADD(hh_id, tt->by_id, id, strlen(t->id), t);
     return 0;
 }
 
 void
-tunnel_table_remove(struct tunnel *t)
+tunnel_table_remove(struct tunnel_table *tt, struct tunnel *t)
 {
     if (t->subdomain[0] != '\0')
-        HASH_DELETE(hh_name, tunnel_by_name, t);
-    HASH_DELETE(hh_id, tunnel_by_id, t);
+        HASH_DELETE(hh_name, tt->by_name, t);
+    HASH_DELETE(hh_id, tt->by_id, t);
 }
 
 struct tunnel *
-tunnel_table_find_subdomain(const char *name, size_t len)
+tunnel_table_find_subdomain(const struct tunnel_table *tt, const char *name, size_t len)
 {
     struct tunnel *t = NULL;
 
-    HASH_FIND(hh_name, tunnel_by_name, name, len, t);
+    HASH_FIND(hh_name, tt->by_name, name, len, t);
     return t;
 }
 
 struct tunnel *
-tunnel_table_find_id(const char *id, size_t len)
+tunnel_table_find_id(const struct tunnel_table *tt, const char *id, size_t len)
 {
     struct tunnel *t = NULL;
 
-    HASH_FIND(hh_id, tunnel_by_id, id, len, t);
+    HASH_FIND(hh_id, tt->by_id, id, len, t);
     return t;
 }
 
 size_t
-tunnel_table_count(void)
+tunnel_table_count(const struct tunnel_table *tt)
 {
-    return HASH_CNT(hh_id, tunnel_by_id);
+    return HASH_CNT(hh_id, tt->by_id);
 }
 
 struct tunnel *
-tunnel_table_first(void)
+tunnel_table_first(const struct tunnel_table *tt)
 {
-    return tunnel_by_id;
+    return tt->by_id;
 }
 
 struct tunnel *

@@ -1,5 +1,6 @@
 /* tunnel_table.h: the gateway's tunnels, found by subdomain (public routing) and by id (admin
- * API). One table per process; routing and the admin API read the same entries. */
+ * API). One table in the server's context (struct server); routing and the admin API read the
+ * same entries. */
 #ifndef NGR_TUNNEL_TABLE_H
 #define NGR_TUNNEL_TABLE_H
 
@@ -8,9 +9,10 @@
 #include <time.h>
 #include <uthash.h>
 
+#include "err.h"
 #include "limits.h"
 
-struct ctl_conn;
+struct session;
 struct tcp_listener;
 
 struct tunnel {
@@ -20,15 +22,21 @@ struct tunnel {
     char subdomain[NGR_MAX_SUBDOMAIN + 1];
     uint8_t proto; /* enum frame_proto */
     char public_url[NGR_URL_LEN];
-    char client_addr[64];
+    char client_addr[NGR_PEER_LEN];
     time_t created_at;
     uint64_t requests;
-    uint64_t bytes_in;  /* request body bytes from public clients toward the local service */
-    uint64_t bytes_out; /* response body bytes from the local service toward public clients */
-    uint32_t streams;   /* open now */
-    uint32_t handle;    /* the client's BIND handle, named in OPEN */
-    struct ctl_conn *conn; /* the control connection that owns it; borrowed */
+    uint64_t bytes_in;        /* request body bytes from public clients toward the local service */
+    uint64_t bytes_out;       /* response body bytes from the local service toward public clients */
+    uint32_t streams;         /* open now */
+    uint32_t handle;          /* the client's BIND handle, named in OPEN */
+    struct session *sess;     /* the owner's control session, where its streams open; borrowed */
     struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */
+};
+
+/* Two uthash indexes over the same tunnels; all zero is an empty table. */
+struct tunnel_table {
+    struct tunnel *by_name;
+    struct tunnel *by_id;
 };
 
 /* Returns a new tunnel with a fresh random id, or NULL; free with tunnel_free. */
@@ -37,14 +45,15 @@ void tunnel_free(struct tunnel *t);
 
 /* Adds t under t->id, and under t->subdomain unless it is empty (TCP tunnels have none).
  * Returns 0 or NGR_EEXIST (the subdomain is taken). */
-int tunnel_table_add(struct tunnel *t);
-void tunnel_table_remove(struct tunnel *t);
+NGR_MUST_CHECK int tunnel_table_add(struct tunnel_table *tt, struct tunnel *t);
+void tunnel_table_remove(struct tunnel_table *tt, struct tunnel *t);
 /* Lookups; name is compared exactly (callers lowercase it). Borrowed results. */
-struct tunnel *tunnel_table_find_subdomain(const char *name, size_t len);
-struct tunnel *tunnel_table_find_id(const char *id, size_t len);
-size_t tunnel_table_count(void);
+struct tunnel *tunnel_table_find_subdomain(const struct tunnel_table *tt, const char *name,
+                                           size_t len);
+struct tunnel *tunnel_table_find_id(const struct tunnel_table *tt, const char *id, size_t len);
+size_t tunnel_table_count(const struct tunnel_table *tt);
 /* Iteration in insertion order: first, then next until NULL. */
-struct tunnel *tunnel_table_first(void);
+struct tunnel *tunnel_table_first(const struct tunnel_table *tt);
 struct tunnel *tunnel_table_next(struct tunnel *t);
 
 #endif

@@ -1,7 +1,7 @@
 /* test_tunnel_table.c: unit tests of the gateway's tunnel table (src/server/tunnel_table.h):
  * fresh ids, lookups by subdomain and by id, a taken subdomain, removal, count and iteration,
  * tunnels without a subdomain.
- * The table is one per process: each test leaves it empty. */
+ * One table for the whole file, as the gateway has one: each test leaves it empty. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,8 @@
 
 #define TEST_TUNNEL_MANY 1000
 
+static struct tunnel_table test_tunnels;
+
 /* Every tunnel a test made, so teardown can empty the table even after a failed assertion. */
 static struct tunnel *test_tunnel_made[TEST_TUNNEL_MANY + 16];
 static int test_tunnel_added[TEST_TUNNEL_MANY + 16];
@@ -27,7 +29,7 @@ test_tunnel_setup(void **state)
 {
     (void)state;
     test_tunnel_nmade = 0;
-    return tunnel_table_count() == 0 && tunnel_table_first() == NULL ? 0 : -1;
+    return tunnel_table_count(&test_tunnels) == 0 && tunnel_table_first(&test_tunnels) == NULL ? 0 : -1;
 }
 
 static int
@@ -38,11 +40,11 @@ test_tunnel_teardown(void **state)
     (void)state;
     for (i = 0; i < test_tunnel_nmade; i++) {
         if (test_tunnel_added[i])
-            tunnel_table_remove(test_tunnel_made[i]);
+            tunnel_table_remove(&test_tunnels, test_tunnel_made[i]);
         tunnel_free(test_tunnel_made[i]);
     }
     test_tunnel_nmade = 0;
-    return tunnel_table_count() == 0 ? 0 : -1;
+    return tunnel_table_count(&test_tunnels) == 0 ? 0 : -1;
 }
 
 /* A new tunnel named subdomain, remembered for teardown; not added. */
@@ -73,7 +75,7 @@ test_tunnel_mark(struct tunnel *t, int added)
 static int
 test_tunnel_add(struct tunnel *t)
 {
-    int rc = tunnel_table_add(t);
+    int rc = tunnel_table_add(&test_tunnels, t);
 
     if (rc == 0)
         test_tunnel_mark(t, 1);
@@ -83,20 +85,20 @@ test_tunnel_add(struct tunnel *t)
 static void
 test_tunnel_remove(struct tunnel *t)
 {
-    tunnel_table_remove(t);
+    tunnel_table_remove(&test_tunnels, t);
     test_tunnel_mark(t, 0);
 }
 
 static struct tunnel *
 test_tunnel_by_name(const char *name)
 {
-    return tunnel_table_find_subdomain(name, strlen(name));
+    return tunnel_table_find_subdomain(&test_tunnels, name, strlen(name));
 }
 
 static struct tunnel *
 test_tunnel_by_id(const char *id)
 {
-    return tunnel_table_find_id(id, strlen(id));
+    return tunnel_table_find_id(&test_tunnels, id, strlen(id));
 }
 
 static void
@@ -129,15 +131,15 @@ test_tunnel_new_ids(void **state)
     assert_int_equal(t[0]->bytes_in, 0);
     assert_int_equal(t[0]->bytes_out, 0);
     assert_int_equal(t[0]->streams, 0);
-    assert_null(t[0]->conn);
+    assert_null(t[0]->sess);
     assert_string_equal(t[0]->public_url, "");
     for (i = 0; i < TEST_TUNNEL_MANY; i++)
         for (j = i + 1; j < TEST_TUNNEL_MANY; j++)
             if (strcmp(t[i]->id, t[j]->id) == 0)
                 fail_msg("tunnels %zu and %zu share the id %s", i, j, t[i]->id);
     /* Nothing was added. */
-    assert_int_equal(tunnel_table_count(), 0);
-    assert_null(tunnel_table_first());
+    assert_int_equal(tunnel_table_count(&test_tunnels), 0);
+    assert_null(tunnel_table_first(&test_tunnels));
     tunnel_free(NULL);
 }
 
@@ -155,19 +157,19 @@ test_tunnel_add_find(void **state)
     assert_null(test_tunnel_by_id(a->id));
     assert_int_equal(test_tunnel_add(a), 0);
     assert_int_equal(test_tunnel_add(b), 0);
-    assert_int_equal(tunnel_table_count(), 2);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 2);
 
     assert_ptr_equal(test_tunnel_by_name("myapp"), a);
     assert_ptr_equal(test_tunnel_by_name("other-app"), b);
     assert_ptr_equal(test_tunnel_by_id(a->id), a);
     assert_ptr_equal(test_tunnel_by_id(b->id), b);
     /* The length decides, not a NUL: "myappX" cut to 5 is "myapp". */
-    assert_ptr_equal(tunnel_table_find_subdomain("myappX", 5), a);
-    assert_null(tunnel_table_find_subdomain("myapp", 4));
-    assert_null(tunnel_table_find_subdomain("myapp", 0));
+    assert_ptr_equal(tunnel_table_find_subdomain(&test_tunnels, "myappX", 5), a);
+    assert_null(tunnel_table_find_subdomain(&test_tunnels, "myapp", 4));
+    assert_null(tunnel_table_find_subdomain(&test_tunnels, "myapp", 0));
     snprintf(key, sizeof(key), "%s/extra", b->id);
-    assert_ptr_equal(tunnel_table_find_id(key, strlen(b->id)), b);
-    assert_null(tunnel_table_find_id(a->id, strlen(a->id) - 1));
+    assert_ptr_equal(tunnel_table_find_id(&test_tunnels, key, strlen(b->id)), b);
+    assert_null(tunnel_table_find_id(&test_tunnels, a->id, strlen(a->id) - 1));
     /* Exact: no case folding, no prefixes, no mixing the two indexes. */
     assert_null(test_tunnel_by_name("MyApp"));
     assert_null(test_tunnel_by_name("myap"));
@@ -188,18 +190,18 @@ test_tunnel_duplicate(void **state)
     dup = test_tunnel_new("taken");
     assert_int_equal(test_tunnel_add(a), 0);
     assert_int_equal(test_tunnel_add(dup), NGR_EEXIST);
-    assert_int_equal(tunnel_table_count(), 1);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 1);
     assert_ptr_equal(test_tunnel_by_name("taken"), a);
     assert_ptr_equal(test_tunnel_by_id(a->id), a);
     assert_null(test_tunnel_by_id(dup->id));
-    assert_ptr_equal(tunnel_table_first(), a);
+    assert_ptr_equal(tunnel_table_first(&test_tunnels), a);
     assert_null(tunnel_table_next(a));
     /* Once the first is gone, the name is free again. */
     test_tunnel_remove(a);
     assert_int_equal(test_tunnel_add(dup), 0);
     assert_ptr_equal(test_tunnel_by_name("taken"), dup);
     assert_null(test_tunnel_by_id(a->id));
-    assert_int_equal(tunnel_table_count(), 1);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 1);
 }
 
 /* Remove from the front, the middle and the end: both indexes forget it, the rest stay. */
@@ -214,24 +216,24 @@ test_tunnel_remove_each(void **state)
     for (i = 0; i < 5; i++) {
         t[i] = test_tunnel_new(names[i]);
         assert_int_equal(test_tunnel_add(t[i]), 0);
-        assert_int_equal(tunnel_table_count(), i + 1);
+        assert_int_equal(tunnel_table_count(&test_tunnels), i + 1);
     }
     test_tunnel_remove(t[2]);
     test_tunnel_remove(t[0]);
     test_tunnel_remove(t[4]);
-    assert_int_equal(tunnel_table_count(), 2);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 2);
     for (i = 0; i < 5; i++) {
         int kept = i == 1 || i == 3;
         assert_ptr_equal(test_tunnel_by_name(names[i]), kept ? t[i] : NULL);
         assert_ptr_equal(test_tunnel_by_id(t[i]->id), kept ? t[i] : NULL);
     }
-    assert_ptr_equal(tunnel_table_first(), t[1]);
+    assert_ptr_equal(tunnel_table_first(&test_tunnels), t[1]);
     assert_ptr_equal(tunnel_table_next(t[1]), t[3]);
     assert_null(tunnel_table_next(t[3]));
     test_tunnel_remove(t[1]);
     test_tunnel_remove(t[3]);
-    assert_int_equal(tunnel_table_count(), 0);
-    assert_null(tunnel_table_first());
+    assert_int_equal(tunnel_table_count(&test_tunnels), 0);
+    assert_null(tunnel_table_first(&test_tunnels));
     assert_null(test_tunnel_by_name("b"));
 }
 
@@ -253,10 +255,10 @@ test_tunnel_iterate(void **state)
         t[i]->requests = i; /* which one it is */
         assert_int_equal(test_tunnel_add(t[i]), 0);
     }
-    assert_int_equal(tunnel_table_count(), TEST_TUNNEL_MANY);
+    assert_int_equal(tunnel_table_count(&test_tunnels), TEST_TUNNEL_MANY);
     memset(seen, 0, sizeof(seen));
     n = 0;
-    for (it = tunnel_table_first(); it != NULL; it = tunnel_table_next(it)) {
+    for (it = tunnel_table_first(&test_tunnels); it != NULL; it = tunnel_table_next(it)) {
         assert_true(it->requests < TEST_TUNNEL_MANY);
         assert_ptr_equal(it, t[it->requests]);
         if (it->requests != n)
@@ -276,10 +278,10 @@ test_tunnel_iterate(void **state)
     for (i = 0; i < TEST_TUNNEL_MANY; i += 3)
         test_tunnel_remove(t[i]);
     want = TEST_TUNNEL_MANY - (TEST_TUNNEL_MANY + 2) / 3;
-    assert_int_equal(tunnel_table_count(), want);
+    assert_int_equal(tunnel_table_count(&test_tunnels), want);
     memset(seen, 0, sizeof(seen));
     n = 0;
-    for (it = tunnel_table_first(); it != NULL; it = tunnel_table_next(it)) {
+    for (it = tunnel_table_first(&test_tunnels); it != NULL; it = tunnel_table_next(it)) {
         assert_true(it->requests % 3 != 0);
         seen[it->requests]++;
         n++;
@@ -312,7 +314,7 @@ test_tunnel_long_names(void **state)
     assert_ptr_equal(test_tunnel_by_name(name), b);
     name[NGR_MAX_SUBDOMAIN - 1] = 'x';
     assert_ptr_equal(test_tunnel_by_name(name), a);
-    assert_int_equal(tunnel_table_count(), 2);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 2);
 }
 
 /* A tunnel without a subdomain (TCP) is kept by id only: any number of them, never found by
@@ -330,12 +332,12 @@ test_tunnel_empty_subdomain(void **state)
     assert_int_equal(test_tunnel_add(a), 0);
     assert_int_equal(test_tunnel_add(named), 0);
     assert_int_equal(test_tunnel_add(b), 0);
-    assert_int_equal(tunnel_table_count(), 3);
-    assert_null(tunnel_table_find_subdomain("", 0));
+    assert_int_equal(tunnel_table_count(&test_tunnels), 3);
+    assert_null(tunnel_table_find_subdomain(&test_tunnels, "", 0));
     assert_ptr_equal(test_tunnel_by_name("web"), named);
     assert_ptr_equal(test_tunnel_by_id(a->id), a);
     assert_ptr_equal(test_tunnel_by_id(b->id), b);
-    for (it = tunnel_table_first(); it != NULL; it = tunnel_table_next(it)) {
+    for (it = tunnel_table_first(&test_tunnels); it != NULL; it = tunnel_table_next(it)) {
         assert_true(it == a || it == b || it == named);
         n++;
         assert_true(n <= 3);
@@ -345,10 +347,10 @@ test_tunnel_empty_subdomain(void **state)
     assert_null(test_tunnel_by_id(a->id));
     assert_ptr_equal(test_tunnel_by_id(b->id), b);
     assert_ptr_equal(test_tunnel_by_name("web"), named);
-    assert_int_equal(tunnel_table_count(), 2);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 2);
     test_tunnel_remove(named);
     assert_null(test_tunnel_by_name("web"));
-    assert_ptr_equal(tunnel_table_first(), b);
+    assert_ptr_equal(tunnel_table_first(&test_tunnels), b);
     assert_null(tunnel_table_next(b));
 }
 

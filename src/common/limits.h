@@ -74,7 +74,6 @@
 /* ms a suspended public request waits before its connection gets a hang-up watch: most waits
  * end within milliseconds, and a watch costs two epoll_ctl calls. */
 #define NGR_HTTP_HUP_DELAY_MS 200
-#define NGR_GATEWAY_BACKLOG 1024 /* connections: listen(2) backlog of control, HTTP, TCP ports */
 #define NGR_ADMIN_BACKLOG 64     /* connections: listen(2) backlog of the admin port */
 #define NGR_ADMIN_CONN_TIMEOUT_S 30 /* s: idle admin connection */
 /* bytes: one X-Forwarded-For value sent on, the public client's folded fields and its address

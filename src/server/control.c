@@ -297,7 +297,7 @@ control_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->conns);
-    fd = net_listen(&srv->cfg.control_addr, NGR_GATEWAY_BACKLOG, err);
+    fd = net_listen(&srv->cfg.control_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return fd;
     return listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv, err);

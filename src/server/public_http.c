@@ -770,7 +770,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->http_waiting);
-    fd = net_listen(&srv->cfg.http_addr, NGR_GATEWAY_BACKLOG, err);
+    fd = net_listen(&srv->cfg.http_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return fd;
     srv->http_port = srv->cfg.http_addr.port;

@@ -146,7 +146,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
 
         snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
         a.port = (uint16_t)port;
-        fd = net_listen(&a, NGR_GATEWAY_BACKLOG, NULL);
+        fd = net_listen(&a, NGR_LISTEN_BACKLOG, NULL);
         if (fd >= 0) {
             l->port = (uint16_t)port;
             srv->tcp_cursor = (srv->tcp_cursor + i + 1) % span;

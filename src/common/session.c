@@ -428,6 +428,15 @@ session_stream_reset(struct stream *st, uint32_t code, const char *message)
     session_stream_detach(st);
 }
 
+void
+session_stream_end(struct stream *st, uint32_t code, const char *message)
+{
+    if (code != FRAME_CODE_NONE)
+        session_stream_reset(st, code, message);
+    else
+        session_stream_detach(st);
+}
+
 /* Sends WINDOW for what was drained (stream) or received (session), once a quarter of the
  * window has gathered: one frame per quarter window keeps the sender busy without chatter. */
 static void

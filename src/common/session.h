@@ -157,8 +157,11 @@ size_t session_send_room(const struct stream *st);
  * if all n bytes went. Returns bytes sent (>= 0) or a negative code. n = 0 with end sends an
  * empty END_STREAM frame. */
 ssize_t session_send_data(struct stream *st, const uint8_t *p, size_t n, int end);
-/* Resets st with code and message and detaches it. */
+/* Resets st with code and message and detaches it. Does nothing to a detached stream. */
 void session_stream_reset(struct stream *st, uint32_t code, const char *message);
+/* How an owner ends its stream: session_stream_reset, or with FRAME_CODE_NONE detached quietly
+ * (both directions ended, or the peer reset it). Does nothing to a detached stream. */
+void session_stream_end(struct stream *st, uint32_t code, const char *message);
 /* The owner drained n bytes of st's DATA: credit goes back to the peer in batches. */
 void session_consumed(struct stream *st, size_t n);
 

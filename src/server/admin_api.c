@@ -119,11 +119,7 @@ admin_api_start(struct server *srv, struct ngr_err *err)
                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)NGR_ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
                          (unsigned)NGR_ADMIN_CONN_TIMEOUT_S, MHD_OPTION_END);
-    if (d == NULL) {
-        close(fd);
-        return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the admin port");
-    }
-    return mhd_glue_start(&srv->admin, srv->loop, d, err);
+    return mhd_glue_start(&srv->admin, srv->loop, d, fd, "admin", err);
 }
 
 void

@@ -5,6 +5,7 @@
 
 #include <microhttpd.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 mhd_glue_run(struct mhd_glue *g)
@@ -44,10 +45,16 @@ mhd_glue_resumed(struct mhd_glue *g)
 }
 
 int
-mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err)
+mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, int fd, const char *what,
+               struct ngr_err *err)
 {
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *di;
 
+    if (d == NULL) {
+        close(fd);
+        return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the %s port", what);
+    }
+    di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
     memset(g, 0, sizeof(*g));
     g->daemon = d;
     g->loop = l;

@@ -18,8 +18,11 @@ struct mhd_glue {
     struct loop_defer check; /* a resume after this turn's run: the next turn must not wait */
 };
 
-/* Watches d's epoll descriptor on l. Returns 0 or NGR_ESYS (d is then stopped). */
-int mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, struct ngr_err *err);
+/* Watches d's epoll descriptor on l. d is what MHD_start_daemon returned for the listening
+ * socket fd, NULL included (fd is then closed). what names the port in the error ("HTTP").
+ * Returns 0 or NGR_ESYS (d is then stopped). */
+NGR_MUST_CHECK int mhd_glue_start(struct mhd_glue *g, struct loop *l, struct MHD_Daemon *d, int fd,
+                                  const char *what, struct ngr_err *err);
 /* After MHD_resume_connection: the daemon runs at the end of this turn, or at once in the next
  * if the end of this one has passed. */
 void mhd_glue_resumed(struct mhd_glue *g);

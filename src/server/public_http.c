@@ -150,12 +150,7 @@ static void
 public_http_abort(struct pub_req *req, uint32_t code, const char *reason,
                   const struct error_page *page)
 {
-    if (req->st.sess != NULL) {
-        if (code != FRAME_CODE_NONE)
-            session_stream_reset(&req->st, code, reason);
-        else
-            session_stream_detach(&req->st);
-    }
+    session_stream_end(&req->st, code, reason);
     req->reset = 1;
     public_http_release(req);
     if (page != NULL && req->state < PUB_REQ_FAILED) {
@@ -782,11 +777,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
-    if (d == NULL) {
-        close(fd);
-        return err_set(err, NGR_ESYS, "libmicrohttpd could not start on the HTTP port");
-    }
-    return mhd_glue_start(&srv->http, srv->loop, d, err);
+    return mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err);
 }
 
 void

@@ -45,12 +45,7 @@ public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
 {
     if (tc->l == NULL)
         return;
-    if (tc->st.sess != NULL) {
-        if (code != FRAME_CODE_NONE)
-            session_stream_reset(&tc->st, code, why);
-        else
-            session_stream_detach(&tc->st);
-    }
+    session_stream_end(&tc->st, code, why);
     pipe_stop(&tc->pipe);
     close(tc->fd);
     tc->l->t->streams--;

@@ -220,6 +220,18 @@ test_glue_socket_of(const struct test_glue_env *e)
     return e->last_socket;
 }
 
+/* Once the first request is answered: its socket, parked. Returns 0 until then. */
+static int
+test_glue_first_parked(struct test_glue_env *e)
+{
+    if (e->done < 1)
+        return 0;
+    test_glue_assert_ok(e);
+    e->fd = test_glue_socket_of(e);
+    assert_int_equal(curl_glue_watch_of(&e->g, e->fd), CURL_GLUE_PARKED);
+    return 1;
+}
+
 /* The harness. */
 
 static void
@@ -375,10 +387,7 @@ test_glue_peer_close_script(struct test_glue_env *e)
         e->phase = 1;
         return 0;
     case 1:
-        TEST_GLUE_AWAIT(e, e->done == 1, "the first request to finish");
-        test_glue_assert_ok(e);
-        e->fd = test_glue_socket_of(e);
-        assert_int_equal(curl_glue_watch_of(&e->g, e->fd), CURL_GLUE_PARKED);
+        TEST_GLUE_AWAIT(e, test_glue_first_parked(e), "the first request to finish");
         test_glue_server_close_all(e);
         e->phase = 2;
         return 0;
@@ -434,10 +443,7 @@ test_glue_number_reused_script(struct test_glue_env *e)
         e->phase = 1;
         return 0;
     case 1:
-        TEST_GLUE_AWAIT(e, e->done == 1, "the first request to finish");
-        test_glue_assert_ok(e);
-        e->fd = test_glue_socket_of(e);
-        assert_int_equal(curl_glue_watch_of(&e->g, e->fd), CURL_GLUE_PARKED);
+        TEST_GLUE_AWAIT(e, test_glue_first_parked(e), "the first request to finish");
         /* In one go, before the loop hears of the hang-up: libcurl finds the cached connection
          * dead when the next request looks for one, closes it (bypassing the glue) and opens
          * a socket that gets the lowest free number, the one just closed. */

@@ -18,19 +18,21 @@ struct client {
 
     /* control.c */
     struct session sess;
-    int sess_live;         /* sess initialised */
-    int connect_fd;        /* while the TCP connect is in progress */
+    int sess_live;  /* sess initialised */
+    int connect_fd; /* while the TCP connect is in progress */
     struct loop_io connect_io;
     struct loop_timer connect_timer;
-    int bound;             /* BOUND arrived: the tunnel is up */
-    uint32_t handle;       /* our BIND handle */
+    int bound;       /* BOUND arrived: the tunnel is up */
+    uint32_t handle; /* our BIND handle */
     char public_url[NGR_URL_LEN];
+    struct frame_field control_fields[NGR_MAX_HEADERS]; /* an OPEN's, while it is dispatched */
 
     /* replay.c */
     struct replay *replay;
 
     /* forward.c: the local service's addresses, resolved once at startup */
     struct net_resolved local_resolved;
+    struct frame_field forward_fields[NGR_MAX_HEADERS]; /* an upgrade's answer head, parsed */
 
     int exit_code;
     int opt_stopping; /* SIGINT or SIGTERM: a quiet exit 0 */

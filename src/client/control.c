@@ -13,11 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct frame_field client_control_fields[NGR_MAX_HEADERS];
-
 /* A message for the person at the terminal. */
-static void
-client_control_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void client_control_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 client_control_say(const char *fmt, ...)
@@ -39,8 +36,7 @@ client_control_on_bound(struct client *cl, const struct frame *f)
 
     if (frame_bound_decode(f, &b) != 0 || b.handle != cl->handle || cl->bound)
         return NGR_EPROTO;
-    snprintf(cl->public_url, sizeof(cl->public_url), "%.*s", (int)b.public_url.len,
-             b.public_url.p);
+    snprintf(cl->public_url, sizeof(cl->public_url), "%.*s", (int)b.public_url.len, b.public_url.p);
     cl->bound = 1;
     net_format_addr(&cl->opt.local, local, sizeof(local));
     printf("Forwarding %s -> %s%s\n", cl->public_url,
@@ -81,7 +77,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         return client_control_on_bound(cl, f);
     case FRAME_OPEN:
         memset(&head, 0, sizeof(head));
-        head.fields = client_control_fields;
+        head.fields = cl->control_fields;
         head.cap_fields = NGR_MAX_HEADERS;
         if (!cl->bound || frame_open_decode(f, &head) != 0 || head.tunnel != cl->handle)
             return NGR_EPROTO;

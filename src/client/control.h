@@ -9,7 +9,7 @@
 /* Starts connecting to cl->opt.server (resolving it first: startup only). Returns 0 or a
  * negative code with the reason in err. The rest happens on the loop; when the session ends,
  * the loop stops and cl->exit_code says how. */
-int client_control_start(struct client *cl, struct ngr_err *err);
+NGR_MUST_CHECK int client_control_start(struct client *cl, struct ngr_err *err);
 /* Says goodbye (GOAWAY) and closes the session at the end of the turn. */
 void client_control_stop(struct client *cl);
 

@@ -14,9 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define FORWARD_MAX_HEAD (64 * 1024) /* bytes: the local service's response head to an upgrade */
-
-enum forward_state { FORWARD_CONNECTING, FORWARD_SENDING_HEAD, FORWARD_READING_HEAD, FORWARD_PIPING };
+enum forward_state {
+    FORWARD_CONNECTING,
+    FORWARD_SENDING_HEAD,
+    FORWARD_READING_HEAD,
+    FORWARD_PIPING
+};
 
 struct forward {
     struct stream st;
@@ -24,18 +27,16 @@ struct forward {
     struct client *cl;
     struct loop_io io; /* until the pipe takes the socket */
     int fd;
-    int addr_i;        /* which resolved address is being tried */
-    int upgrade;       /* an HTTP upgrade, not a TCP stream */
-    int is_head;       /* a HEAD: an answer has no body whatever its Content-Length */
+    int addr_i;  /* which resolved address is being tried */
+    int upgrade; /* an HTTP upgrade, not a TCP stream */
+    int is_head; /* a HEAD: an answer has no body whatever its Content-Length */
     int closed;
     enum forward_state state;
     struct buf head_out; /* the request head, for an upgrade */
     struct buf head_in;  /* the response head as it arrives */
-    char label[96];
+    char label[NGR_LABEL_LEN];
     struct loop_defer free; /* closed: an event for it may still wait in this epoll batch */
 };
-
-static struct frame_field forward_fields[NGR_MAX_HEADERS];
 
 static void forward_on_io(void *arg, uint32_t events);
 
@@ -135,13 +136,14 @@ forward_send_reply(struct forward *fw, size_t head_len)
     memset(&h, 0, sizeof(h));
     /* Status line: "HTTP/1.1 101 Switching Protocols". */
     next = memchr(text, '\n', (size_t)(end - text));
-    if (next == NULL || (strncmp(text, "HTTP/1.1 ", 9) != 0 && strncmp(text, "HTTP/1.0 ", 9) != 0) ||
+    if (next == NULL ||
+        (strncmp(text, "HTTP/1.1 ", 9) != 0 && strncmp(text, "HTTP/1.0 ", 9) != 0) ||
         sscanf(text + 9, "%3d", &status) != 1 || status < 100 || status > 999) {
         forward_close(fw, FRAME_CODE_UPSTREAM, "the local service's response head is malformed");
         return -1;
     }
-    n = http_head_fields(next + 1, (size_t)(end - (next + 1)), forward_fields, NGR_MAX_HEADERS,
-                         &fr);
+    n = http_head_fields(next + 1, (size_t)(end - (next + 1)), fw->cl->forward_fields,
+                         NGR_MAX_HEADERS, &fr);
     if (n < 0) {
         struct http_head_refusal e = http_head_refused(n);
         forward_close(fw, e.code, e.message);
@@ -153,7 +155,7 @@ forward_send_reply(struct forward *fw, size_t head_len)
         return -1;
     }
     h.status = (uint16_t)status;
-    h.fields = forward_fields;
+    h.fields = fw->cl->forward_fields;
     h.nfields = (size_t)n;
     if (status == 101) {
         h.body = FRAME_BODY_UNKNOWN; /* raw bytes follow, both ways */
@@ -211,32 +213,30 @@ forward_on_io(void *arg, uint32_t events)
         fw->state = FORWARD_SENDING_HEAD;
     }
     if (fw->state == FORWARD_SENDING_HEAD) {
-        while (fw->head_out.len > 0) {
-            ssize_t n = send(fw->fd, buf_head(&fw->head_out), fw->head_out.len, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN)
-                    return;
-                if (errno == EINTR)
-                    continue;
-                forward_close(fw, FRAME_CODE_UPSTREAM, strerror(errno));
-                return;
-            }
-            buf_consume(&fw->head_out, (size_t)n);
+        size_t sent = 0;
+        int e = net_send_buf(fw->fd, &fw->head_out, &sent);
+
+        if (e != 0) {
+            forward_close(fw, FRAME_CODE_UPSTREAM, strerror(e));
+            return;
         }
+        if (fw->head_out.len > 0)
+            return; /* the socket is full: EPOLLOUT comes back here */
         fw->state = FORWARD_READING_HEAD;
         loop_io_mod(fw->cl->loop, &fw->io, LOOP_READ);
         return;
     }
     if (fw->state == FORWARD_READING_HEAD) {
-        uint8_t *dst = buf_reserve(&fw->head_in, 4096, 0);
+        uint8_t *dst = buf_reserve(&fw->head_in, NGR_FORWARD_HEAD_READ, 0);
         ssize_t n;
         const uint8_t *p, *blank;
 
         if (dst == NULL) {
-            forward_close(fw, FRAME_CODE_TOO_LARGE, "the local service's response head is too large");
+            forward_close(fw, FRAME_CODE_TOO_LARGE,
+                          "the local service's response head is too large");
             return;
         }
-        n = recv(fw->fd, dst, 4096, 0);
+        n = recv(fw->fd, dst, NGR_FORWARD_HEAD_READ, 0);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 forward_close(fw, FRAME_CODE_UPSTREAM, strerror(errno));
@@ -295,7 +295,7 @@ int
 forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
 {
     struct forward *fw = calloc(1, sizeof(*fw));
-    char esc[80];
+    char esc[NGR_LABEL_TARGET_LEN];
 
     if (fw == NULL)
         return NGR_ENOMEM;
@@ -309,12 +309,12 @@ forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
     fw->fd = -1;
     fw->upgrade = (h->flags & FRAME_HEAD_UPGRADE) != 0;
     fw->is_head = frame_str_eq(h->method, "HEAD");
-    buf_init(&fw->head_out, NGR_FRAME_MAX_PAYLOAD + 4096);
-    buf_init(&fw->head_in, FORWARD_MAX_HEAD);
+    buf_init(&fw->head_out, NGR_FORWARD_HEAD_OUT);
+    buf_init(&fw->head_in, NGR_FORWARD_MAX_HEAD);
     pipe_init(&fw->pipe, cl->loop, &fw->st, forward_on_pipe_done, fw);
     if (fw->upgrade)
-        snprintf(fw->label, sizeof(fw->label), "%.*s %s (upgrade)", (int)h->method.len,
-                 h->method.p, log_escape(esc, sizeof(esc), h->target.p, h->target.len));
+        snprintf(fw->label, sizeof(fw->label), "%.*s %s (upgrade)", (int)h->method.len, h->method.p,
+                 log_escape(esc, sizeof(esc), h->target.p, h->target.len));
     else
         snprintf(fw->label, sizeof(fw->label), "tcp from %.*s", (int)h->client_addr.len,
                  h->client_addr.p);

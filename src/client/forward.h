@@ -12,6 +12,6 @@
 
 /* OPEN for a TCP tunnel or an upgrade request: accepts the stream and connects. Returns 0 (a
  * failure to connect resets the stream) or NGR_EPROTO for a bad stream id. */
-int forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h);
+NGR_MUST_CHECK int forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h);
 
 #endif

@@ -28,8 +28,9 @@ main_turn_end(void *arg)
 {
     struct client *cl = arg;
 
-    /* libcurl's deferred work first: it queues frames that the session flush then sends. */
-    replay_turn_end(cl->replay);
+    /* In the hook, not a deferral: it queues frames that the session flush (a deferral) then
+     * sends in the same turn. */
+    replay_resume_and_run_due(cl->replay);
 }
 
 int
@@ -50,12 +51,9 @@ main(int argc, char **argv)
         return 2;
     }
     log_init("ngrnotok", cl.opt.log_level);
-    /* libcurl allocates its receive buffer (NGR_CURL_BUFFER, 256 KiB) for every transfer and
-     * frees it at the end. With glibc's adaptive thresholds those frees kept shrinking the heap
-     * and the next transfers grew it again (a brk for every 11 small requests, and their page
-     * faults). Such buffers come from the heap, which is shrunk once 4 MiB at its top are free. */
-    mallopt(M_MMAP_THRESHOLD, NGR_CURL_BUFFER * 4);
-    mallopt(M_TRIM_THRESHOLD, 16 * NGR_CURL_BUFFER);
+    /* Fixed thresholds: see limits.h. */
+    mallopt(M_MMAP_THRESHOLD, NGR_CLIENT_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, NGR_CLIENT_TRIM_THRESHOLD);
     if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
         fprintf(stderr, "ngrnotok: libcurl failed to initialise\n");
         return 1;

@@ -1,8 +1,9 @@
-/* replay.c: each OPEN becomes a libcurl transfer on a pooled easy handle; the multi interface
- * runs on the client's loop through its socket and timer callbacks (the shape of curl's
- * docs/examples/ephiperfifo.c). Request bodies flow in through a pausing read callback, and
- * responses flow out through the header and write callbacks, within the stream's credit. */
+/* replay.c: each OPEN becomes a libcurl transfer on a pooled easy handle, in a multi handle
+ * that curl_glue.c runs on the client's loop. Request bodies flow in through a pausing read
+ * callback, and responses flow out through the header and write callbacks, within the stream's
+ * credit. */
 #include "replay.h"
+#include "curl_glue.h"
 #include "http_head.h"
 #include "log.h"
 
@@ -13,29 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#define REPLAY_POOL 64                            /* idle easy handles kept for reuse */
-#define REPLAY_PENDING_MAX (2 * NGR_CURL_BUFFER)  /* response bytes held past the credit */
-#define REPLAY_MAX_CONNECTS 256                   /* kept-alive connections to the service */
-
-/* One descriptor libcurl asked us to watch. When libcurl stops watching an established
- * connection between two requests (CURL_POLL_REMOVE), the watch stays in epoll, parked, so that
- * the next request on that connection costs no epoll_ctl. Only sockets that libcurl opened
- * through replay_on_curl_open and that have carried a request are parked: libcurl closes those
- * through replay_on_curl_close, which forgets the watch, so a parked watch never outlives its
- * descriptor. (libcurl 7.88 closes a socket that never connected, and its resolver's socketpair,
- * without that callback; their watches end at CURL_POLL_REMOVE as before.) A parked socket that
- * reports an event (the service closed the idle connection) is taken out of epoll then. Freed
- * at the end of the turn, since an event for it may still wait in the current epoll batch. */
-struct replay_sock {
-    struct loop_io io;
-    struct replay *r;
-    unsigned parked : 1;    /* libcurl said CURL_POLL_REMOVE; still registered in epoll */
-    unsigned read_seen : 1; /* libcurl asked to read it once: the connection carried a request */
-    TAILQ_ENTRY(replay_sock) dead_entry;
-};
 
 /* One forwarded request. */
 struct replay_req {
@@ -58,36 +36,24 @@ struct replay_req {
     unsigned is_head : 1;
     unsigned head_too_large : 1;
     uint64_t started_ms;
-    char label[96]; /* "GET /path", escaped, for logs */
+    char label[NGR_LABEL_LEN]; /* "GET /path", escaped, for logs */
     char errbuf[CURL_ERROR_SIZE];
     TAILQ_ENTRY(replay_req) unpause_entry;
-    TAILQ_ENTRY(replay_req) dead_entry;
-};
-
-/* What the client knows of one descriptor number. */
-struct replay_slot {
-    struct replay_sock *rs; /* its watch, parked or not */
-    int ours;               /* opened by replay_on_curl_open, not yet closed through us */
+    struct loop_defer free; /* dead: freed at the end of the turn */
 };
 
 struct replay {
     struct client *cl;
-    CURLM *multi;
-    struct loop_timer timer;
-    int kick; /* libcurl asked for a timeout of 0: act at the end of this turn */
+    struct curl_glue glue;
     char base_url[NGR_URL_LEN];
     char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000" for --host-header=rewrite */
-    CURL *pool[REPLAY_POOL];
+    CURL *pool[NGR_REPLAY_POOL];
     size_t npool;
     size_t active;
     TAILQ_HEAD(, replay_req) unpause;
-    TAILQ_HEAD(, replay_req) dead;
-    TAILQ_HEAD(, replay_sock) dead_socks;
-    struct replay_slot *socks; /* by descriptor */
-    size_t nsocks;
+    struct frame_field fields[NGR_MAX_HEADERS]; /* a response head's, while its REPLY is built */
 };
 
-static struct frame_field replay_fields[NGR_MAX_HEADERS];
 static const struct stream_ops replay_stream_ops;
 
 size_t
@@ -106,7 +72,8 @@ replay_queue_unpause(struct replay_req *q)
     loop_wake(q->r->cl->loop);
 }
 
-/* Ends a request: out of libcurl, off the session, freed at the end of the turn. */
+/* Ends a request: out of libcurl, off the session, freed at the end of the turn (an event of
+ * this turn's batch, or libcurl's info queue, may still name it). */
 static void
 replay_kill(struct replay_req *q)
 {
@@ -116,7 +83,7 @@ replay_kill(struct replay_req *q)
         return;
     q->dead = 1;
     if (q->in_multi) {
-        curl_multi_remove_handle(r->multi, q->easy);
+        curl_multi_remove_handle(r->glue.multi, q->easy);
         q->in_multi = 0;
     }
     if (q->unpause_queued) {
@@ -125,16 +92,18 @@ replay_kill(struct replay_req *q)
     }
     session_stream_detach(&q->st);
     r->active--;
-    TAILQ_INSERT_TAIL(&r->dead, q, dead_entry);
+    loop_defer(r->cl->loop, &q->free);
 }
 
+/* The deferral of a dead request. */
 static void
-replay_free_req(struct replay_req *q)
+replay_free_req(void *arg)
 {
+    struct replay_req *q = arg;
     struct replay *r = q->r;
 
     if (q->easy != NULL) {
-        if (r->npool < REPLAY_POOL)
+        if (r->npool < NGR_REPLAY_POOL)
             r->pool[r->npool++] = q->easy; /* its options are reset when it is reused */
         else
             curl_easy_cleanup(q->easy);
@@ -166,7 +135,7 @@ replay_send_head(struct replay_req *q, long status)
      * field at each step: 7% of the client's instructions per small request with the eight
      * fields nginx sends with a file). */
     n = http_head_fields(q->head.data != NULL ? (char *)q->head.data + q->head.off : NULL,
-                         q->head.len, replay_fields, NGR_MAX_HEADERS, &fr); /* rewritten: folds */
+                         q->head.len, q->r->fields, NGR_MAX_HEADERS, &fr); /* rewritten: folds */
     if (n < 0) {
         struct http_head_refusal e = http_head_refused(n);
         session_stream_reset(&q->st, e.code, e.message);
@@ -182,7 +151,7 @@ replay_send_head(struct replay_req *q, long status)
     if (no_body)
         flags = FRAME_FLAG_END_STREAM;
     h.status = (uint16_t)status;
-    h.fields = replay_fields;
+    h.fields = q->r->fields;
     h.nfields = (size_t)n;
     rc = session_send_reply(&q->st, flags, &h);
     buf_free(&q->head);
@@ -208,7 +177,7 @@ replay_on_header(char *p, size_t size, size_t nitems, void *arg)
     long status = 0;
 
     if (q->head_sent || q->st.sess == NULL)
-        return len; /* trailers are dropped (docs/protocol.md) */
+        return len;                               /* trailers are dropped (docs/protocol.md) */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a status line starts a head */
         buf_free(&q->head);
         q->head_too_large = 0;
@@ -248,7 +217,7 @@ replay_on_body(char *p, size_t size, size_t nmemb, void *arg)
     if (q->st.sess == NULL || q->end_sent)
         return n == 0 ? 1 : 0; /* the stream is gone: a short count aborts the transfer */
     replay_flush_pending(q);
-    if (q->resp_pending.len + n > REPLAY_PENDING_MAX) {
+    if (q->resp_pending.len + n > NGR_REPLAY_PENDING_MAX) {
         /* Over the credit and the slack: libcurl keeps this chunk until we unpause. */
         q->write_paused = 1;
         return CURL_WRITEFUNC_PAUSE;
@@ -301,7 +270,7 @@ replay_done(struct replay_req *q, CURLcode res)
     char msg[NGR_MAX_MESSAGE];
     long status = 0;
 
-    curl_multi_remove_handle(q->r->multi, q->easy);
+    curl_multi_remove_handle(q->r->glue.multi, q->easy);
     q->in_multi = 0;
     q->curl_done = 1;
     if (res == CURLE_OK) {
@@ -333,199 +302,15 @@ replay_done(struct replay_req *q, CURLcode res)
     replay_kill(q);
 }
 
+/* A finished transfer, from curl_glue. */
 static void
-replay_check_done(struct replay *r)
+replay_on_done(void *owner, CURL *easy, CURLcode res)
 {
-    CURLMsg *m;
-    int left;
+    struct replay_req *q = NULL;
 
-    while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
-        struct replay_req *q = NULL;
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-        if (q != NULL && !q->dead)
-            replay_done(q, m->data.result);
-    }
-}
-
-/* Makes room in the descriptor table for fd. Returns 0, or -1 if out of memory. */
-static int
-replay_slot_reserve(struct replay *r, int fd)
-{
-    size_t n = r->nsocks ? r->nsocks : 64;
-    struct replay_slot *t;
-
-    if (fd < 0)
-        return -1;
-    if ((size_t)fd < r->nsocks)
-        return 0;
-    while (n <= (size_t)fd)
-        n *= 2;
-    t = realloc(r->socks, n * sizeof(*t));
-    if (t == NULL)
-        return -1;
-    memset(t + r->nsocks, 0, (n - r->nsocks) * sizeof(*t));
-    r->socks = t;
-    r->nsocks = n;
-    return 0;
-}
-
-/* Ends a watch, freed at the end of the turn. with_del: take its descriptor out of epoll
- * (not when the descriptor is closed already, or about to be: close does that). */
-static void
-replay_sock_end(struct replay *r, struct replay_sock *rs, int with_del)
-{
-    int fd = rs->io.fd;
-
-    if (fd >= 0 && (size_t)fd < r->nsocks && r->socks[fd].rs == rs)
-        r->socks[fd].rs = NULL;
-    if (with_del)
-        loop_io_del(r->cl->loop, &rs->io);
-    else
-        rs->io.fd = -1;
-    TAILQ_INSERT_TAIL(&r->dead_socks, rs, dead_entry);
-}
-
-static void
-replay_on_sock_io(void *arg, uint32_t events)
-{
-    struct replay_sock *rs = arg;
-    int mask = 0, running;
-
-    if (rs->parked) { /* not libcurl's to hear about: stop watching until it asks again */
-        replay_sock_end(rs->r, rs, 1);
-        return;
-    }
-    if (events & LOOP_READ)
-        mask |= CURL_CSELECT_IN;
-    if (events & LOOP_WRITE)
-        mask |= CURL_CSELECT_OUT;
-    if (events & (LOOP_ERR | LOOP_HUP_ALL))
-        mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(rs->r->multi, rs->io.fd, mask, &running);
-    replay_check_done(rs->r);
-}
-
-static int
-replay_on_curl_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
-{
-    struct replay *r = arg;
-    struct replay_sock *rs = sockp;
-    uint32_t events = 0;
-
-    if (rs != NULL && rs->io.fd < 0) /* forgotten: its number was closed and opened again */
-        rs = NULL;
-    if (what == CURL_POLL_REMOVE) {
-        if (rs != NULL) {
-            curl_multi_assign(r->multi, s, NULL);
-            if (rs->read_seen && (size_t)s < r->nsocks && r->socks[s].ours)
-                rs->parked = 1; /* see struct replay_sock */
-            else
-                replay_sock_end(r, rs, 1);
-        }
-        return 0;
-    }
-    if (what & CURL_POLL_IN)
-        events |= LOOP_READ;
-    if (what & CURL_POLL_OUT)
-        events |= LOOP_WRITE;
-    if (replay_slot_reserve(r, s) != 0)
-        return -1;
-    if (rs == NULL && r->socks[s].rs != NULL) {
-        rs = r->socks[s].rs;
-        if (rs->parked) { /* the kept-alive connection is used again */
-            rs->parked = 0;
-            curl_multi_assign(r->multi, s, rs);
-        } else { /* a watch libcurl no longer knows of: start afresh */
-            replay_sock_end(r, rs, 1);
-            rs = NULL;
-        }
-    }
-    if (rs != NULL) {
-        if (loop_io_mod(r->cl->loop, &rs->io, events) == 0) {
-            rs->read_seen |= (events & LOOP_READ) != 0;
-            return 0;
-        }
-        replay_sock_end(r, rs, 1); /* not in epoll after all: register it anew */
-    }
-    rs = calloc(1, sizeof(*rs));
-    if (rs == NULL)
-        return -1;
-    rs->r = r;
-    rs->read_seen = (events & LOOP_READ) != 0;
-    if (loop_io_add(r->cl->loop, &rs->io, s, events, replay_on_sock_io, rs) != 0) {
-        free(rs);
-        curl_multi_assign(r->multi, s, NULL);
-        return -1;
-    }
-    r->socks[s].rs = rs;
-    curl_multi_assign(r->multi, s, rs);
-    return 0;
-}
-
-/* libcurl opens its connections' sockets here, so that they are known to be its own. A watch
- * still filed under the new descriptor's number belongs to a socket libcurl closed without
- * replay_on_curl_close (see struct replay_sock): it is forgotten, its epoll entry gone with it. */
-static curl_socket_t
-replay_on_curl_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    struct replay *r = arg;
-    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-
-    (void)purpose;
-    if (fd < 0)
-        return CURL_SOCKET_BAD;
-    if (replay_slot_reserve(r, fd) != 0) {
-        close(fd);
-        return CURL_SOCKET_BAD;
-    }
-    if (r->socks[fd].rs != NULL)
-        replay_sock_end(r, r->socks[fd].rs, 0);
-    r->socks[fd].ours = 1;
-    return fd;
-}
-
-/* libcurl closes its established connections here: the watch goes first (close takes the
- * descriptor out of epoll, so no epoll_ctl), since the next socket may get the same number. */
-static int
-replay_on_curl_close(void *arg, curl_socket_t s)
-{
-    struct replay *r = arg;
-
-    if (s >= 0 && (size_t)s < r->nsocks) {
-        if (r->socks[s].rs != NULL)
-            replay_sock_end(r, r->socks[s].rs, 0);
-        r->socks[s].ours = 0;
-    }
-    return close(s);
-}
-
-static void
-replay_on_timer(void *arg)
-{
-    struct replay *r = arg;
-    int running;
-
-    curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    replay_check_done(r);
-}
-
-static int
-replay_on_curl_timer(CURLM *multi, long ms, void *arg)
-{
-    struct replay *r = arg;
-
-    if (ms < 0) {
-        loop_timer_stop(r->cl->loop, &r->timer);
-    } else if (ms == 0) {
-        /* Calling back into libcurl from here is not allowed: act at the end of the turn. */
-        r->kick = 1;
-        loop_wake(r->cl->loop);
-    } else {
-        loop_timer_start(r->cl->loop, &r->timer, (uint64_t)ms);
-    }
-    return 0;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&q);
+    if (q != NULL && !q->dead)
+        replay_done(q, res);
 }
 
 struct replay *
@@ -540,52 +325,28 @@ replay_new(struct client *cl, struct ngr_err *err)
     }
     r->cl = cl;
     TAILQ_INIT(&r->unpause);
-    TAILQ_INIT(&r->dead);
-    TAILQ_INIT(&r->dead_socks);
-    loop_timer_init(&r->timer, replay_on_timer, r);
     net_format_addr(&cl->opt.local, hostport, sizeof(hostport));
     snprintf(r->base_url, sizeof(r->base_url), "http://%s", hostport);
     snprintf(r->host_header, sizeof(r->host_header), "Host: %s", hostport);
-    r->multi = curl_multi_init();
-    if (r->multi == NULL) {
+    if (curl_glue_init(&r->glue, cl->loop, NGR_REPLAY_MAX_CONNECTS, replay_on_done, r, err) != 0) {
         free(r);
-        err_set(err, NGR_ENOMEM, "curl_multi_init failed");
         return NULL;
     }
-    curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, replay_on_curl_socket);
-    curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-    curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, replay_on_curl_timer);
-    curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
-    curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, (long)REPLAY_MAX_CONNECTS);
     return r;
 }
 
 void
 replay_free(struct replay *r)
 {
-    struct replay_req *q;
-    struct replay_sock *rs;
     size_t i;
 
     if (r == NULL)
         return;
-    replay_turn_end(r);
-    while ((q = TAILQ_FIRST(&r->dead)) != NULL) {
-        TAILQ_REMOVE(&r->dead, q, dead_entry);
-        replay_free_req(q);
-    }
-    loop_timer_stop(r->cl->loop, &r->timer);
+    /* Requests that died this turn give their handles back to the pool first. */
+    loop_run_deferred(r->cl->loop);
     for (i = 0; i < r->npool; i++)
         curl_easy_cleanup(r->pool[i]);
-    curl_multi_cleanup(r->multi); /* closes kept-alive connections: replay_on_curl_close */
-    for (i = 0; i < r->nsocks; i++)
-        if (r->socks[i].rs != NULL) /* none should be left; the loop goes next anyway */
-            replay_sock_end(r, r->socks[i].rs, 0);
-    while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
-        TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
-        free(rs);
-    }
-    free(r->socks);
+    curl_glue_free(&r->glue);
     free(r);
 }
 
@@ -615,10 +376,7 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, replay_on_curl_open);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, replay_on_curl_close);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r);
+    curl_glue_setup_easy(&r->glue, e);
     return e;
 }
 
@@ -696,13 +454,14 @@ int
 replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
 {
     struct replay_req *q;
-    char method[64], target[8192], esc[80];
+    char method[NGR_REPLAY_METHOD_LEN], target[NGR_REPLAY_TARGET_LEN], esc[NGR_LABEL_TARGET_LEN];
     CURL *e;
     int upload;
 
     q = calloc(1, sizeof(*q));
     if (q == NULL)
         return NGR_ENOMEM;
+    loop_defer_init(&q->free, replay_free_req, q);
     if (session_stream_accept(&r->cl->sess, &q->st, stream_id, &replay_stream_ops, q) != 0) {
         free(q);
         return NGR_EPROTO;
@@ -711,7 +470,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
     buf_init_kept(&q->req_body, NGR_STREAM_WINDOW); /* both live as long as the request */
-    buf_init_kept(&q->resp_pending, REPLAY_PENDING_MAX);
+    buf_init_kept(&q->resp_pending, NGR_REPLAY_PENDING_MAX);
     buf_init(&q->head, NGR_FRAME_MAX_PAYLOAD); /* a longer head cannot be encoded anyway */
     replay_cstr(method, sizeof(method), h->method);
     snprintf(q->label, sizeof(q->label), "%s %s", method,
@@ -758,7 +517,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
-    if (curl_multi_add_handle(r->multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(r->glue.multi, e) != CURLM_OK) {
         session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "curl_multi_add_handle failed");
         replay_kill(q);
         return 0;
@@ -768,7 +527,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     return 0;
 }
 
-int
+static int
 replay_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
 {
     struct replay_req *q = st->owner;
@@ -784,7 +543,7 @@ replay_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
     return 0;
 }
 
-void
+static void
 replay_on_reset(struct stream *st, uint32_t code, struct frame_str message)
 {
     struct replay_req *q = st->owner;
@@ -793,7 +552,7 @@ replay_on_reset(struct stream *st, uint32_t code, struct frame_str message)
     replay_kill(q);
 }
 
-void
+static void
 replay_on_writable(struct stream *st)
 {
     struct replay_req *q = st->owner;
@@ -816,11 +575,9 @@ static const struct stream_ops replay_stream_ops = {
 };
 
 void
-replay_turn_end(struct replay *r)
+replay_resume_and_run_due(struct replay *r)
 {
     struct replay_req *q;
-    struct replay_sock *rs;
-    int running;
 
     while ((q = TAILQ_FIRST(&r->unpause)) != NULL) {
         TAILQ_REMOVE(&r->unpause, q, unpause_entry);
@@ -830,17 +587,5 @@ replay_turn_end(struct replay *r)
         /* May call the read or write callback at once, which may pause again. */
         curl_easy_pause(q->easy, CURLPAUSE_CONT);
     }
-    if (r->kick) {
-        r->kick = 0;
-        curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    replay_check_done(r);
-    while ((q = TAILQ_FIRST(&r->dead)) != NULL) {
-        TAILQ_REMOVE(&r->dead, q, dead_entry);
-        replay_free_req(q);
-    }
-    while ((rs = TAILQ_FIRST(&r->dead_socks)) != NULL) {
-        TAILQ_REMOVE(&r->dead_socks, rs, dead_entry);
-        free(rs);
-    }
+    curl_glue_run_due(&r->glue);
 }

@@ -101,6 +101,27 @@
 /* bytes: CURLOPT_UPLOAD_BUFFERSIZE. Against libcurl's 64 KiB: a third less client CPU per
  * upload (fewer read callbacks and sends); 1 MiB measured no better. */
 #define NGR_CURL_UPLOAD_BUFFER (256 * 1024)
+/* bytes: glibc's malloc thresholds in the client. libcurl allocates its receive buffer
+ * (NGR_CURL_BUFFER) for every transfer and frees it at the end; with glibc's adaptive
+ * thresholds those frees kept shrinking the heap and the next transfers grew it again (a brk
+ * for every 11 small requests, and their page faults). Such buffers come from the heap, which
+ * is shrunk once 4 MiB at its top are free. */
+#define NGR_CLIENT_MMAP_THRESHOLD (4 * NGR_CURL_BUFFER)
+#define NGR_CLIENT_TRIM_THRESHOLD (16 * NGR_CURL_BUFFER)
+#define NGR_REPLAY_POOL 64                           /* idle easy handles kept for reuse */
+#define NGR_REPLAY_PENDING_MAX (2 * NGR_CURL_BUFFER) /* bytes: response held past the credit */
+#define NGR_REPLAY_MAX_CONNECTS 256                  /* kept-alive connections to the service */
+/* bytes, with the NUL: a request target (longer: RST TOO_LARGE) and a method (a longer one is
+ * cut to fit) as libcurl is given them */
+#define NGR_REPLAY_TARGET_LEN 8192
+#define NGR_REPLAY_METHOD_LEN 64
+#define NGR_LABEL_LEN 96        /* bytes, with the NUL: "GET /path" in the client's log lines */
+#define NGR_LABEL_TARGET_LEN 80 /* bytes, with the NUL: the escaped target in such a label */
+#define NGR_FORWARD_MAX_HEAD (64 * 1024) /* bytes: the local service's answer head to an upgrade */
+#define NGR_FORWARD_HEAD_READ 4096       /* bytes read at a time while that head arrives */
+/* bytes: an upgrade's request head as written to the local service (an OPEN's fields fit in one
+ * frame; the request line and separators add less than 4 KiB to them) */
+#define NGR_FORWARD_HEAD_OUT (NGR_FRAME_MAX_PAYLOAD + 4096)
 
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */

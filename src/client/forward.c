@@ -48,12 +48,7 @@ forward_close(struct forward *fw, uint32_t code, const char *why)
     if (fw->closed)
         return;
     fw->closed = 1;
-    if (fw->st.sess != NULL) {
-        if (code != FRAME_CODE_NONE)
-            session_stream_reset(&fw->st, code, why);
-        else
-            session_stream_detach(&fw->st);
-    }
+    session_stream_end(&fw->st, code, why);
     if (fw->state != FORWARD_PIPING && fw->fd >= 0)
         loop_io_del(fw->cl->loop, &fw->io);
     pipe_stop(&fw->pipe);
@@ -74,10 +69,7 @@ forward_on_pipe_done(void *owner, struct pipe_end *p, int error)
 {
     struct forward *fw = owner;
 
-    forward_close(fw, error > 0 ? FRAME_CODE_UPSTREAM : FRAME_CODE_NONE,
-                  error == PIPE_RESET ? "reset by the gateway"
-                  : error != 0        ? strerror(error)
-                                      : "done");
+    forward_close(fw, error > 0 ? FRAME_CODE_UPSTREAM : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
 /* Hands the socket to the pipe, with bytes already read after the head (if any). */

@@ -13,6 +13,14 @@ static uint8_t pipe_read_area[NGR_PIPE_READ_CHUNK];
 static void pipe_on_io(void *arg, uint32_t events);
 static int pipe_write(struct pipe_end *p);
 
+const char *
+pipe_done_reason(int error)
+{
+    if (error == PIPE_RESET)
+        return "reset by the peer";
+    return error != 0 ? strerror(error) : "both directions done";
+}
+
 static void
 pipe_finish(struct pipe_end *p, int error)
 {

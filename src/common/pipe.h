@@ -20,6 +20,9 @@ struct pipe_end;
  * still attached, calls pipe_stop and closes the socket. Called once. */
 typedef void (*pipe_done_cb)(void *owner, struct pipe_end *p, int error);
 #define PIPE_RESET (-1)
+/* done's error in words, for a log line: "both directions done", "reset by the peer", or the
+ * socket's strerror. Static storage. */
+const char *pipe_done_reason(int error);
 
 /* The stream ops of a piped stream, for session_stream_open/accept with the pipe_end as the
  * stream's owner (or set on a stream that turns into a pipe, with st->owner = the pipe_end):

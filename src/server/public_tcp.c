@@ -62,10 +62,7 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
     struct tcp_conn *tc = owner;
 
     /* On a reset the local service refused or the client went away: this connection ends. */
-    public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE,
-                     error == PIPE_RESET ? "reset by the client"
-                     : error != 0        ? strerror(error)
-                                         : "both sides done");
+    public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
 static void

@@ -40,6 +40,8 @@
  * answers on sooner and the processes of a tunnel overlap instead of taking turns. 16 against
  * 256: about 15% more small requests per second through a tunnel (docs/performance.md). */
 #define NGR_LOOP_EVENTS 16
+#define NGR_LOOP_MAX_WAIT_MS 60000  /* ms: the longest epoll_wait while a timer is armed */
+#define NGR_LOG_LINE 1024           /* bytes: one log message, cut there */
 #define NGR_LISTENER_BATCH 64       /* connections accepted per readiness event */
 #define NGR_LISTENER_PAUSE_MS 1000  /* ms without accepting once descriptors run out */
 #define NGR_LISTEN_BACKLOG 1024     /* connections: listen(2) backlog of every listener */
@@ -128,5 +130,9 @@
 #define NGR_DOMAIN_LEN 253 /* bytes: a DNS name */
 #define NGR_URL_LEN 512   /* bytes: a public URL */
 #define NGR_ID_LEN 32     /* bytes: a tunnel id as text, with its NUL */
+
+/* Durations in the config and on the command line (--response-timeout). */
+#define NGR_SECONDS_MIN 0.05  /* s */
+#define NGR_SECONDS_MAX 86400 /* s: a day */
 
 #endif

@@ -1,5 +1,6 @@
 /* log.c: leveled logging to stderr and escaping of untrusted strings. */
 #include "log.h"
+#include "limits.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ static void log_vwrite(const char *tag, const char *fmt, va_list ap)
 static void
 log_vwrite(const char *tag, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char line[NGR_LOG_LINE];
     char stamp[32];
     struct timespec ts;
     struct tm tm;

@@ -278,7 +278,7 @@ loop_wait_ms(struct loop *l)
     }
     if (wait == UINT64_MAX)
         return -1;
-    return wait > 60000 ? 60000 : (int)wait;
+    return wait > NGR_LOOP_MAX_WAIT_MS ? NGR_LOOP_MAX_WAIT_MS : (int)wait;
 }
 
 static void

@@ -78,7 +78,7 @@ config_parse_uint(const char *key, const char *v, unsigned long max, unsigned lo
     return 0;
 }
 
-/* Seconds as a decimal ("30", "0.5"), 0.05 to 86400. */
+/* Seconds as a decimal ("30", "0.5"), NGR_SECONDS_MIN to NGR_SECONDS_MAX. */
 static int
 config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_err *err)
 {
@@ -88,9 +88,9 @@ config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_er
     errno = 0;
     s = strtod(v, &end);
     if (((*v < '0' || *v > '9') && *v != '.') || *end != '\0' || errno != 0 ||
-        !(s >= 0.05 && s <= 86400))
-        return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between 0.05 and 86400", key,
-                       v);
+        !(s >= NGR_SECONDS_MIN && s <= NGR_SECONDS_MAX))
+        return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between %g and %d", key, v,
+                       NGR_SECONDS_MIN, NGR_SECONDS_MAX);
     *ms = (uint64_t)(s * 1000 + 0.5);
     return 0;
 }

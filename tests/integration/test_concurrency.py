@@ -3,36 +3,40 @@
 import concurrent.futures
 import signal
 import threading
-import time
 import uuid
 
 from lib import procs as P
 
 
 def test_64_concurrent_slow_requests_run_in_parallel(tunnel):
+    # Every request is held at the local service until all 64 have reached it: a tunnel that
+    # carried them one at a time (or a few at a time) would never get the 64th there.
     n = 64
-    barrier = threading.Barrier(n)
+    gate = uuid.uuid4().hex
     results = [None] * n
 
     def one(i):
-        barrier.wait(30)
         try:
-            r = tunnel.request("GET", "/sleep?ms=1000&id=c%d" % i, timeout=40)
+            r = tunnel.request("GET", "/hold?gate=%s&id=c%d" % (gate, i), timeout=60)
             results[i] = (r.status, r.json().get("id") if r.status == 200 else r.body[:200])
         except Exception as e:  # noqa: BLE001 - reported below
             results[i] = ("error", repr(e))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    t0 = time.monotonic()
     for th in threads:
         th.start()
-    for th in threads:
-        th.join(60)
-    elapsed = time.monotonic() - t0
+    try:
+        tunnel.upstream.proc.wait_stdout(r"^BEGIN-SLEEP c\d+$", 30,
+                                         "all %d requests held at the local service at once" % n,
+                                         count=n)
+        assert all(res is None for res in results), \
+            "a request finished before the service answered any: %r" % [r for r in results if r]
+    finally:
+        tunnel.upstream.direct("GET", "/release?id=" + gate)
+        for th in threads:
+            th.join(60)
     bad = [(i, res) for i, res in enumerate(results) if res != (200, "c%d" % i)]
     assert not bad, "%d of %d requests failed, e.g. %r" % (len(bad), n, bad[:5])
-    assert elapsed < 10, ("64 concurrent 1 s requests took %.1fs through one tunnel "
-                          "(they should run concurrently)" % elapsed)
 
 
 def test_two_tunnels_never_mix_requests(procs):
@@ -81,17 +85,18 @@ def test_sigkilled_client_removed_inflight_502_other_tunnel_serves(procs):
     ua, ub = procs.upstream("tag-A"), procs.upstream("tag-B")
     ca = procs.client(gw, ua.port, "--subdomain", "doomed")
     cb = procs.client(gw, ub.port, "--subdomain", "survivor")
+    # The held requests are never released: the local service never answers them, and the
+    # gateway's own deadline would give a 504. A 502 can only come from the client's death.
     n = 4
+    gate = uuid.uuid4().hex
     results = [None] * n
-    done_at = [None] * n
 
     def one(i):
         try:
-            r = gw.request("GET", "/sleep?ms=5000&id=k%d" % i, ca.host, timeout=40)
+            r = gw.request("GET", "/hold?gate=%s&id=k%d" % (gate, i), ca.host, timeout=40)
             results[i] = (r.status, (r.header("Content-Type") or "").lower())
         except Exception as e:  # noqa: BLE001 - reported below
             results[i] = ("error", repr(e))
-        done_at[i] = time.monotonic()
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for th in threads:
@@ -99,29 +104,25 @@ def test_sigkilled_client_removed_inflight_502_other_tunnel_serves(procs):
     try:
         ua.proc.wait_stdout(r"^BEGIN-SLEEP k\d$", 10, "%d in-flight requests at the upstream" % n,
                             count=n)
-        killed_at = time.monotonic()
         ca.proc.send_signal(signal.SIGKILL)
         ca.proc.wait(5)
-        # Gone from the admin API within 2 s.
-        while True:
-            subs = [t["subdomain"] for t in gw.tunnels()]
-            if "doomed" not in subs:
-                break
-            assert time.monotonic() - killed_at < 2.0, \
-                "killed client's tunnel still listed 2s after SIGKILL: %r" % subs
-            time.sleep(0.05)
+        subs = P.wait_until(
+            lambda: [t["subdomain"] for t in gw.tunnels()] == ["survivor"] and ["survivor"], 10,
+            "the killed client's tunnel to leave the admin API (survivor alone)")
         assert subs == ["survivor"], subs
         # The other tunnel keeps serving meanwhile.
         r = gw.request("GET", "/echo", cb.host)
         assert r.status == 200 and r.json()["tag"] == "tag-B", r
+        # The held requests get their 502 while the service still holds them.
+        P.wait_until(lambda: all(res is not None for res in results), 20,
+                     "answers to the %d requests in flight through the killed client" % n)
     finally:
+        ua.direct("GET", "/release?id=" + gate)
         for th in threads:
             th.join(45)
     assert all(res is not None and res[0] == 502 for res in results), \
         "in-flight requests through the killed client: %r (expected 502 each)" % results
     assert all(res[1].startswith("text/html") for res in results), results
-    late = [d - killed_at for d in done_at if d - killed_at > 3.0]
-    assert not late, "502s arrived %r s after the kill (expected < 3 s)" % late
     r = gw.request("GET", "/", ca.host)
     assert r.status == 404, "killed client's subdomain: %r" % r
     for i in range(20):

@@ -9,7 +9,7 @@ It binds 127.0.0.1 (port 0 = ephemeral by default), prints the bound port
 alone on the first line of stdout, then one line per request it receives:
 
     REQ <METHOD> <raw path>
-    BEGIN-SLEEP <id>          (when /sleep or /slow-head starts waiting)
+    BEGIN-SLEEP <id>          (when /sleep, /slow-head or /hold starts waiting)
     SSE-SENT-1 <id>           (after /sse sent its first event)
 
 Endpoints (path before '?'; anything unknown is an echo):
@@ -19,6 +19,8 @@ Endpoints (path before '?'; anything unknown is an echo):
                    chunked request bodies are both decoded, streaming).
   /sleep?ms=N&id=  wait N ms before sending anything, then JSON.
   /slow-head?ms=N  same as /sleep (response head delayed).
+  /hold?gate=G&id= wait, before sending anything, until /release?id=G is
+                   requested (at most 60 s: then 503), then JSON like /sleep.
   /status?code=N[&location=URL]
                    respond with status N (204/304: no body, 304 has an ETag).
   /cookies         two Set-Cookie headers and X-Order, X-Mid, X-Order.
@@ -33,7 +35,7 @@ Endpoints (path before '?'; anything unknown is an echo):
   /sse?id=X        text/event-stream: "data: one", then waits until
                    /release?id=X is requested (directly on this port), then
                    "data: two".
-  /release?id=X    releases /sse?id=X.
+  /release?id=X    releases /sse?id=X and every /hold?gate=X.
   /hop             response carrying hop-by-hop headers (must be stripped).
   /page            HTML page whose script fills in DOM text.
   /api/greeting    JSON {"greeting": "Hello from upstream <tag>"}.
@@ -256,6 +258,15 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(ms / 1000.0)
         self.send_json(200, {"tag": TAG, "slept_ms": ms, "id": rid, "path": self.path})
 
+    def ep_hold(self, q):
+        rid = q.get("id", "-")
+        ev = sse_event(q.get("gate", "default"))
+        emit("BEGIN-SLEEP %s" % rid)
+        if not ev.wait(60):
+            self.send_json(503, {"tag": TAG, "id": rid, "error": "never released"})
+            return
+        self.send_json(200, {"tag": TAG, "id": rid, "path": self.path})
+
     def ep_status(self, q):
         code = int(q.get("code", "200"))
         headers = []
@@ -365,6 +376,7 @@ ROUTES = {
     "/drip": Handler.ep_drip,
     "/sse": Handler.ep_sse,
     "/release": Handler.ep_release,
+    "/hold": Handler.ep_hold,
     "/hop": Handler.ep_hop,
     "/page": Handler.ep_page,
     "/api/greeting": Handler.ep_greeting,

@@ -102,8 +102,9 @@ struct test_session_env {
     test_session_script script;
     int phase;
     const char *awaiting;
-    unsigned seq; /* orders callbacks */
-    const void *param;
+    unsigned seq;         /* orders callbacks */
+    const void *param;    /* the script's case, if it has a table of them */
+    const void *instance; /* the struct test_session_instance this test runs */
     struct test_session_side g, c;
     struct test_session_raw raw;
     struct test_session_stream pool[TEST_SESSION_POOL];
@@ -112,6 +113,13 @@ struct test_session_env {
 
 /* Where the tests encode the frames they queue by hand (session_queue), well-formed or not. */
 static uint8_t test_session_area[NGR_SCRATCH_LEN];
+
+/* One run of a script: which, and with which case (test_session_setup puts it in e->param). */
+struct test_session_scripted;
+struct test_session_instance {
+    const struct test_session_scripted *s;
+    const void *param;
+};
 
 /* The source of every body. */
 static uint8_t test_session_body[TEST_SESSION_MIB + TEST_SESSION_PERIOD];
@@ -431,7 +439,8 @@ test_session_setup(void **state)
 
     if (e == NULL)
         return -1;
-    e->param = *state;
+    e->instance = *state;
+    e->param = e->instance != NULL ? ((const struct test_session_instance *)*state)->param : NULL;
     e->l = loop_new();
     if (e->l == NULL) {
         free(e);
@@ -616,15 +625,6 @@ test_session_handshake_script(struct test_session_env *e)
     return 1;
 }
 
-static void
-test_session_handshake(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_handshake_script);
-}
-
 /* OPEN accepted by the peer, DATA in slices with END_STREAM on the last, REPLY for a known
  * stream, and an empty END_STREAM. */
 
@@ -680,15 +680,6 @@ test_session_data_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_open_and_data(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_data_script);
 }
 
 /* The stream window: the sender stops at the peer's 1 MiB until the receiver consumes. */
@@ -755,15 +746,6 @@ test_session_stream_window_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_stream_window(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_stream_window_script);
-}
-
 /* The session window bounds bytes in flight: 8 streams of 1 MiB use all 8 MiB, so a ninth
  * stream with stream credit left cannot send; the receiver returns session credit as the bytes
  * arrive, consumed or not, while each stream's own credit waits for session_consumed. */
@@ -826,15 +808,6 @@ test_session_session_window_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_session_window(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_session_window_script);
-}
-
 /* RST both ways: the other side hears on_reset with the code and message; the side that reset
  * hears nothing and can no longer send. */
 
@@ -883,15 +856,6 @@ test_session_reset_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_stream_reset(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_reset_script);
 }
 
 /* Frames for a stream one side has closed are dropped there; the session goes on. */
@@ -958,15 +922,6 @@ test_session_closed_id_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_closed_id_dropped(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_closed_id_script);
 }
 
 /* Frames the receiving client must refuse: it closes with a protocol error and tells the
@@ -1178,15 +1133,6 @@ test_session_bad_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_bad_frame(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_bad_script);
-}
-
 /* The owner's on_frame returning an error closes the session with a protocol error. */
 
 static int
@@ -1220,15 +1166,6 @@ test_session_owner_refuses_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_owner_refuses_frame(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_owner_refuses_script);
 }
 
 /* on_data returning an error resets that stream and nothing else: NGR_EPROTO as a protocol
@@ -1288,15 +1225,6 @@ test_session_data_fails_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_data_fails(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_data_fails_script);
-}
-
 /* A sender that ignores its credit: the receiver delivers the window, resets the stream with
  * FLOW_CONTROL, and the session goes on. */
 
@@ -1348,15 +1276,6 @@ test_session_overrun_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_stream_overrun(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_overrun_script);
 }
 
 /* The peer ends the session: each side's on_closed comes after on_reset for every stream
@@ -1416,15 +1335,6 @@ test_session_peer_closes_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_peer_closes(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_peer_closes_script);
-}
-
 /* The raw peer closes its socket: the gateway's on_closed, after on_reset for its streams. */
 
 static int
@@ -1460,15 +1370,6 @@ test_session_socket_closed_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_socket_closed(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_socket_closed_script);
 }
 
 /* session_close with a code: ERROR reaches the peer's on_frame; once closing, nothing more can
@@ -1520,15 +1421,6 @@ test_session_close_code_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_close_code(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_pair(e);
-    test_session_run(e, test_session_close_code_script);
-}
-
 /* The output cap: frames queued past NGR_SESSION_OUT_HARD close the session; forced ones (the
  * answers a session owes its peer) may pass it, but not once the session is closing. */
 
@@ -1566,15 +1458,6 @@ test_session_output_cap_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_output_cap(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_output_cap_script);
 }
 
 /* What reaches the gateway's control port instead of the preface, fed whole or a byte per
@@ -1640,15 +1523,6 @@ test_session_preface_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_bad_preface(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_preface_script);
-}
-
 /* The gateway refuses a frame over the maximum payload from a raw client too, with ERROR. */
 
 static int
@@ -1678,15 +1552,6 @@ test_session_raw_too_large_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_raw_too_large(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_raw_too_large_script);
 }
 
 /* PING is answered with ACK and the same 8 bytes; a PING with ACK is not answered. The first
@@ -1825,15 +1690,6 @@ test_session_cut_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_cut_frames(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_cut_script);
-}
-
 /* A frame near the maximum size that trickles in (a HELLO with a 60,000-byte agent, written
  * in pieces of 700 to 1,300 bytes, one per turn) arrives whole and in order, and the PING
  * behind it in the same pieces is answered after it. */
@@ -1889,24 +1745,6 @@ test_session_trickle_script(struct test_session_env *e)
     return 0;
 }
 
-static void
-test_session_trickled_frame(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_trickle_script);
-}
-
-static void
-test_session_ping(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_ping_script);
-}
-
 /* A quiet session pings at the interval the peer asked for in HELLO. */
 
 static int
@@ -1957,15 +1795,6 @@ test_session_heartbeat_script(struct test_session_env *e)
         return 1;
     }
     return 0;
-}
-
-static void
-test_session_heartbeat(void **state)
-{
-    struct test_session_env *e = *state;
-
-    test_session_raw_pair(e);
-    test_session_run(e, test_session_heartbeat_script);
 }
 
 /* session_check_peer: the limits a peer's HELLO or WELCOME must respect. */
@@ -2081,83 +1910,91 @@ test_session_accept_ids(void **state)
     session_free(NULL);
 }
 
-#define TEST_SESSION_TEST(f)                                                                       \
-    cmocka_unit_test_setup_teardown(f, test_session_setup, test_session_teardown)
-/* A table-driven test, one entry per case; main names it after the case (every case struct
- * starts with its name). */
-#define TEST_SESSION_CASE(f, cases, i)                                                             \
-    {                                                                                              \
-#f, f, test_session_setup, test_session_teardown, (void *)&cases[i]                        \
-    }
 #define TEST_SESSION_NCASES(cases) (sizeof(cases) / sizeof(cases[0]))
+
+/* Every scripted test: how its sessions start, and its script. A script with a table of cases
+ * (each case struct starts with its name) runs once per case, as a test named after it. */
+struct test_session_scripted {
+    const char *name;
+    test_session_script script;
+    int raw; /* a gateway facing a raw peer, else a gateway and a client */
+    const void *cases;
+    size_t ncases, case_size;
+};
+
+static const struct test_session_scripted test_session_scripts[] = {
+    {"handshake", test_session_handshake_script, 0, NULL, 1, 0},
+    {"open and data", test_session_data_script, 0, NULL, 1, 0},
+    {"stream window", test_session_stream_window_script, 0, NULL, 1, 0},
+    {"session window", test_session_session_window_script, 0, NULL, 1, 0},
+    {"stream reset", test_session_reset_script, 0, NULL, 1, 0},
+    {"closed id dropped", test_session_closed_id_script, 0, NULL, 1, 0},
+    {"bad frame", test_session_bad_script, 0, test_session_bad_cases,
+     TEST_SESSION_NCASES(test_session_bad_cases), sizeof(test_session_bad_cases[0])},
+    {"owner refuses frame", test_session_owner_refuses_script, 0, NULL, 1, 0},
+    {"data fails", test_session_data_fails_script, 0, test_session_data_fail_cases,
+     TEST_SESSION_NCASES(test_session_data_fail_cases), sizeof(test_session_data_fail_cases[0])},
+    {"stream overrun", test_session_overrun_script, 0, NULL, 1, 0},
+    {"peer closes", test_session_peer_closes_script, 0, NULL, 1, 0},
+    {"socket closed", test_session_socket_closed_script, 1, NULL, 1, 0},
+    {"close code", test_session_close_code_script, 0, NULL, 1, 0},
+    {"bad preface", test_session_preface_script, 1, test_session_prefaces,
+     TEST_SESSION_NCASES(test_session_prefaces), sizeof(test_session_prefaces[0])},
+    {"raw too large", test_session_raw_too_large_script, 1, NULL, 1, 0},
+    {"output cap", test_session_output_cap_script, 1, NULL, 1, 0},
+    {"ping", test_session_ping_script, 1, NULL, 1, 0},
+    {"cut frames", test_session_cut_script, 1, NULL, 1, 0},
+    {"trickled frame", test_session_trickle_script, 1, NULL, 1, 0},
+    {"heartbeat", test_session_heartbeat_script, 1, NULL, 1, 0},
+};
+
+static void
+test_session_scripted_test(void **state)
+{
+    struct test_session_env *e = *state;
+    const struct test_session_instance *in = e->instance;
+
+    if (in->s->raw)
+        test_session_raw_pair(e);
+    else
+        test_session_pair(e);
+    test_session_run(e, in->s->script);
+}
+
+#define TEST_SESSION_MAX_TESTS 64
 
 int
 main(void)
 {
-    static char names[64][160];
-    size_t i;
-    struct CMUnitTest tests[] = {
-        TEST_SESSION_TEST(test_session_handshake),
-        TEST_SESSION_TEST(test_session_check_peer),
-        TEST_SESSION_TEST(test_session_accept_ids),
-        TEST_SESSION_TEST(test_session_open_and_data),
-        TEST_SESSION_TEST(test_session_stream_window),
-        TEST_SESSION_TEST(test_session_session_window),
-        TEST_SESSION_TEST(test_session_stream_reset),
-        TEST_SESSION_TEST(test_session_closed_id_dropped),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 0),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 1),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 2),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 3),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 4),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 5),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 6),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 7),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 8),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 9),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 10),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 11),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 12),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 13),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 14),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 15),
-        TEST_SESSION_CASE(test_session_bad_frame, test_session_bad_cases, 16),
-        TEST_SESSION_TEST(test_session_owner_refuses_frame),
-        TEST_SESSION_CASE(test_session_data_fails, test_session_data_fail_cases, 0),
-        TEST_SESSION_CASE(test_session_data_fails, test_session_data_fail_cases, 1),
-        TEST_SESSION_TEST(test_session_stream_overrun),
-        TEST_SESSION_TEST(test_session_peer_closes),
-        TEST_SESSION_TEST(test_session_socket_closed),
-        TEST_SESSION_TEST(test_session_close_code),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 0),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 1),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 2),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 3),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 4),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 5),
-        TEST_SESSION_CASE(test_session_bad_preface, test_session_prefaces, 6),
-        TEST_SESSION_TEST(test_session_raw_too_large),
-        TEST_SESSION_TEST(test_session_output_cap),
-        TEST_SESSION_TEST(test_session_ping),
-        TEST_SESSION_TEST(test_session_cut_frames),
-        TEST_SESSION_TEST(test_session_trickled_frame),
-        TEST_SESSION_TEST(test_session_heartbeat),
-    };
+    static char names[TEST_SESSION_MAX_TESTS][160];
+    static struct test_session_instance instances[TEST_SESSION_MAX_TESTS];
+    static struct CMUnitTest tests[TEST_SESSION_MAX_TESTS];
+    size_t i, j, n = 0;
 
-    /* Every case listed above, no more. */
-    _Static_assert(TEST_SESSION_NCASES(test_session_bad_cases) == 17, "bad frame cases");
-    _Static_assert(TEST_SESSION_NCASES(test_session_data_fail_cases) == 2, "on_data cases");
-    _Static_assert(TEST_SESSION_NCASES(test_session_prefaces) == 7, "preface cases");
-    _Static_assert(sizeof(tests) / sizeof(tests[0]) <= sizeof(names) / sizeof(names[0]),
-                   "a name for every test");
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (tests[i].initial_state == NULL)
-            continue;
-        snprintf(names[i], sizeof(names[i]), "%s: %s", tests[i].name,
-                 *(const char *const *)tests[i].initial_state);
-        tests[i].name = names[i];
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+        test_session_check_peer, test_session_setup, test_session_teardown);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
+        test_session_accept_ids, test_session_setup, test_session_teardown);
+    for (i = 0; i < TEST_SESSION_NCASES(test_session_scripts); i++) {
+        const struct test_session_scripted *sc = &test_session_scripts[i];
+
+        for (j = 0; j < sc->ncases; j++) {
+            const void *param =
+                sc->cases != NULL ? (const char *)sc->cases + j * sc->case_size : NULL;
+            assert_true(n < TEST_SESSION_MAX_TESTS);
+            instances[n].s = sc;
+            instances[n].param = param;
+            if (param != NULL)
+                snprintf(names[n], sizeof(names[n]), "%s: %s", sc->name,
+                         *(const char *const *)param);
+            else
+                snprintf(names[n], sizeof(names[n]), "%s", sc->name);
+            tests[n] = (struct CMUnitTest){names[n], test_session_scripted_test, test_session_setup,
+                                           test_session_teardown, &instances[n]};
+            n++;
+        }
     }
     for (i = 0; i < sizeof(test_session_body); i++)
         test_session_body[i] = test_session_pattern(i);
-    return cmocka_run_group_tests_name("session", tests, NULL, NULL);
+    return _cmocka_run_group_tests("session", tests, n, NULL, NULL);
 }

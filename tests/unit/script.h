@@ -14,6 +14,8 @@ struct test_script {
     struct loop *l;
     int (*fn)(struct test_script *t);
     void *arg; /* the test's own state */
+    void (*after)(
+        void *arg); /* optional: runs every turn after the script (the program's own hook) */
     int phase;
     const char *awaiting;
     struct loop_timer deadline;
@@ -39,6 +41,8 @@ test_script_turn(void *arg)
         phase = t->phase;
         done = t->fn(t);
     } while (!done && t->phase != phase);
+    if (t->after != NULL)
+        t->after(t->arg);
     if (done)
         loop_stop(t->l);
     else
@@ -54,9 +58,11 @@ test_script_deadline(void *arg)
     loop_stop(t->l);
 }
 
-/* Runs l (once: a stopped loop stays stopped) until fn is done; fails the test on the deadline. */
-static void
-test_script_run(struct loop *l, int (*fn)(struct test_script *t), void *arg)
+/* Runs l (once: a stopped loop stays stopped) until fn is done, with after (or NULL) after it
+ * every turn; fails the test on the deadline. */
+static void __attribute__((unused))
+test_script_run_after(struct loop *l, int (*fn)(struct test_script *t), void *arg,
+                      void (*after)(void *arg))
 {
     struct test_script t;
 
@@ -64,6 +70,7 @@ test_script_run(struct loop *l, int (*fn)(struct test_script *t), void *arg)
     t.l = l;
     t.fn = fn;
     t.arg = arg;
+    t.after = after;
     t.awaiting = "the first turn";
     loop_set_turn_hook(l, test_script_turn, &t);
     loop_timer_init(&t.deadline, test_script_deadline, &t);
@@ -75,6 +82,12 @@ test_script_run(struct loop *l, int (*fn)(struct test_script *t), void *arg)
     if (t.timed_out)
         fail_msg("no progress in %d ms: phase %d was waiting for %s", TEST_SCRIPT_DEADLINE_MS,
                  t.phase, t.awaiting);
+}
+
+static void __attribute__((unused))
+test_script_run(struct loop *l, int (*fn)(struct test_script *t), void *arg)
+{
+    test_script_run_after(l, fn, arg, NULL);
 }
 
 #endif

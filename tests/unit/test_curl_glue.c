@@ -22,7 +22,8 @@
 #include "err.h"
 #include "loop.h"
 
-#define TEST_GLUE_DEADLINE_MS 10000
+#include "script.h"
+
 #define TEST_GLUE_CONNS 8
 #define TEST_GLUE_QUIET_MS 200   /* how long a closed parked socket is watched for spinning */
 #define TEST_GLUE_QUIET_TURNS 40 /* turns allowed in that time (polling makes one per 20 ms) */
@@ -40,16 +41,9 @@ struct test_glue_conn {
     size_t len;
 };
 
-typedef int (*test_glue_script)(struct test_glue_env *e);
-
 struct test_glue_env {
     struct loop *l;
     struct curl_glue g;
-    struct loop_timer deadline;
-    int timed_out;
-    test_glue_script script;
-    int phase;
-    const char *awaiting;
     unsigned turns;
 
     int lfd; /* the server */
@@ -72,14 +66,6 @@ struct test_glue_env {
     unsigned mark_turns;
     uint64_t mark_ms;
 };
-
-#define TEST_GLUE_AWAIT(e, cond, what)                                                             \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (e)->awaiting = (what);                                                                \
-            return 0;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 /* The server. */
 
@@ -234,47 +220,14 @@ test_glue_first_parked(struct test_glue_env *e)
 
 /* The harness. */
 
+/* What the client's turn hook does (through replay.c), after each step of a script. */
 static void
-test_glue_turn(void *arg)
+test_glue_after(void *arg)
 {
     struct test_glue_env *e = arg;
-    int done, phase;
 
     e->turns++;
-    do {
-        phase = e->phase;
-        done = e->script(e);
-    } while (!done && e->phase != phase);
-    curl_glue_run_due(&e->g); /* what main.c's turn hook does, through replay.c */
-    if (done)
-        loop_stop(e->l);
-    else
-        loop_limit_wait(e->l, 20); /* poll: a condition may hold without a new event */
-}
-
-static void
-test_glue_deadline(void *arg)
-{
-    struct test_glue_env *e = arg;
-
-    e->timed_out = 1;
-    loop_stop(e->l);
-}
-
-static void
-test_glue_run(struct test_glue_env *e, test_glue_script script)
-{
-    e->script = script;
-    e->awaiting = "the first turn";
-    loop_set_turn_hook(e->l, test_glue_turn, e);
-    loop_timer_init(&e->deadline, test_glue_deadline, e);
-    assert_int_equal(loop_timer_start(e->l, &e->deadline, TEST_GLUE_DEADLINE_MS), 0);
-    loop_wake(e->l);
-    assert_int_equal(loop_run(e->l), 0);
-    loop_timer_stop(e->l, &e->deadline);
-    if (e->timed_out)
-        fail_msg("no progress in %d ms: phase %d was waiting for %s", TEST_GLUE_DEADLINE_MS,
-                 e->phase, e->awaiting);
+    curl_glue_run_due(&e->g);
 }
 
 static int
@@ -336,19 +289,20 @@ test_glue_teardown(void **state)
 /* Sequential requests go on one connection, whose socket stays registered in epoll between
  * them: parked after each, taken up again by the next, never deleted and added again. */
 static int
-test_glue_reuse_script(struct test_glue_env *e)
+test_glue_reuse_script(struct test_script *t)
 {
-    switch (e->phase) {
+    struct test_glue_env *e = t->arg;
+    switch (t->phase) {
     case 0:
         test_glue_get(e);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
     case 2:
     case 3:
-        TEST_GLUE_AWAIT(e, e->done == e->phase, "a request to finish");
+        TEST_SCRIPT_AWAIT(t, e->done == t->phase, "a request to finish");
         test_glue_assert_ok(e);
-        if (e->phase == 1)
+        if (t->phase == 1)
             e->fd = test_glue_socket_of(e);
         assert_int_equal(test_glue_socket_of(e), e->fd);
         assert_int_equal(curl_glue_watch_of(&e->g, e->fd), CURL_GLUE_PARKED);
@@ -357,12 +311,12 @@ test_glue_reuse_script(struct test_glue_env *e)
         assert_int_equal(e->g.counts.added, 1);
         assert_int_equal(e->g.counts.deleted, 0);
         assert_int_equal(e->g.counts.forgotten, 0);
-        assert_int_equal(e->g.counts.parked, e->phase);
-        assert_int_equal(e->g.counts.reused, e->phase - 1);
-        if (e->phase == 3)
+        assert_int_equal(e->g.counts.parked, t->phase);
+        assert_int_equal(e->g.counts.reused, t->phase - 1);
+        if (t->phase == 3)
             return 1;
         test_glue_get(e);
-        e->phase++;
+        t->phase++;
         return 0;
     default:
         return 1;
@@ -372,45 +326,47 @@ test_glue_reuse_script(struct test_glue_env *e)
 static void
 test_glue_reuse(void **state)
 {
-    test_glue_run(*state, test_glue_reuse_script);
+    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_reuse_script, *state,
+                          test_glue_after);
 }
 
 /* The service closes the kept-alive connection while it is parked: the event takes the socket
  * out of epoll and the table once, the loop goes quiet (no wake-up every turn for a hung-up
  * socket nobody reads), and the next request connects afresh. */
 static int
-test_glue_peer_close_script(struct test_glue_env *e)
+test_glue_peer_close_script(struct test_script *t)
 {
-    switch (e->phase) {
+    struct test_glue_env *e = t->arg;
+    switch (t->phase) {
     case 0:
         test_glue_get(e);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
-        TEST_GLUE_AWAIT(e, test_glue_first_parked(e), "the first request to finish");
+        TEST_SCRIPT_AWAIT(t, test_glue_first_parked(e), "the first request to finish");
         test_glue_server_close_all(e);
-        e->phase = 2;
+        t->phase = 2;
         return 0;
     case 2:
-        TEST_GLUE_AWAIT(e, curl_glue_watch_of(&e->g, e->fd) == CURL_GLUE_NONE,
-                        "the parked socket to leave the table");
+        TEST_SCRIPT_AWAIT(t, curl_glue_watch_of(&e->g, e->fd) == CURL_GLUE_NONE,
+                          "the parked socket to leave the table");
         assert_int_equal(e->g.counts.deleted, 1);
         e->mark_turns = e->turns;
         e->mark_ms = loop_now(e->l);
-        e->phase = 3;
+        t->phase = 3;
         return 0;
     case 3:
         if (e->turns - e->mark_turns > TEST_GLUE_QUIET_TURNS)
             fail_msg("%u turns in %llu ms after the parked socket closed: the loop spins",
                      e->turns - e->mark_turns, (unsigned long long)(loop_now(e->l) - e->mark_ms));
-        TEST_GLUE_AWAIT(e, loop_now(e->l) >= e->mark_ms + TEST_GLUE_QUIET_MS,
-                        "the quiet period to pass");
+        TEST_SCRIPT_AWAIT(t, loop_now(e->l) >= e->mark_ms + TEST_GLUE_QUIET_MS,
+                          "the quiet period to pass");
         assert_int_equal(e->g.counts.deleted, 1);
         test_glue_get(e);
-        e->phase = 4;
+        t->phase = 4;
         return 0;
     case 4:
-        TEST_GLUE_AWAIT(e, e->done == 2, "the second request to finish");
+        TEST_SCRIPT_AWAIT(t, e->done == 2, "the second request to finish");
         test_glue_assert_ok(e);
         assert_int_equal(e->accepted, 2);
         assert_int_equal(e->g.counts.added, 2);
@@ -425,7 +381,8 @@ test_glue_peer_close_script(struct test_glue_env *e)
 static void
 test_glue_peer_close(void **state)
 {
-    test_glue_run(*state, test_glue_peer_close_script);
+    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_peer_close_script, *state,
+                          test_glue_after);
 }
 
 /* libcurl closes the parked socket without the glue's close callback and opens a new one that
@@ -433,27 +390,28 @@ test_glue_peer_close(void **state)
  * callback hands the number out, and the new socket gets a watch of its own, not the parked
  * one's (whose epoll entry went with the old socket). */
 static int
-test_glue_number_reused_script(struct test_glue_env *e)
+test_glue_number_reused_script(struct test_script *t)
 {
-    switch (e->phase) {
+    struct test_glue_env *e = t->arg;
+    switch (t->phase) {
     case 0:
         curl_easy_setopt(e->easy, CURLOPT_CLOSESOCKETFUNCTION, test_glue_close_bypass);
         curl_easy_setopt(e->easy, CURLOPT_CLOSESOCKETDATA, e);
         test_glue_get(e);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
-        TEST_GLUE_AWAIT(e, test_glue_first_parked(e), "the first request to finish");
+        TEST_SCRIPT_AWAIT(t, test_glue_first_parked(e), "the first request to finish");
         /* In one go, before the loop hears of the hang-up: libcurl finds the cached connection
          * dead when the next request looks for one, closes it (bypassing the glue) and opens
          * a socket that gets the lowest free number, the one just closed. */
         test_glue_server_close_all(e);
         test_glue_get(e);
         curl_glue_run_due(&e->g);
-        e->phase = 2;
+        t->phase = 2;
         return 0;
     case 2:
-        TEST_GLUE_AWAIT(e, e->done == 2, "the second request to finish");
+        TEST_SCRIPT_AWAIT(t, e->done == 2, "the second request to finish");
         test_glue_assert_ok(e);
         assert_int_equal(e->bypass_closes, 1);
         assert_int_equal(e->accepted, 2);
@@ -473,7 +431,8 @@ test_glue_number_reused_script(struct test_glue_env *e)
 static void
 test_glue_number_reused(void **state)
 {
-    test_glue_run(*state, test_glue_number_reused_script);
+    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_number_reused_script,
+                          *state, test_glue_after);
 }
 
 int

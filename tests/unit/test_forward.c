@@ -25,7 +25,8 @@
 #include "net.h"
 #include "session.h"
 
-#define TEST_FWD_DEADLINE_MS 10000
+#include "script.h"
+
 #define TEST_FWD_CAP 4096
 
 struct test_fwd_env;
@@ -45,15 +46,8 @@ struct test_fwd_stream {
     char reset_msg[NGR_MAX_MESSAGE + 1];
 };
 
-typedef int (*test_fwd_script)(struct test_fwd_env *e);
-
 struct test_fwd_env {
     struct loop *l;
-    struct loop_timer deadline;
-    int timed_out;
-    test_fwd_script script;
-    int phase;
-    const char *awaiting;
 
     struct client cl; /* the client: its session, options and resolved local address */
     struct session gw;
@@ -68,14 +62,6 @@ struct test_fwd_env {
     size_t in_len;
     int in_eof;
 };
-
-#define TEST_FWD_AWAIT(e, cond, what)                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (e)->awaiting = (what);                                                                \
-            return 0;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 static void
 test_fwd_copy(char *out, size_t cap, struct frame_str s)
@@ -244,47 +230,6 @@ static const struct session_handler test_fwd_cl_handler = {
 
 /* The harness. */
 
-static void
-test_fwd_turn(void *arg)
-{
-    struct test_fwd_env *e = arg;
-    int done, phase;
-
-    do {
-        phase = e->phase;
-        done = e->script(e);
-    } while (!done && e->phase != phase);
-    if (done)
-        loop_stop(e->l);
-    else
-        loop_limit_wait(e->l, 20);
-}
-
-static void
-test_fwd_deadline(void *arg)
-{
-    struct test_fwd_env *e = arg;
-
-    e->timed_out = 1;
-    loop_stop(e->l);
-}
-
-static void
-test_fwd_run(struct test_fwd_env *e, test_fwd_script script)
-{
-    e->script = script;
-    e->awaiting = "the first turn";
-    loop_set_turn_hook(e->l, test_fwd_turn, e);
-    loop_timer_init(&e->deadline, test_fwd_deadline, e);
-    assert_int_equal(loop_timer_start(e->l, &e->deadline, TEST_FWD_DEADLINE_MS), 0);
-    loop_wake(e->l);
-    assert_int_equal(loop_run(e->l), 0);
-    loop_timer_stop(e->l, &e->deadline);
-    if (e->timed_out)
-        fail_msg("no progress in %d ms: phase %d was waiting for %s", TEST_FWD_DEADLINE_MS,
-                 e->phase, e->awaiting);
-}
-
 /* A local service on 127.0.0.1; listening or not, its port is the client's local address. */
 static void
 test_fwd_service(struct test_fwd_env *e, int listening)
@@ -404,18 +349,19 @@ test_fwd_ready(const struct test_fwd_env *e)
 
 /* Nothing listens: the stream is reset REFUSED, with the address and the reason. */
 static int
-test_fwd_refused_script(struct test_fwd_env *e)
+test_fwd_refused_script(struct test_script *t)
 {
+    struct test_fwd_env *e = t->arg;
     char want[NGR_MAX_MESSAGE];
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_FWD_AWAIT(e, test_fwd_ready(e), "the handshake");
+        TEST_SCRIPT_AWAIT(t, test_fwd_ready(e), "the handshake");
         test_fwd_open(e, 0);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
-        TEST_FWD_AWAIT(e, e->ts.resets > 0, "the stream's reset");
+        TEST_SCRIPT_AWAIT(t, e->ts.resets > 0, "the stream's reset");
         assert_int_equal(e->ts.reset_code, FRAME_CODE_REFUSED);
         snprintf(want, sizeof(want), "connect 127.0.0.1:%u: %s", e->cl.opt.local.port,
                  strerror(ECONNREFUSED));
@@ -433,48 +379,49 @@ test_fwd_refused(void **state)
     struct test_fwd_env *e = *state;
 
     test_fwd_service(e, 0);
-    test_fwd_run(e, test_fwd_refused_script);
+    test_script_run(e->l, test_fwd_refused_script, e);
 }
 
 /* An upgrade: the request head reaches the service as written from the OPEN, its 101 becomes
  * REPLY, the bytes it sent right after the head come first, then bytes flow both ways. */
 static int
-test_fwd_upgrade_script(struct test_fwd_env *e)
+test_fwd_upgrade_script(struct test_script *t)
 {
+    struct test_fwd_env *e = t->arg;
     static const char head[] = "GET /chat HTTP/1.1\r\nHost: app.example.test\r\n"
                                "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_FWD_AWAIT(e, test_fwd_ready(e), "the handshake");
+        TEST_SCRIPT_AWAIT(t, test_fwd_ready(e), "the handshake");
         test_fwd_open(e, 1);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
-        TEST_FWD_AWAIT(e, e->in_len >= sizeof(head) - 1, "the request head at the service");
+        TEST_SCRIPT_AWAIT(t, e->in_len >= sizeof(head) - 1, "the request head at the service");
         assert_int_equal(e->in_len, sizeof(head) - 1);
         assert_memory_equal(e->in, head, sizeof(head) - 1);
         e->in_len = 0;
         test_fwd_service_send(e, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                  "Connection: Upgrade\r\n\r\nhello");
-        e->phase = 2;
+        t->phase = 2;
         return 0;
     case 2:
-        TEST_FWD_AWAIT(e, e->ts.replies == 1 && e->ts.len == 5, "REPLY and the first bytes");
+        TEST_SCRIPT_AWAIT(t, e->ts.replies == 1 && e->ts.len == 5, "REPLY and the first bytes");
         assert_int_equal(e->ts.status, 101);
         assert_string_equal(e->ts.upgrade, "websocket");
         assert_memory_equal(e->ts.data, "hello", 5);
         assert_int_equal(session_send_data(&e->ts.st, (const uint8_t *)"ping", 4, 0), 4);
-        e->phase = 3;
+        t->phase = 3;
         return 0;
     case 3:
-        TEST_FWD_AWAIT(e, e->in_len == 4, "the gateway's bytes at the service");
+        TEST_SCRIPT_AWAIT(t, e->in_len == 4, "the gateway's bytes at the service");
         assert_memory_equal(e->in, "ping", 4);
         test_fwd_service_send(e, "pong");
-        e->phase = 4;
+        t->phase = 4;
         return 0;
     case 4:
-        TEST_FWD_AWAIT(e, e->ts.len == 9, "the service's answer at the gateway");
+        TEST_SCRIPT_AWAIT(t, e->ts.len == 9, "the service's answer at the gateway");
         assert_memory_equal(e->ts.data, "hellopong", 9);
         assert_int_equal(e->ts.resets, 0);
         assert_int_equal(e->ts.ended, 0);
@@ -490,30 +437,31 @@ test_fwd_upgrade(void **state)
     struct test_fwd_env *e = *state;
 
     test_fwd_service(e, 1);
-    test_fwd_run(e, test_fwd_upgrade_script);
+    test_script_run(e->l, test_fwd_upgrade_script, e);
 }
 
 /* A TCP stream: no head either way, bytes both ways, and the service's close ends the
  * stream with END_STREAM. */
 static int
-test_fwd_tcp_script(struct test_fwd_env *e)
+test_fwd_tcp_script(struct test_script *t)
 {
-    switch (e->phase) {
+    struct test_fwd_env *e = t->arg;
+    switch (t->phase) {
     case 0:
-        TEST_FWD_AWAIT(e, test_fwd_ready(e), "the handshake");
+        TEST_SCRIPT_AWAIT(t, test_fwd_ready(e), "the handshake");
         test_fwd_open(e, 0);
         assert_int_equal(session_send_data(&e->ts.st, (const uint8_t *)"abc", 3, 0), 3);
-        e->phase = 1;
+        t->phase = 1;
         return 0;
     case 1:
-        TEST_FWD_AWAIT(e, e->in_len == 3, "the bytes at the service");
+        TEST_SCRIPT_AWAIT(t, e->in_len == 3, "the bytes at the service");
         assert_memory_equal(e->in, "abc", 3);
         test_fwd_service_send(e, "xyz");
         shutdown(e->sfd, SHUT_WR);
-        e->phase = 2;
+        t->phase = 2;
         return 0;
     case 2:
-        TEST_FWD_AWAIT(e, e->ts.ended, "END_STREAM at the gateway");
+        TEST_SCRIPT_AWAIT(t, e->ts.ended, "END_STREAM at the gateway");
         assert_int_equal(e->ts.len, 3);
         assert_memory_equal(e->ts.data, "xyz", 3);
         assert_int_equal(e->ts.replies, 0);
@@ -530,7 +478,7 @@ test_fwd_tcp(void **state)
     struct test_fwd_env *e = *state;
 
     test_fwd_service(e, 1);
-    test_fwd_run(e, test_fwd_tcp_script);
+    test_script_run(e->l, test_fwd_tcp_script, e);
 }
 
 int

@@ -1,8 +1,8 @@
 /* test_session.c: unit tests of the control session (session.h). Two sessions share a socketpair
  * in one loop, a gateway (expects the preface) and a client (sends it), or a gateway faces a raw
- * peer that writes bytes by hand. Each test is a script the turn hook runs after
- * loop_run_deferred(e->l): a phase waits for a condition, acts, and moves on; a deadline ends a
- * test that stops making progress and says what it was waiting for. Only session.h is used. */
+ * peer that writes bytes by hand. Each test is a script (script.h): a phase waits for a
+ * condition, acts, and moves on; a deadline ends a test that stops making progress and says
+ * what it was waiting for. Only session.h is used. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +21,8 @@
 #include "loop.h"
 #include "session.h"
 
-#define TEST_SESSION_DEADLINE_MS 10000
+#include "script.h"
+
 #define TEST_SESSION_POOL 32
 #define TEST_SESSION_RAW_CAP (256 * 1024)
 #define TEST_SESSION_MIB (1024 * 1024)
@@ -93,15 +94,10 @@ struct test_session_raw {
     size_t feed_len, feed_pos;
 };
 
-typedef int (*test_session_script)(struct test_session_env *e);
+typedef int (*test_session_script)(struct test_script *t);
 
 struct test_session_env {
     struct loop *l;
-    struct loop_timer deadline;
-    int timed_out;
-    test_session_script script;
-    int phase;
-    const char *awaiting;
     unsigned seq;         /* orders callbacks */
     const void *param;    /* the script's case, if it has a table of them */
     const void *instance; /* the struct test_session_instance this test runs */
@@ -132,14 +128,6 @@ test_session_pattern(size_t off)
 }
 
 /* Waits in the current phase: the script returns and runs again at the end of the next turn. */
-#define TEST_SESSION_AWAIT(e, cond, what)                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            (e)->awaiting = (what);                                                                \
-            return 0;                                                                              \
-        }                                                                                          \
-    } while (0)
-
 /* Callbacks: they only record; the scripts assert. */
 
 static struct test_session_stream *
@@ -386,52 +374,6 @@ test_session_raw_frame(struct test_session_env *e, int index, struct frame *f)
 
 /* The loop. */
 
-static void
-test_session_turn(void *arg)
-{
-    struct test_session_env *e = arg;
-    int done, phase;
-
-    loop_run_deferred(e->l);
-    do {
-        phase = e->phase;
-        done = e->script(e);
-    } while (!done && e->phase != phase);
-    /* What the script queued or closed goes out now, not after the next wait. */
-    loop_run_deferred(e->l);
-    if (done)
-        loop_stop(e->l);
-    else
-        loop_limit_wait(e->l, 20); /* poll: a condition may hold without a new event */
-}
-
-static void
-test_session_deadline(void *arg)
-{
-    struct test_session_env *e = arg;
-
-    e->timed_out = 1;
-    loop_stop(e->l);
-}
-
-/* Runs the loop (once per test: a stopped loop stays stopped) until the script is done. */
-static void
-test_session_run(struct test_session_env *e, test_session_script script)
-{
-    e->script = script;
-    e->phase = 0;
-    e->awaiting = "the first turn";
-    loop_set_turn_hook(e->l, test_session_turn, e);
-    loop_timer_init(&e->deadline, test_session_deadline, e);
-    assert_int_equal(loop_timer_start(e->l, &e->deadline, TEST_SESSION_DEADLINE_MS), 0);
-    loop_wake(e->l);
-    assert_int_equal(loop_run(e->l), 0);
-    loop_timer_stop(e->l, &e->deadline);
-    if (e->timed_out)
-        fail_msg("no progress in %d ms: phase %d was waiting for %s", TEST_SESSION_DEADLINE_MS,
-                 e->phase, e->awaiting);
-}
-
 static int
 test_session_setup(void **state)
 {
@@ -587,11 +529,12 @@ test_session_got(const struct test_session_side *d)
 /* HELLO and WELCOME: each side hears the other's values and applies them. */
 
 static int
-test_session_handshake_script(struct test_session_env *e)
+test_session_handshake_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a, *b, *x;
 
-    TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+    TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
     assert_int_equal(e->g.frames[FRAME_HELLO], 1);
     assert_int_equal(e->g.frames[FRAME_WELCOME], 0);
     assert_int_equal(e->c.frames[FRAME_WELCOME], 1);
@@ -629,23 +572,24 @@ test_session_handshake_script(struct test_session_env *e)
  * stream, and an empty END_STREAM. */
 
 static int
-test_session_data_script(struct test_session_env *e)
+test_session_data_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a, *cs;
     size_t i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         a = e->a[0] = test_session_open(e, &e->g, "/hello?x=1");
         /* DATA right behind OPEN, in the same flush: the peer accepts before it arrives. */
         assert_int_equal(test_session_send(a, 0, 40000, 1), 40000);
         assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW - 40000);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 1 && e->c.accepted[0]->end_calls == 1,
-                           "the OPEN accepted and 40000 body bytes with END_STREAM");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1 && e->c.accepted[0]->end_calls == 1,
+                          "the OPEN accepted and 40000 body bytes with END_STREAM");
         cs = e->c.accepted[0];
         assert_int_equal(e->c.accept_rc, 0);
         assert_int_equal(cs->st.id, e->a[0]->st.id);
@@ -663,11 +607,11 @@ test_session_data_script(struct test_session_env *e)
         test_session_reply(cs);
         assert_int_equal(session_send_data(&cs->st, (const uint8_t *)"pong", 4, 0), 4);
         assert_int_equal(session_send_data(&cs->st, NULL, 0, 1), 0);
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
         a = e->a[0];
-        TEST_SESSION_AWAIT(e, a->end_calls == 1, "the reply's END_STREAM");
+        TEST_SCRIPT_AWAIT(t, a->end_calls == 1, "the reply's END_STREAM");
         assert_int_equal(a->replies, 1);
         /* A stream's frames reach its ops only, never the session's handler. */
         assert_int_equal(e->g.frames[FRAME_REPLY], 0);
@@ -685,18 +629,19 @@ test_session_data_script(struct test_session_env *e)
 /* The stream window: the sender stops at the peer's 1 MiB until the receiver consumes. */
 
 static int
-test_session_stream_window_script(struct test_session_env *e)
+test_session_stream_window_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *cs;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/big");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         e->c.accepted[0]->pattern = 1;
         assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW);
         /* More than the window: exactly the window goes. */
@@ -704,37 +649,37 @@ test_session_stream_window_script(struct test_session_env *e)
         assert_int_equal(session_send_room(&a->st), 0);
         assert_int_equal(session_send_data(&a->st, test_session_body, 1, 0), 0);
         assert_int_equal(session_send_data(&a->st, test_session_body, 1, 1), 0);
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
         cs = e->c.accepted[0];
-        TEST_SESSION_AWAIT(e, cs->got >= NGR_STREAM_WINDOW, "1 MiB of DATA at the receiver");
+        TEST_SCRIPT_AWAIT(t, cs->got >= NGR_STREAM_WINDOW, "1 MiB of DATA at the receiver");
         assert_int_equal(cs->got, NGR_STREAM_WINDOW);
         assert_int_equal(cs->end_calls, 0);
         /* A marker behind which any credit would have arrived. */
         test_session_reply(cs);
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, a->replies == 1, "the REPLY behind the DATA");
+        TEST_SCRIPT_AWAIT(t, a->replies == 1, "the REPLY behind the DATA");
         assert_int_equal(a->writable, 0);
         assert_int_equal(session_send_room(&a->st), 0);
         cs = e->c.accepted[0];
         session_consumed(&cs->st, cs->got);
-        e->phase++;
+        t->phase++;
         return 0;
     case 4:
-        TEST_SESSION_AWAIT(e, a->writable > 0 && session_send_room(&a->st) > 0,
-                           "on_writable with credit for the stream");
+        TEST_SCRIPT_AWAIT(t, a->writable > 0 && session_send_room(&a->st) > 0,
+                          "on_writable with credit for the stream");
         assert_int_equal(session_send_room(&a->st), NGR_STREAM_WINDOW);
         assert_int_equal(test_session_send(a, NGR_STREAM_WINDOW, NGR_STREAM_WINDOW, 1),
                          NGR_STREAM_WINDOW);
         assert_int_equal(session_send_room(&a->st), 0);
-        e->phase++;
+        t->phase++;
         return 0;
     case 5:
         cs = e->c.accepted[0];
-        TEST_SESSION_AWAIT(e, cs->end_calls == 1, "the second MiB with END_STREAM");
+        TEST_SCRIPT_AWAIT(t, cs->end_calls == 1, "the second MiB with END_STREAM");
         assert_int_equal(cs->got, 2 * (size_t)NGR_STREAM_WINDOW);
         assert_int_equal(cs->bad_bytes, 0);
         assert_int_equal(cs->after_end, 0);
@@ -752,20 +697,21 @@ test_session_stream_window_script(struct test_session_env *e)
 #define TEST_SESSION_NWIN (NGR_SESSION_WINDOW / NGR_STREAM_WINDOW)
 
 static int
-test_session_session_window_script(struct test_session_env *e)
+test_session_session_window_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *last = e->a[TEST_SESSION_NWIN];
     int i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         for (i = 0; i <= TEST_SESSION_NWIN; i++)
             e->a[i] = test_session_open(e, &e->g, "/many");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == TEST_SESSION_NWIN + 1, "every OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == TEST_SESSION_NWIN + 1, "every OPEN accepted");
         for (i = 0; i <= TEST_SESSION_NWIN; i++) {
             assert_int_equal(e->c.accepted[i]->st.id, e->a[i]->st.id);
             e->c.accepted[i]->pattern = 1;
@@ -778,19 +724,19 @@ test_session_session_window_script(struct test_session_env *e)
         assert_int_equal(session_send_room(&last->st), 0);
         assert_int_equal(test_session_send(last, 0, 1000, 0), 0);
         last->writable = 0;
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
         /* Session credit reaches every stream through its own ops. */
-        TEST_SESSION_AWAIT(e, last->writable > 0 && session_send_room(&last->st) > 0,
-                           "on_writable and room on the ninth stream");
+        TEST_SCRIPT_AWAIT(t, last->writable > 0 && session_send_room(&last->st) > 0,
+                          "on_writable and room on the ninth stream");
         assert_int_equal(session_send_room(&last->st), NGR_STREAM_WINDOW);
         assert_int_equal(test_session_send(last, 0, NGR_STREAM_WINDOW, 1), NGR_STREAM_WINDOW);
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, e->c.accepted[TEST_SESSION_NWIN]->end_calls == 1,
-                           "the ninth stream's MiB with END_STREAM");
+        TEST_SCRIPT_AWAIT(t, e->c.accepted[TEST_SESSION_NWIN]->end_calls == 1,
+                          "the ninth stream's MiB with END_STREAM");
         assert_int_equal(e->c.accepted[TEST_SESSION_NWIN]->got, NGR_STREAM_WINDOW);
         assert_int_equal(test_session_got(&e->c), NGR_SESSION_WINDOW + NGR_STREAM_WINDOW);
         for (i = 0; i <= TEST_SESSION_NWIN; i++)
@@ -812,19 +758,20 @@ test_session_session_window_script(struct test_session_env *e)
  * hears nothing and can no longer send. */
 
 static int
-test_session_reset_script(struct test_session_env *e)
+test_session_reset_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *b = e->a[1], *ca, *cb;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/a");
         e->a[1] = test_session_open(e, &e->g, "/b");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 2, "both OPENs accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2, "both OPENs accepted");
         session_stream_reset(&a->st, FRAME_CODE_TIMEOUT, "no response head in time");
         assert_null(session_stream_find(&e->g.s, a->st.id));
         assert_int_equal(session_send_room(&a->st), 0);
@@ -833,12 +780,12 @@ test_session_reset_script(struct test_session_env *e)
         cb = e->c.accepted[1];
         session_stream_reset(&cb->st, FRAME_CODE_REFUSED, "connection refused by localhost:3000");
         assert_null(session_stream_find(&e->c.s, cb->st.id));
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
         ca = e->c.accepted[0];
         cb = e->c.accepted[1];
-        TEST_SESSION_AWAIT(e, ca->resets > 0 && b->resets > 0, "on_reset on both sides");
+        TEST_SCRIPT_AWAIT(t, ca->resets > 0 && b->resets > 0, "on_reset on both sides");
         assert_int_equal(ca->resets, 1);
         assert_int_equal(ca->reset_code, FRAME_CODE_TIMEOUT);
         assert_string_equal(ca->reset_msg, "no response head in time");
@@ -861,20 +808,21 @@ test_session_reset_script(struct test_session_env *e)
 /* Frames for a stream one side has closed are dropped there; the session goes on. */
 
 static int
-test_session_closed_id_script(struct test_session_env *e)
+test_session_closed_id_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *b = e->a[1], *ca;
     uint8_t *out = test_session_area;
     struct frame_head head;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/a");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         ca = e->c.accepted[0];
         session_stream_detach(&ca->st); /* the client forgets it without telling the gateway */
         assert_null(session_stream_find(&e->c.s, a->st.id));
@@ -883,10 +831,10 @@ test_session_closed_id_script(struct test_session_env *e)
         assert_int_equal(session_send_data(&a->st, (const uint8_t *)"late bytes", 10, 1), 10);
         session_stream_reset(&a->st, FRAME_CODE_CANCEL, "public client went away");
         e->a[1] = test_session_open(e, &e->g, "/b");
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 2, "the second OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2, "the second OPEN accepted");
         ca = e->c.accepted[0];
         assert_int_equal(ca->data_calls, 0);
         assert_int_equal(ca->resets, 0);
@@ -907,10 +855,10 @@ test_session_closed_id_script(struct test_session_env *e)
         memcpy(out + NGR_FRAME_HEADER_LEN, "abc", 3);
         assert_int_equal(session_queue(&e->c.s, out, NGR_FRAME_HEADER_LEN + 3, 0), 0);
         test_session_reply(e->c.accepted[1]); /* the marker */
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, b->replies == 1 || e->g.closed, "the REPLY for the live stream");
+        TEST_SCRIPT_AWAIT(t, b->replies == 1 || e->g.closed, "the REPLY for the live stream");
         assert_false(e->g.closed);
         assert_false(e->c.closed);
         assert_int_equal(e->g.frames[FRAME_REPLY], 0);
@@ -1105,21 +1053,22 @@ static const struct test_session_bad test_session_bad_cases[] = {
 };
 
 static int
-test_session_bad_script(struct test_session_env *e)
+test_session_bad_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     const struct test_session_bad *bad = e->param;
     size_t n;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         n = bad->build(test_session_area);
         assert_true(n >= NGR_FRAME_HEADER_LEN);
         assert_int_equal(session_queue(&e->g.s, test_session_area, (ssize_t)n, 0), 0);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        TEST_SCRIPT_AWAIT(t, e->c.closed && e->g.closed, "both sessions closed");
         if (strstr(e->c.reason, bad->reason) == NULL)
             fail_msg("%s: the client closed with \"%s\", expected \"%s\"", bad->name, e->c.reason,
                      bad->reason);
@@ -1136,13 +1085,14 @@ test_session_bad_script(struct test_session_env *e)
 /* The owner's on_frame returning an error closes the session with a protocol error. */
 
 static int
-test_session_owner_refuses_script(struct test_session_env *e)
+test_session_owner_refuses_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct frame_bind b;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->g.frame_rc_type = FRAME_BIND;
         e->g.frame_rc = NGR_EINVAL;
         memset(&b, 0, sizeof(b));
@@ -1154,10 +1104,10 @@ test_session_owner_refuses_script(struct test_session_env *e)
                                        frame_bind_encode(test_session_area, NGR_SCRATCH_LEN, &b),
                                        0),
                          0);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        TEST_SCRIPT_AWAIT(t, e->c.closed && e->g.closed, "both sessions closed");
         assert_int_equal(e->g.frames[FRAME_BIND], 1);
         assert_string_equal(e->g.reason, "bad frame (type 3, stream 0)");
         assert_int_equal(e->c.error_code, FRAME_CODE_PROTOCOL);
@@ -1183,21 +1133,22 @@ static const struct test_session_data_fail test_session_data_fail_cases[] = {
 };
 
 static int
-test_session_data_fails_script(struct test_session_env *e)
+test_session_data_fails_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     const struct test_session_data_fail *fc = e->param;
     struct test_session_stream *a = e->a[0], *b = e->a[1], *ca;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->c.accept_data_rc = fc->rc;
         e->a[0] = test_session_open(e, &e->g, "/a");
         assert_int_equal(session_send_data(&e->a[0]->st, (const uint8_t *)"abc", 3, 0), 3);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, a->resets > 0, "on_reset for the stream whose on_data failed");
+        TEST_SCRIPT_AWAIT(t, a->resets > 0, "on_reset for the stream whose on_data failed");
         assert_int_equal(a->reset_code, fc->code);
         assert_string_equal(a->reset_msg, fc->message);
         ca = e->c.accepted[0];
@@ -1211,11 +1162,11 @@ test_session_data_fails_script(struct test_session_env *e)
         e->c.accept_data_rc = 0;
         e->a[1] = test_session_open(e, &e->g, "/b");
         assert_int_equal(session_send_data(&e->a[1]->st, (const uint8_t *)"ok", 2, 1), 2);
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
-                           "a second stream's body");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
+                          "a second stream's body");
         assert_int_equal(e->c.accepted[1]->st.id, b->st.id);
         assert_memory_equal(e->c.accepted[1]->head, "ok", 2);
         assert_false(e->g.closed);
@@ -1229,20 +1180,21 @@ test_session_data_fails_script(struct test_session_env *e)
  * FLOW_CONTROL, and the session goes on. */
 
 static int
-test_session_overrun_script(struct test_session_env *e)
+test_session_overrun_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *ca;
     uint8_t *out = test_session_area;
     size_t sent;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/overrun");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         e->c.accepted[0]->pattern = 1;
         /* Whole frames by hand, past the credit session_send_data would respect. */
         for (sent = 0; sent <= NGR_STREAM_WINDOW; sent += NGR_FRAME_MAX_PAYLOAD) {
@@ -1252,10 +1204,10 @@ test_session_overrun_script(struct test_session_env *e)
             assert_int_equal(session_queue(&e->g.s, out, (ssize_t)(NGR_FRAME_HEADER_LEN + n), 0),
                              0);
         }
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, a->resets > 0 || e->c.closed, "RST for the overrun");
+        TEST_SCRIPT_AWAIT(t, a->resets > 0 || e->c.closed, "RST for the overrun");
         assert_false(e->c.closed);
         assert_int_equal(a->reset_code, FRAME_CODE_FLOW_CONTROL);
         assert_string_equal(a->reset_msg, "stream window exceeded");
@@ -1266,11 +1218,11 @@ test_session_overrun_script(struct test_session_env *e)
         /* The session is fine: a new stream carries a body. */
         e->a[1] = test_session_open(e, &e->g, "/after");
         assert_int_equal(session_send_data(&e->a[1]->st, (const uint8_t *)"ok", 2, 1), 2);
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
-                           "a second stream's body");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->c.accepted[1]->end_calls == 1,
+                          "a second stream's body");
         assert_false(e->g.closed);
         assert_false(e->c.closed);
         return 1;
@@ -1282,31 +1234,32 @@ test_session_overrun_script(struct test_session_env *e)
  * still attached; a stream reset earlier is not reset again. */
 
 static int
-test_session_peer_closes_script(struct test_session_env *e)
+test_session_peer_closes_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *b = e->a[1], *x = e->a[2], *ts;
     size_t i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/a");
         e->a[1] = test_session_open(e, &e->g, "/b");
         e->a[2] = test_session_open(e, &e->c, "/x");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 2 && e->g.naccepted == 1, "three OPENs accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->g.naccepted == 1, "three OPENs accepted");
         session_stream_reset(&a->st, FRAME_CODE_TIMEOUT, "no response head in time");
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, e->c.accepted[0]->resets == 1, "the RST for the first stream");
+        TEST_SCRIPT_AWAIT(t, e->c.accepted[0]->resets == 1, "the RST for the first stream");
         session_close(&e->c.s, 0, "client quits");
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        TEST_SCRIPT_AWAIT(t, e->c.closed && e->g.closed, "both sessions closed");
         assert_string_equal(e->c.reason, "client quits");
         assert_string_equal(e->g.reason, "peer closed the connection");
         assert_int_equal(e->g.frames[FRAME_ERROR], 0); /* code 0: no ERROR frame */
@@ -1338,28 +1291,29 @@ test_session_peer_closes_script(struct test_session_env *e)
 /* The raw peer closes its socket: the gateway's on_closed, after on_reset for its streams. */
 
 static int
-test_session_socket_closed_script(struct test_session_env *e)
+test_session_socket_closed_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     int i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         for (i = 0; i < 2; i++)
             e->a[i] = test_session_open(e, &e->g, "/s");
         test_session_raw_write(e, NGR_PREFACE, NGR_PREFACE_LEN);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
         /* The gateway is under way (both OPENs sent): now hang up. */
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &(struct frame){0}),
-                           "two OPEN frames at the raw peer");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 1, &(struct frame){0}),
+                          "two OPEN frames at the raw peer");
         loop_io_del(e->l, &e->raw.io);
         close(e->raw.fd);
         e->raw.fd = -1;
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, e->g.closed, "the gateway's on_closed");
+        TEST_SCRIPT_AWAIT(t, e->g.closed, "the gateway's on_closed");
         assert_string_equal(e->g.reason, "peer closed the connection");
         for (i = 0; i < 2; i++) {
             assert_int_equal(e->a[i]->resets, 1);
@@ -1376,19 +1330,20 @@ test_session_socket_closed_script(struct test_session_env *e)
  * be queued, opened or sent, and a second close changes nothing. */
 
 static int
-test_session_close_code_script(struct test_session_env *e)
+test_session_close_code_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     struct test_session_stream *a = e->a[0], *ts;
     static const uint8_t opaque[8];
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
-        TEST_SESSION_AWAIT(e, test_session_ready(e), "HELLO and WELCOME");
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
         e->a[0] = test_session_open(e, &e->g, "/a");
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->c.naccepted == 1, "the OPEN accepted");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         session_close(&e->c.s, FRAME_CODE_AUTH, "token %s refused", "abc");
         session_close(&e->c.s, FRAME_CODE_INTERNAL, "a second close");
         assert_int_equal(
@@ -1403,10 +1358,10 @@ test_session_close_code_script(struct test_session_env *e)
         assert_int_equal(session_send_room(&e->c.accepted[0]->st), 0);
         assert_int_equal(session_send_data(&e->c.accepted[0]->st, (const uint8_t *)"x", 1, 0),
                          NGR_ECLOSED);
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, e->c.closed && e->g.closed, "both sessions closed");
+        TEST_SCRIPT_AWAIT(t, e->c.closed && e->g.closed, "both sessions closed");
         assert_string_equal(e->c.reason, "token abc refused");
         assert_int_equal(e->g.frames[FRAME_ERROR], 1);
         assert_int_equal(e->g.error_code, FRAME_CODE_AUTH);
@@ -1425,14 +1380,15 @@ test_session_close_code_script(struct test_session_env *e)
  * answers a session owes its peer) may pass it, but not once the session is closing. */
 
 static int
-test_session_output_cap_script(struct test_session_env *e)
+test_session_output_cap_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     const size_t n = NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD;
     struct test_session_stream *ts;
     uint8_t *out = test_session_area;
     size_t i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         /* Nothing is written between these calls: all of it waits in the output buffer. */
         for (i = 0; i < NGR_SESSION_OUT_HARD / n; i++) {
@@ -1449,10 +1405,10 @@ test_session_output_cap_script(struct test_session_env *e)
         assert_int_equal(session_queue(&e->g.s, out, (ssize_t)n, 1), NGR_ECLOSED);
         assert_int_equal(session_queue(&e->g.s, out, NGR_EPROTO, 0), NGR_EPROTO);
         e->a[0] = ts;
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->g.closed, "the gateway to close");
+        TEST_SCRIPT_AWAIT(t, e->g.closed, "the gateway to close");
         assert_string_equal(e->g.reason, "peer does not read its control connection");
         assert_int_equal(e->a[0]->resets, 1);
         return 1;
@@ -1482,26 +1438,27 @@ static const struct test_session_preface test_session_prefaces[] = {
 };
 
 static int
-test_session_preface_script(struct test_session_env *e)
+test_session_preface_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     const struct test_session_preface *c = e->param;
     const char *end;
     unsigned long clen;
     char *num_end;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         if (!c->split) {
             test_session_raw_write(e, c->bytes, c->len);
         } else if (e->raw.feed_pos < c->len && !e->g.closed) {
             test_session_raw_write(e, c->bytes + e->raw.feed_pos++, 1);
-            e->awaiting = "the bytes written one per turn";
+            t->awaiting = "the bytes written one per turn";
             return 0;
         }
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->g.closed && e->raw.eof, "the gateway to close");
+        TEST_SCRIPT_AWAIT(t, e->g.closed && e->raw.eof, "the gateway to close");
         if (strstr(e->g.reason, c->reason) == NULL)
             fail_msg("%s: closed with \"%s\", expected \"%s\"", c->name, e->g.reason, c->reason);
         if (!c->http) {
@@ -1526,21 +1483,22 @@ test_session_preface_script(struct test_session_env *e)
 /* The gateway refuses a frame over the maximum payload from a raw client too, with ERROR. */
 
 static int
-test_session_raw_too_large_script(struct test_session_env *e)
+test_session_raw_too_large_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     uint8_t bytes[NGR_PREFACE_LEN + NGR_FRAME_HEADER_LEN];
     struct frame f;
     struct frame_reason r;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         memcpy(bytes, NGR_PREFACE, NGR_PREFACE_LEN);
         frame_header_encode(bytes + NGR_PREFACE_LEN, FRAME_HELLO, 0, 0, NGR_FRAME_MAX_PAYLOAD + 1);
         test_session_raw_write(e, bytes, sizeof(bytes));
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, e->g.closed && e->raw.eof, "the gateway to close");
+        TEST_SCRIPT_AWAIT(t, e->g.closed && e->raw.eof, "the gateway to close");
         assert_string_equal(e->g.reason, "frame larger than the maximum frame size");
         assert_true(test_session_raw_frame(e, 0, &f));
         assert_int_equal(f.type, FRAME_ERROR);
@@ -1574,13 +1532,14 @@ test_session_assert_ack(struct test_session_env *e, int index, const uint8_t opa
 }
 
 static int
-test_session_ping_script(struct test_session_env *e)
+test_session_ping_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     static uint8_t feed[NGR_PREFACE_LEN + NGR_FRAME_HEADER_LEN + 8];
     uint8_t two[2 * (NGR_FRAME_HEADER_LEN + 8)];
     ssize_t n;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         memcpy(feed, NGR_PREFACE, NGR_PREFACE_LEN);
         n = frame_ping_encode(feed + NGR_PREFACE_LEN, sizeof(feed) - NGR_PREFACE_LEN, 0,
@@ -1588,19 +1547,19 @@ test_session_ping_script(struct test_session_env *e)
         assert_int_equal(n, NGR_FRAME_HEADER_LEN + 8);
         e->raw.feed = feed;
         e->raw.feed_len = sizeof(feed);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
         if (e->raw.feed_pos < e->raw.feed_len) {
             test_session_raw_write(e, e->raw.feed + e->raw.feed_pos++, 1);
-            e->awaiting = "the bytes written one per turn";
+            t->awaiting = "the bytes written one per turn";
             return 0;
         }
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 0, &(struct frame){0}) || e->g.closed,
-                           "the first ACK");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 0, &(struct frame){0}) || e->g.closed,
+                          "the first ACK");
         assert_false(e->g.closed);
         test_session_assert_ack(e, 0, test_session_opaque1);
         assert_int_equal(e->raw.len, NGR_FRAME_HEADER_LEN + 8);
@@ -1609,11 +1568,11 @@ test_session_ping_script(struct test_session_env *e)
         assert_int_equal(
             frame_ping_encode(two + n, sizeof(two) - (size_t)n, 0, test_session_opaque2), n);
         test_session_raw_write(e, two, sizeof(two));
-        e->phase++;
+        t->phase++;
         return 0;
     case 3:
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &(struct frame){0}) || e->g.closed,
-                           "the second ACK");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 1, &(struct frame){0}) || e->g.closed,
+                          "the second ACK");
         assert_false(e->g.closed);
         test_session_assert_ack(e, 1, test_session_opaque2);
         assert_int_equal(e->raw.len, 2 * (NGR_FRAME_HEADER_LEN + 8));
@@ -1634,7 +1593,6 @@ test_session_feed_piece(struct test_session_env *e, size_t n)
         n = e->raw.feed_len - e->raw.feed_pos;
     test_session_raw_write(e, e->raw.feed + e->raw.feed_pos, n);
     e->raw.feed_pos += n;
-    e->awaiting = "the pieces written one per turn";
     return 1;
 }
 
@@ -1644,14 +1602,15 @@ test_session_feed_piece(struct test_session_env *e, size_t n)
 #define TEST_SESSION_CUT_PINGS 300
 
 static int
-test_session_cut_script(struct test_session_env *e)
+test_session_cut_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     static uint8_t feed[NGR_PREFACE_LEN + TEST_SESSION_CUT_PINGS * (NGR_FRAME_HEADER_LEN + 8)];
     static size_t piece;
     uint8_t opaque[8];
     size_t i;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         memcpy(feed, NGR_PREFACE, NGR_PREFACE_LEN);
         for (i = 0; i < TEST_SESSION_CUT_PINGS; i++) {
@@ -1665,16 +1624,18 @@ test_session_cut_script(struct test_session_env *e)
         e->raw.feed = feed;
         e->raw.feed_len = sizeof(feed);
         piece = 0;
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        if (test_session_feed_piece(e, piece++ % 40 + 1))
+        if (test_session_feed_piece(e, piece++ % 40 + 1)) {
+            t->awaiting = "the pieces written one per turn";
             return 0;
-        e->phase++;
+        }
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(
-            e,
+        TEST_SCRIPT_AWAIT(
+            t,
             test_session_raw_frame(e, TEST_SESSION_CUT_PINGS - 1, &(struct frame){0}) ||
                 e->g.closed,
             "the last ACK");
@@ -1696,8 +1657,9 @@ test_session_cut_script(struct test_session_env *e)
 #define TEST_SESSION_TRICKLE_AGENT 60000
 
 static int
-test_session_trickle_script(struct test_session_env *e)
+test_session_trickle_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     static uint8_t feed[NGR_PREFACE_LEN + NGR_SCRATCH_LEN + NGR_FRAME_HEADER_LEN + 8];
     static char agent[TEST_SESSION_TRICKLE_AGENT];
     static size_t piece;
@@ -1706,7 +1668,7 @@ test_session_trickle_script(struct test_session_env *e)
     ssize_t n;
     size_t i, len;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         for (i = 0; i < sizeof(agent); i++)
             agent[i] = (char)('a' + (i * 7 + i / 251) % 26);
@@ -1723,16 +1685,18 @@ test_session_trickle_script(struct test_session_env *e)
         e->raw.feed = feed;
         e->raw.feed_len = len + (size_t)n;
         piece = 0;
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        if (test_session_feed_piece(e, 700 + (piece++ * 397) % 601))
+        if (test_session_feed_piece(e, 700 + (piece++ * 397) % 601)) {
+            t->awaiting = "the pieces written one per turn";
             return 0;
-        e->phase++;
+        }
+        t->phase++;
         return 0;
     case 2:
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &f) || e->g.closed,
-                           "WELCOME and the PING's ACK");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 1, &f) || e->g.closed,
+                          "WELCOME and the PING's ACK");
         assert_false(e->g.closed);
         assert_int_equal(e->g.peer_hello, 1);
         assert_int_equal(e->g.agent_len, TEST_SESSION_TRICKLE_AGENT);
@@ -1748,15 +1712,16 @@ test_session_trickle_script(struct test_session_env *e)
 /* A quiet session pings at the interval the peer asked for in HELLO. */
 
 static int
-test_session_heartbeat_script(struct test_session_env *e)
+test_session_heartbeat_script(struct test_script *t)
 {
+    struct test_session_env *e = t->arg;
     uint8_t bytes[NGR_PREFACE_LEN + 256];
     uint8_t ack[NGR_FRAME_HEADER_LEN + 8];
     struct frame_hello h;
     struct frame f;
     ssize_t n;
 
-    switch (e->phase) {
+    switch (t->phase) {
     case 0:
         memset(&h, 0, sizeof(h));
         h.version = NGR_PROTOCOL_VERSION;
@@ -1769,11 +1734,11 @@ test_session_heartbeat_script(struct test_session_env *e)
         n = frame_hello_encode(bytes + NGR_PREFACE_LEN, sizeof(bytes) - NGR_PREFACE_LEN, &h, 0);
         assert_true(n > 0);
         test_session_raw_write(e, bytes, NGR_PREFACE_LEN + (size_t)n);
-        e->phase++;
+        t->phase++;
         return 0;
     case 1:
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 1, &f) || e->g.closed,
-                           "WELCOME, then a PING after 100 ms of quiet");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 1, &f) || e->g.closed,
+                          "WELCOME, then a PING after 100 ms of quiet");
         assert_false(e->g.closed);
         assert_true(test_session_raw_frame(e, 0, &f));
         assert_int_equal(f.type, FRAME_WELCOME);
@@ -1784,11 +1749,11 @@ test_session_heartbeat_script(struct test_session_env *e)
         assert_int_equal(f.length, 8);
         n = frame_ping_encode(ack, sizeof(ack), FRAME_FLAG_ACK, f.payload);
         test_session_raw_write(e, ack, (size_t)n);
-        e->phase++;
+        t->phase++;
         return 0;
     case 2:
         /* Answered, and still quiet: the next PING comes, and the session stays open. */
-        TEST_SESSION_AWAIT(e, test_session_raw_frame(e, 2, &f) || e->g.closed, "a second PING");
+        TEST_SCRIPT_AWAIT(t, test_session_raw_frame(e, 2, &f) || e->g.closed, "a second PING");
         assert_false(e->g.closed);
         assert_int_equal(f.type, FRAME_PING);
         assert_int_equal(f.flags, 0);
@@ -1958,7 +1923,7 @@ test_session_scripted_test(void **state)
         test_session_raw_pair(e);
     else
         test_session_pair(e);
-    test_session_run(e, in->s->script);
+    test_script_run(e->l, in->s->script, e);
 }
 
 #define TEST_SESSION_MAX_TESTS 64

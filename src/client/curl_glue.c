@@ -260,7 +260,7 @@ curl_glue_free(struct curl_glue *g)
     for (i = 0; i < g->nsocks; i++)
         if (g->socks[i].gs != NULL) /* none should be left; the loop goes next anyway */
             curl_glue_sock_end(g, g->socks[i].gs, 0);
-    loop_run_deferred(g->loop); /* the watches' frees */
+    /* The watches' frees are deferrals that touch nothing of g: they run with the loop's. */
     free(g->socks);
     g->socks = NULL;
     g->nsocks = 0;

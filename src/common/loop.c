@@ -56,6 +56,7 @@ loop_free(struct loop *l)
 {
     if (l == NULL)
         return;
+    loop_run_deferred(l); /* what closed last is freed, not leaked */
     close(l->epfd);
     free(l->heap);
     free(l);

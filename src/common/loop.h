@@ -50,7 +50,8 @@ struct loop_defer {
     int queued;
 };
 
-/* Returns a new loop; free with loop_free. NULL if epoll_create1 fails. */
+/* Returns a new loop; free with loop_free, which first runs the deferrals still queued (the
+ * last frees of what closed). NULL if epoll_create1 fails. */
 struct loop *loop_new(void);
 void loop_free(struct loop *l);
 

@@ -230,6 +230,13 @@ test_glue_after(void *arg)
     curl_glue_run_due(&e->g);
 }
 
+/* Runs one script on the test's loop, libcurl's due work after each step. */
+static void
+test_glue_run(struct test_glue_env *e, int (*script)(struct test_script *t))
+{
+    test_script_run_after(e->l, script, e, test_glue_after);
+}
+
 static int
 test_glue_setup(void **state)
 {
@@ -326,8 +333,7 @@ test_glue_reuse_script(struct test_script *t)
 static void
 test_glue_reuse(void **state)
 {
-    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_reuse_script, *state,
-                          test_glue_after);
+    test_glue_run(*state, test_glue_reuse_script);
 }
 
 /* The service closes the kept-alive connection while it is parked: the event takes the socket
@@ -381,8 +387,7 @@ test_glue_peer_close_script(struct test_script *t)
 static void
 test_glue_peer_close(void **state)
 {
-    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_peer_close_script, *state,
-                          test_glue_after);
+    test_glue_run(*state, test_glue_peer_close_script);
 }
 
 /* libcurl closes the parked socket without the glue's close callback and opens a new one that
@@ -431,8 +436,7 @@ test_glue_number_reused_script(struct test_script *t)
 static void
 test_glue_number_reused(void **state)
 {
-    test_script_run_after(((struct test_glue_env *)*state)->l, test_glue_number_reused_script,
-                          *state, test_glue_after);
+    test_glue_run(*state, test_glue_number_reused_script);
 }
 
 int

@@ -753,6 +753,15 @@ test_loop_defer(void **state)
     assert_string_equal(e.log, "cba");
     loop_run_deferred(e.l); /* nothing left */
     assert_string_equal(e.log, "cba");
+
+    /* Freeing the loop runs what is still queued: a last free is never lost. */
+    e.log[0] = '\0';
+    e.c.queue_next = NULL;
+    loop_defer(e.l, &e.c.d);
+    loop_free(e.l);
+    *state = loop_new();
+    assert_non_null(*state);
+    assert_string_equal(e.log, "c");
 }
 
 int

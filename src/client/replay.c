@@ -469,7 +469,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     q->r = r;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
-    buf_init_kept(&q->req_body, NGR_STREAM_WINDOW); /* both live as long as the request */
+    buf_init_kept(&q->req_body, NGR_STREAM_WINDOW_MAX); /* both live as long as the request */
     buf_init_kept(&q->resp_pending, NGR_REPLAY_PENDING_MAX);
     buf_init(&q->head, NGR_FRAME_MAX_PAYLOAD); /* a longer head cannot be encoded anyway */
     replay_cstr(method, sizeof(method), h->method);

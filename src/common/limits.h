@@ -10,8 +10,25 @@
 #define NGR_DATA_SLICE 65536                /* bytes of body per DATA frame we send (one
                                              * frame per 64 KiB: 16 KiB cost 40% more CPU
                                              * on downloads) */
-#define NGR_STREAM_WINDOW (1024 * 1024)     /* bytes: initial credit of one stream */
+#define NGR_STREAM_WINDOW (256 * 1024)      /* bytes: initial credit of one stream */
 #define NGR_SESSION_WINDOW (8 * 1024 * 1024) /* bytes: initial credit of a whole session */
+/* Window growth (window.c, docs/protocol.md section 13). */
+/* bytes: the largest a stream's receive window grows: above one bandwidth-delay product of
+ * 1 Gbit/s over 200 ms (25 MB), so one download can fill such a link */
+#define NGR_STREAM_WINDOW_MAX (32 * 1024 * 1024)
+/* bytes: the default per-session budget (--session-budget): the sum of one session's stream
+ * windows past which none of them grows */
+#define NGR_SESSION_BUDGET (64 * 1024 * 1024)
+/* bytes: the default budget of the whole process (--gateway-budget): the sum of all its
+ * streams' windows, initial ones included, past which none grows and no new stream opens. At
+ * the initial window that is 4,096 streams, as many as public connections. */
+#define NGR_GATEWAY_BUDGET (1024ULL * 1024 * 1024)
+#define NGR_BUDGET_MAX (1ULL << 40) /* bytes: the largest budget the settings take (1 TiB) */
+#define NGR_WINDOW_IDLE_MS 2000 /* ms without DATA on a stream: its window shrinks back */
+#define NGR_RTT_PROBE_MS 1000   /* ms: the round trip is measured again this often while tuning */
+/* bytes: credit goes back once a quarter of the window is drained, or this much, if less: a
+ * grown window keeps its sender busy without waiting for a quarter of 32 MiB */
+#define NGR_WINDOW_RETURN_MAX (2 * 1024 * 1024)
 #define NGR_MAX_HEADERS 200                 /* header fields in one head */
 #define NGR_MAX_STRING 65535                /* bytes in one length-prefixed string */
 #define NGR_MAX_MESSAGE 256                 /* bytes: human text in ERROR, RST, GOAWAY */
@@ -27,6 +44,9 @@
  * flow-control windows bound DATA; the rest is control frames. */
 #define NGR_SESSION_OUT_HARD (NGR_SESSION_WINDOW + 4 * 1024 * 1024) /* bytes */
 #define NGR_READ_BUDGET (256 * 1024) /* bytes read from one socket per loop turn */
+/* bytes: DATA is queued in a session's output only while it holds less than this; the rest
+ * waits with its stream's owner, and streams take turns as the socket drains it */
+#define NGR_SESSION_OUT_DATA (256 * 1024)
 /* bytes: DATA this large, with nothing queued before it, is written to the control socket at
  * once from the sender's memory instead of being copied into the output buffer first. Smaller
  * frames wait for the end of the turn and share one write. */

@@ -91,6 +91,8 @@ void loop_limit_wait(struct loop *l, uint64_t ms);
 /* Milliseconds on CLOCK_MONOTONIC, cached at the start of each turn. */
 uint64_t loop_now(struct loop *l);
 uint64_t loop_clock_ms(void);
+/* Microseconds on CLOCK_MONOTONIC, read now (not cached): round trips on a fast link. */
+uint64_t loop_clock_us(void);
 
 /* Runs until loop_stop; returns 0, or NGR_ESYS if epoll_wait fails. */
 int loop_run(struct loop *l);

@@ -92,7 +92,7 @@ pipe_init(struct pipe_end *p, struct loop *l, struct stream *st, pipe_done_cb do
     p->done = done;
     p->owner = owner;
     p->read_limit = UINT64_MAX;
-    buf_init(&p->out, NGR_STREAM_WINDOW);
+    buf_init(&p->out, NGR_STREAM_WINDOW_MAX);
 }
 
 /* After any change: write what waits (and shut the write side once the peer ended), take a

@@ -23,8 +23,10 @@ static void session_on_io(void *arg, uint32_t events);
 static void session_mark_pending(struct session *s);
 static void session_return_credit(struct session *s, struct stream *st, int force);
 static void session_on_heartbeat(void *arg);
+static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8]);
 static void session_on_flush(void *arg);
 static void session_reap(void *arg);
+static void session_all_writable(struct session *s);
 
 int
 session_init(struct session *s, struct loop *l, int fd, int gateway,
@@ -41,6 +43,8 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     s->peer_max_payload = NGR_FRAME_MIN_MAX_PAYLOAD;
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
+    s->tune = 1;
+    window_budget_init(&s->budget, NGR_SESSION_BUDGET);
     s->next_id = gateway ? 1 : 2;
     loop_defer_init(&s->flush, session_on_flush, s);
     loop_defer_init(&s->reap, session_reap, s);
@@ -72,8 +76,36 @@ session_free(struct session *s)
         s->fd = -1;
     }
     HASH_CLEAR(hh, s->streams);
+    /* What streams still in the table hold of the shared budget is what this session holds. */
+    if (s->shared != NULL)
+        window_budget_give(s->shared, s->budget.used);
+    s->budget.used = 0;
     buf_free(&s->in);
     buf_free(&s->out);
+}
+
+void
+session_set_budgets(struct session *s, uint64_t session_limit, struct window_budget *shared)
+{
+    s->budget.limit = session_limit;
+    s->shared = shared;
+}
+
+/* Sends a PING to measure the round trip, unless one is in flight. */
+static void
+session_probe_rtt(struct session *s)
+{
+    uint64_t now = loop_now(s->loop);
+    uint8_t opaque[8] = {0};
+
+    if (s->ping_out || s->fd < 0 || s->closing)
+        return;
+    memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);
+    if (session_send_ping(s, 0, opaque) == 0) {
+        s->ping_out = 1;
+        s->ping_sent_us = loop_clock_us();
+        s->probe_ms = now;
+    }
 }
 
 void
@@ -266,6 +298,25 @@ session_stream_find(struct session *s, uint32_t id)
     return st;
 }
 
+/* Pays for a new stream's initial window: always from the session's budget (the session limit
+ * bounds growth, not the streams themselves), from the shared one only within its limit unless
+ * force. Returns 0 or NGR_EAGAIN. */
+static int
+session_charge_stream(struct session *s, int force)
+{
+    uint32_t n = s->local_stream_window;
+
+    if (s->shared != NULL) {
+        if (window_budget_take(s->shared, n) != 0) {
+            if (!force)
+                return NGR_EAGAIN;
+            s->shared->used += n;
+        }
+    }
+    s->budget.used += n;
+    return 0;
+}
+
 static void
 session_stream_add(struct session *s, struct stream *st, uint32_t id, const struct stream_ops *ops,
                    void *owner)
@@ -278,6 +329,13 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     st->send_credit = s->peer_stream_window;
     st->recv_outstanding = 0;
     st->recv_consumed = 0;
+    st->recv_grown = 0;
+    recv_window_init(&st->rwin, s->local_stream_window, loop_clock_us());
+    st->last_data_ms = loop_now(s->loop);
+    /* The round trip that tuning its window needs, measured as the stream starts (again after
+     * NGR_RTT_PROBE_MS, while streams come). */
+    if (s->tune && (s->srtt_us == 0 || loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS))
+        session_probe_rtt(s);
     HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
     s->nstreams++;
 }
@@ -289,6 +347,8 @@ session_stream_open(struct session *s, struct stream *st, const struct stream_op
         return NGR_ECLOSED;
     if (s->next_id > 0x7ffffffdu)
         return NGR_ELIMIT; /* ids exhausted: the owner should start a fresh session */
+    if (session_charge_stream(s, 0) != 0)
+        return NGR_EAGAIN;
     session_stream_add(s, st, s->next_id, ops, owner);
     s->next_id += 2;
     return 0;
@@ -301,6 +361,7 @@ session_stream_accept(struct session *s, struct stream *st, uint32_t id,
     if (id == 0 || session_id_is_ours(s, id) || id <= s->peer_max_id)
         return NGR_EPROTO;
     s->peer_max_id = id;
+    (void)session_charge_stream(s, 1);
     session_stream_add(s, st, id, ops, owner);
     return 0;
 }
@@ -315,6 +376,22 @@ session_stream_detach(struct stream *st)
     HASH_DELETE(hh, s->streams, st);
     s->nstreams--;
     st->sess = NULL;
+    /* Its window goes back to the budgets, and what it grew comes off the session window. */
+    window_budget_give(&s->budget, st->rwin.size);
+    if (s->shared != NULL)
+        window_budget_give(s->shared, st->rwin.size);
+    s->recv_excess += st->rwin.size - st->rwin.base;
+}
+
+size_t
+session_send_credit(const struct stream *st)
+{
+    int64_t room;
+
+    if (st->sess == NULL || st->sess->closing)
+        return 0;
+    room = st->send_credit < st->sess->send_credit ? st->send_credit : st->sess->send_credit;
+    return room > 0 ? (size_t)room : 0;
 }
 
 size_t
@@ -325,7 +402,20 @@ session_send_room(const struct stream *st)
     if (st->sess == NULL || st->sess->closing)
         return 0;
     room = st->send_credit < st->sess->send_credit ? st->send_credit : st->sess->send_credit;
-    return room > 0 ? (size_t)room : 0;
+    if (room <= 0)
+        return 0;
+    /* DATA waits with its owner, not in the output buffer, once that holds NGR_SESSION_OUT_DATA:
+     * the sender's memory stays small whatever the credit, and what goes next is chosen
+     * when the socket can take it. The stream hears on_writable when the buffer drains. */
+    if (st->sess->out.len >= NGR_SESSION_OUT_DATA) {
+        st->sess->out_blocked = 1;
+        return 0;
+    }
+    if ((size_t)room > NGR_SESSION_OUT_DATA - st->sess->out.len) {
+        st->sess->out_blocked = 1;
+        room = (int64_t)(NGR_SESSION_OUT_DATA - st->sess->out.len);
+    }
+    return (size_t)room;
 }
 
 /* Queues iov[0..cnt) (frame headers and payload slices) on s. When nothing is queued before
@@ -375,12 +465,20 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
     while (!last) {
         uint8_t hdr[NGR_DATA_SLICES_AT_ONCE][NGR_FRAME_HEADER_LEN];
         struct iovec iov[2 * NGR_DATA_SLICES_AT_ONCE];
-        size_t total = 0;
+        size_t total = 0, batch_start = sent;
         int cnt = 0;
 
         while (cnt < 2 * NGR_DATA_SLICES_AT_ONCE) {
-            size_t room = session_send_room(st), slice = n - sent;
+            size_t room = session_send_credit(st), slice = n - sent;
+            /* This batch's payload joins the output too (its frame headers do not count:
+             * session_send_room promised these bytes). */
+            size_t queued = s->out.len + (sent - batch_start);
             uint8_t flags = 0;
+
+            if (room > 0 && queued + room > NGR_SESSION_OUT_DATA) {
+                s->out_blocked = 1; /* on_writable once the output drains */
+                room = queued < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - queued : 0;
+            }
 
             if (slice > room)
                 slice = room;
@@ -437,24 +535,80 @@ session_stream_end(struct stream *st, uint32_t code, const char *message)
         session_stream_detach(st);
 }
 
-/* Sends WINDOW for what was drained (stream) or received (session), once a quarter of the
- * window has gathered: one frame per quarter window keeps the sender busy without chatter. */
+/* Once a quarter of a window (at most NGR_WINDOW_RETURN_MAX) has gathered, its credit goes
+ * back: one frame per quarter window keeps the sender busy without chatter. */
+static uint32_t
+session_return_at(uint32_t window)
+{
+    return window / 4 < NGR_WINDOW_RETURN_MAX ? window / 4 : NGR_WINDOW_RETURN_MAX;
+}
+
+/* Sends WINDOW for what was drained (stream) or received (session), in batches, with any
+ * growth of the window; what a shrinking window gives up is kept back instead. */
 static void
 session_return_credit(struct session *s, struct stream *st, int force)
 {
-    if (st != NULL && st->recv_consumed > 0 &&
-        (force || st->recv_consumed >= s->local_stream_window / 4)) {
-        uint32_t n = st->recv_consumed;
+    if (st != NULL && (st->recv_grown > 0 || (st->recv_consumed > 0 &&
+                                              (force || st->recv_consumed >=
+                                                            session_return_at(st->rwin.size))))) {
+        uint32_t n = st->recv_consumed, cut;
+
         st->recv_outstanding -= n;
         st->recv_consumed = 0;
-        session_send_window(s, st->id, n);
+        cut = recv_window_forfeit(&st->rwin, n);
+        if (cut > 0) {
+            window_budget_give(&s->budget, cut);
+            if (s->shared != NULL)
+                window_budget_give(s->shared, cut);
+            s->recv_excess += cut;
+        }
+        n = n - cut + st->recv_grown;
+        st->recv_grown = 0;
+        if (n > 0)
+            session_send_window(s, st->id, n);
     }
-    if (s->recv_consumed > 0 && (force || s->recv_consumed >= s->local_session_window / 4)) {
+    if (s->recv_grown > 0 ||
+        (s->recv_consumed > 0 &&
+         (force || s->recv_consumed >= session_return_at(s->local_session_window)))) {
         uint32_t n = s->recv_consumed;
+        uint32_t cut = n < s->recv_excess ? n : s->recv_excess;
+
         s->recv_outstanding -= n;
         s->recv_consumed = 0;
-        session_send_window(s, 0, n);
+        s->recv_excess -= cut;
+        s->local_session_window -= cut;
+        n = n - cut + s->recv_grown;
+        s->recv_grown = 0;
+        if (n > 0)
+            session_send_window(s, 0, n);
     }
+}
+
+/* Lets st's window grow by what window.c decides and the budgets allow; the session window
+ * grows with it. */
+static void
+session_tune(struct session *s, struct stream *st, uint32_t n)
+{
+    uint64_t room = window_budget_room(&s->budget);
+    uint32_t grow;
+
+    if (s->shared != NULL && window_budget_room(s->shared) < room)
+        room = window_budget_room(s->shared);
+    if (room > 0x7fffffffu - s->local_session_window)
+        room = 0x7fffffffu - s->local_session_window;
+    grow = recv_window_on_drain(&st->rwin, n, loop_clock_us(), s->srtt_us,
+                                room > UINT32_MAX ? UINT32_MAX : (uint32_t)room);
+    if (loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS)
+        session_probe_rtt(s);
+    if (grow == 0)
+        return;
+    s->budget.used += grow;
+    if (s->shared != NULL)
+        s->shared->used += grow;
+    st->rwin.size += grow;
+    st->recv_grown += grow;
+    s->local_session_window += grow;
+    s->recv_grown += grow;
 }
 
 void
@@ -465,6 +619,8 @@ session_consumed(struct stream *st, size_t n)
     if (s == NULL || n == 0)
         return;
     st->recv_consumed += (uint32_t)n;
+    if (s->tune)
+        session_tune(s, st, (uint32_t)n);
     session_return_credit(s, st, 0);
 }
 
@@ -500,15 +656,26 @@ session_flush(struct session *s)
         s->want_write = 0;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
     }
+    if (s->out_blocked && s->out.len < NGR_SESSION_OUT_DATA / 2 && !s->closing) {
+        s->out_blocked = 0;
+        session_all_writable(s);
+    }
     return 0;
 }
 
-/* Session credit arrived: every stream may move again. */
+/* Session credit arrived, or the output buffer drained: every stream may move again. The
+ * first in the table goes to the end first, so that each pass starts with another stream and
+ * none always takes the room before the others. */
 static void
 session_all_writable(struct session *s)
 {
     struct stream *st, *tmp;
 
+    if (s->nstreams > 1) {
+        st = s->streams;
+        HASH_DELETE(hh, s->streams, st);
+        HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
+    }
     HASH_ITER(hh, s->streams, st, tmp)
     st->ops->on_writable(st);
 }
@@ -535,7 +702,11 @@ session_dispatch(struct session *s, const struct frame *f)
         if (f->length != 8 || f->stream_id != 0)
             return NGR_EPROTO;
         if (f->flags & FRAME_FLAG_ACK) {
-            s->rtt_ms = loop_now(s->loop) - s->ping_sent_ms;
+            if (s->ping_out) {
+                uint64_t sample = loop_clock_us() - s->ping_sent_us;
+                s->srtt_us = s->srtt_us == 0 ? sample : (7 * s->srtt_us + sample) / 8;
+                s->ping_out = 0;
+            }
             return 0;
         }
         return session_send_ping(s, FRAME_FLAG_ACK, f->payload);
@@ -572,12 +743,15 @@ session_dispatch(struct session *s, const struct frame *f)
             return 0;
         }
         st->recv_outstanding += f->length;
+        if (loop_now(s->loop) - st->last_data_ms >= NGR_WINDOW_IDLE_MS && st->rwin.size > st->rwin.base)
+            recv_window_idle(&st->rwin, loop_clock_us());
+        st->last_data_ms = loop_now(s->loop);
         /* The session window bounds bytes in flight, not bytes parked in slow streams (each
          * stream's own window bounds those): its credit goes back on receipt, so one slow
          * reader cannot starve the other streams of the session. */
         s->recv_consumed += f->length;
         session_return_credit(s, NULL, 0);
-        if (st->recv_outstanding > s->local_stream_window) {
+        if (st->recv_outstanding > st->rwin.size) {
             session_reset_both(s, st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;
         }
@@ -806,9 +980,11 @@ session_on_heartbeat(void *arg)
     buf_trim(&s->in);
     buf_trim(&s->out);
     if (now - s->last_rx >= s->heartbeat_ms) {
-        s->ping_sent_ms = now;
         memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);
-        session_send_ping(s, 0, opaque);
+        if (session_send_ping(s, 0, opaque) == 0 && !s->ping_out) {
+            s->ping_out = 1;
+            s->ping_sent_us = loop_clock_us();
+        }
     }
     loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
 }

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "frame.h"
 #include "loop.h"
+#include "window.h"
 
 struct session;
 struct stream;
@@ -45,6 +46,9 @@ struct stream {
     int64_t send_credit;          /* bytes we may still send on this stream */
     uint32_t recv_outstanding;    /* bytes received and not yet returned as credit */
     uint32_t recv_consumed;       /* of those, drained by our consumer, not yet returned */
+    uint32_t recv_grown;          /* window growth not yet sent as credit */
+    struct recv_window rwin;      /* how much the peer may send (window.h) */
+    uint64_t last_data_ms;        /* the last DATA received: idle windows shrink */
     const struct stream_ops *ops; /* set by the owner: what kind of end this stream has */
     void *owner;
 };
@@ -72,6 +76,7 @@ struct session {
     struct buf in;           /* a partial frame between reads */
     struct buf out;          /* frames waiting for the socket */
     int want_write;          /* EPOLLOUT armed */
+    int out_blocked;         /* a stream had credit but no room in out: wake streams on drain */
     struct loop_defer flush; /* queued output: written at the end of the turn */
 
     /* negotiated in HELLO/WELCOME */
@@ -84,6 +89,11 @@ struct session {
     int64_t send_credit;       /* session-level credit for our DATA */
     uint32_t recv_outstanding; /* session-level bytes received, not yet returned */
     uint32_t recv_consumed;    /* of those, ready to return (on receipt, see session.c) */
+    uint32_t recv_grown;       /* session window growth not yet sent as credit */
+    uint32_t recv_excess;      /* session window still to give up (streams shrank or ended) */
+    int tune;                  /* receive windows grow (1, the default) or stay as offered */
+    struct window_budget budget;  /* this session's stream windows */
+    struct window_budget *shared; /* the whole process's, or NULL */
 
     struct stream *streams; /* uthash by id */
     size_t nstreams;
@@ -92,8 +102,10 @@ struct session {
 
     uint64_t last_rx; /* ms: any byte from the peer proves it alive */
     struct loop_timer heartbeat;
-    uint64_t ping_sent_ms;
-    uint64_t rtt_ms;
+    uint64_t ping_sent_us; /* the PING in flight (ping_out), sent at this time */
+    int ping_out;
+    uint64_t probe_ms; /* when the last round-trip probe went out */
+    uint64_t srtt_us;  /* smoothed round trip, from PING and its ACK; 0 until measured */
 
     size_t preface_left; /* gateway: preface bytes still to check */
     int closing;
@@ -109,6 +121,10 @@ NGR_MUST_CHECK int session_init(struct session *s, struct loop *l, int fd, int g
                                 const struct session_handler *h, void *owner);
 /* Closes the fd and frees buffers and the stream table (not the streams). */
 void session_free(struct session *s);
+/* The memory budgets of s's receive windows (window.h): its own limit in bytes, and the whole
+ * process's budget, shared by every session (NULL: none), which must outlive s. By default a
+ * session has NGR_SESSION_BUDGET and no shared budget. */
+void session_set_budgets(struct session *s, uint64_t session_limit, struct window_budget *shared);
 
 /* Checks the peer's HELLO or WELCOME values (frame size, windows). Returns 0, or NGR_EPROTO with
  * the reason in err. */
@@ -142,7 +158,9 @@ NGR_MUST_CHECK int session_send_reply(struct stream *st, uint8_t flags, const st
 
 /* Streams. The owner embeds struct stream; open registers a new id (ours) and accept registers
  * the peer's (from OPEN). ops (static, never NULL) receives the stream's frames, with owner in
- * st->owner. Returns 0, NGR_ECLOSED, NGR_EPROTO (bad or reused id) or NGR_ELIMIT. */
+ * st->owner. Returns 0, NGR_ECLOSED, NGR_EPROTO (bad or reused id), NGR_ELIMIT (ids spent) or,
+ * for open only, NGR_EAGAIN: the shared budget cannot pay for the stream's initial window
+ * (accept cannot refuse it: the peer was promised that window in HELLO). */
 NGR_MUST_CHECK int session_stream_open(struct session *s, struct stream *st,
                                        const struct stream_ops *ops, void *owner);
 NGR_MUST_CHECK int session_stream_accept(struct session *s, struct stream *st, uint32_t id,
@@ -151,8 +169,12 @@ NGR_MUST_CHECK int session_stream_accept(struct session *s, struct stream *st, u
 void session_stream_detach(struct stream *st);
 struct stream *session_stream_find(struct session *s, uint32_t id);
 
-/* How many body bytes may be sent on st now (min of stream, session credit). */
+/* How many body bytes may be sent on st now: the credit (min of stream and session credit),
+ * within the room left in the session's output (NGR_SESSION_OUT_DATA). When the output is
+ * what stops it, st hears on_writable once the output drains. */
 size_t session_send_room(const struct stream *st);
+/* The credit alone: what the peer allows st to send, queued or not. */
+size_t session_send_credit(const struct stream *st);
 /* Sends up to n bytes as DATA (sliced), within credit; end adds END_STREAM on the last slice
  * if all n bytes went. Returns bytes sent (>= 0) or a negative code. n = 0 with end sends an
  * empty END_STREAM frame. */

@@ -22,6 +22,8 @@ config_defaults(struct server_config *c)
     c->response_timeout_ms = NGR_RESPONSE_TIMEOUT_MS;
     snprintf(c->tcp_host, sizeof(c->tcp_host), "127.0.0.1");
     c->log_level = LOG_LEVEL_INFO;
+    c->session_budget = NGR_SESSION_BUDGET;
+    c->gateway_budget = NGR_GATEWAY_BUDGET;
 }
 
 int
@@ -92,6 +94,33 @@ config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_er
         return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between %g and %d", key, v,
                        NGR_SECONDS_MIN, NGR_SECONDS_MAX);
     *ms = (uint64_t)(s * 1000 + 0.5);
+    return 0;
+}
+
+/* A size in bytes, with an optional K, M or G (KiB, MiB, GiB), from min to NGR_BUDGET_MAX. */
+static int
+config_parse_size(const char *key, const char *v, uint64_t min, uint64_t *out, struct ngr_err *err)
+{
+    char *end;
+    unsigned long long n;
+    uint64_t mul = 1;
+
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        mul = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1024 * 1024 * 1024, end++;
+    if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > NGR_BUDGET_MAX / mul ||
+        n * mul < min)
+        return err_set(err, NGR_EINVAL,
+                       "%s \"%s\": expected a size in bytes, with K, M or G for KiB, MiB, GiB, "
+                       "from %llu K to %llu G",
+                       key, v, (unsigned long long)(min / 1024),
+                       (unsigned long long)(NGR_BUDGET_MAX >> 30));
+    *out = n * mul;
     return 0;
 }
 
@@ -176,6 +205,10 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "session_budget"))
+        return config_parse_size(key, value, NGR_STREAM_WINDOW, &c->session_budget, err);
+    if (config_key_is(key, "gateway_budget"))
+        return config_parse_size(key, value, NGR_STREAM_WINDOW, &c->gateway_budget, err);
     if (config_key_is(key, "log_level")) {
         static const char *const names[] = {"error", "warn", "info", "debug"};
         for (n = 0; n < 4; n++)

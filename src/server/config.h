@@ -28,6 +28,8 @@ struct server_config {
     unsigned tcp_port_low;  /* TCP tunnels get public ports from this range; 0: off */
     unsigned tcp_port_high;
     char tcp_host[NGR_ADDR_LEN]; /* where TCP tunnels listen (default 127.0.0.1) */
+    uint64_t session_budget; /* bytes: one session's stream windows, past which none grows */
+    uint64_t gateway_budget; /* bytes: all stream windows; past it no new stream opens */
 };
 
 /* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */

@@ -284,6 +284,7 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
         free(c);
         return;
     }
+    session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
     loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);
     loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
     TAILQ_INSERT_TAIL(&srv->conns, c, entry);
@@ -297,6 +298,7 @@ control_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->conns);
+    window_budget_init(&srv->budget, srv->cfg.gateway_budget);
     fd = net_listen(&srv->cfg.control_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return fd;

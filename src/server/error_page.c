@@ -119,6 +119,9 @@ error_page_queue(struct MHD_Connection *conn, const struct error_page *e)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Ngrnotok-Error", error_page_code(e->status));
+    /* Every 503 is a passing state (busy, shutting down): say when to come back. */
+    if (e->status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     ret = MHD_queue_response(conn, (unsigned)e->status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -48,6 +48,11 @@ main_usage(FILE *f)
             "      --token TOKEN            clients must present this token (default: none)\n"
             "      --ports-file FILE        after binding, write control=, http=, admin= lines\n"
             "                               with the bound addresses (useful with port 0)\n"
+            "      --session-budget SIZE    memory one tunnel's streams may buffer, which\n"
+            "                               bounds how far their windows grow (default 64M;\n"
+            "                               K, M, G: KiB, MiB, GiB)\n"
+            "      --gateway-budget SIZE    memory all streams together may buffer; past it\n"
+            "                               new requests get 503 (default 1G)\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -88,6 +93,8 @@ static const struct option main_options[] = {
     {"log-level", required_argument, NULL, 8},
     {"tcp-ports", required_argument, NULL, 9},
     {"tcp-addr", required_argument, NULL, 10},
+    {"session-budget", required_argument, NULL, 11},
+    {"gateway-budget", required_argument, NULL, 12},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -97,7 +104,7 @@ static const struct option main_options[] = {
 static const char *const main_keys[] = {
     [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
-    [9] = "tcp_ports", [10] = "tcp_addr",
+    [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
 };
 
 static void
@@ -153,6 +160,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 8:
         case 9:
         case 10:
+        case 11:
+        case 12:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':

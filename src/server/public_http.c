@@ -221,7 +221,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->conn = conn;
     req->target = strdup(uri ? uri : "/");
     req->hup.fd = -1;
-    buf_init_kept(&req->body, NGR_STREAM_WINDOW); /* lives as long as the request */
+    buf_init_kept(&req->body, NGR_STREAM_WINDOW_MAX); /* lives as long as the request */
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
     loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
     loop_defer_init(&req->free, public_http_free, req);
@@ -351,7 +351,17 @@ public_http_open(struct pub_req *req, const char *method)
     h.tunnel = t->handle;
     upgrade = (h.flags & FRAME_HEAD_UPGRADE) != 0;
 
-    if (session_stream_open(t->sess, &req->st, &public_http_stream_ops, req) != 0) {
+    rc = session_stream_open(t->sess, &req->st, &public_http_stream_ops, req);
+    if (rc == NGR_EAGAIN) {
+        log_warn("stream: the gateway's memory budget for streams is spent (gateway_budget, "
+                 "%llu bytes); answering 503",
+                 (unsigned long long)srv->budget.limit);
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 503, "Service Unavailable",
+                         "The gateway is at its memory limit for open requests; try again "
+                         "shortly.");
+        return;
+    }
+    if (rc != 0) {
         public_http_fail(req, FRAME_CODE_NONE, NULL, 502, "Bad Gateway",
                          "The tunnel is closing; try again.");
         return;

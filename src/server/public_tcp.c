@@ -81,6 +81,9 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
     if (session_stream_open(l->t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
+        log_warn("tcp: refusing a connection from %s: the tunnel is closing or the gateway's "
+                 "memory budget for streams (gateway_budget) is spent",
+                 tc->peer);
         close(fd);
         free(tc);
         return;

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "mhd_glue.h"
 #include "tunnel_table.h"
+#include "window.h"
 
 struct ctl_conn;
 struct pub_req;
@@ -23,6 +24,7 @@ struct server {
     struct server_config cfg;
     struct loop *loop;
     struct tunnel_table tunnels; /* every tunnel; control.c adds and removes them */
+    struct window_budget budget; /* every session's stream windows (cfg.gateway_budget) */
 
     /* control.c */
     struct listener control;

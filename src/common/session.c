@@ -39,7 +39,8 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     s->owner = owner;
     /* Both refill all the time while traffic flows; the heartbeat gives them back when quiet. */
     buf_init_kept(&s->in, NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD);
-    buf_init_kept(&s->out, NGR_SESSION_OUT_HARD);
+    buf_init_kept(&s->ctl, 2 * (size_t)NGR_SESSION_OUT_HARD);
+    buf_init_kept(&s->out, NGR_SESSION_OUT_DATA + NGR_DIRECT_WRITE * NGR_DATA_SLICES_AT_ONCE);
     s->peer_max_payload = NGR_FRAME_MIN_MAX_PAYLOAD;
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
@@ -49,7 +50,7 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     loop_defer_init(&s->flush, session_on_flush, s);
     loop_defer_init(&s->reap, session_reap, s);
     s->preface_left = gateway ? NGR_PREFACE_LEN : 0;
-    if (!gateway && buf_append(&s->out, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
+    if (!gateway && buf_append(&s->ctl, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
         session_mark_pending(s);
     s->last_rx = loop_now(l);
     loop_timer_init(&s->heartbeat, session_on_heartbeat, s);
@@ -81,6 +82,7 @@ session_free(struct session *s)
         window_budget_give(s->shared, s->budget.used);
     s->budget.used = 0;
     buf_free(&s->in);
+    buf_free(&s->ctl);
     buf_free(&s->out);
 }
 
@@ -164,12 +166,12 @@ session_queue(struct session *s, const uint8_t *p, ssize_t n, int force)
         return NGR_ECLOSED;
     /* Forced frames may pass the cap, but not without end: they are answers to what the peer
      * sends, so a peer that sends and never reads is cut off. */
-    if (s->out.len + (size_t)n >
+    if (s->ctl.len + (size_t)n >
         (force ? 2 * (size_t)NGR_SESSION_OUT_HARD : NGR_SESSION_OUT_HARD)) {
         session_close(s, 0, "peer does not read its control connection");
         return NGR_ECLOSED;
     }
-    rc = buf_append_force(&s->out, p, (size_t)n);
+    rc = buf_append_force(&s->ctl, p, (size_t)n);
     if (rc != 0)
         return rc;
     s->bytes_tx += (uint64_t)n;
@@ -428,9 +430,19 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
     size_t skip = 0;
     int i;
 
-    if (s->out.len == 0 && total >= NGR_DIRECT_WRITE) {
+    if (s->out.len == 0 && s->ctl.len == 0 && total >= NGR_DIRECT_WRITE) {
         ssize_t w = writev(s->fd, iov, cnt);
         /* On any error the bytes are queued: the next flush meets the error and reports it. */
+        skip = w > 0 ? (size_t)w : 0;
+        /* A frame the socket took only part of is finished before anything else is written. */
+        for (i = 0; i + 1 < cnt; i += 2) {
+            size_t fsize = iov[i].iov_len + iov[i + 1].iov_len;
+            if (skip < fsize) {
+                s->out_frame_left = skip > 0 ? fsize - skip : 0;
+                break;
+            }
+            skip -= fsize;
+        }
         skip = w > 0 ? (size_t)w : 0;
     }
     for (i = 0; i < cnt; i++) {
@@ -641,18 +653,75 @@ session_close(struct session *s, uint32_t code, const char *fmt, ...)
     loop_defer(s->loop, &s->reap);
 }
 
-/* Writes what is queued. Returns 0, or NGR_ECLOSED if the socket failed. */
+/* n bytes of DATA left the head of s->out: consumes them, and remembers how much of the frame
+ * they end in is still to go (the frames in s->out are whole, so each header can be read). */
+static void
+session_data_written(struct session *s, size_t n)
+{
+    const uint8_t *p = buf_head(&s->out);
+    size_t left = s->out_frame_left, off = 0;
+
+    while (off < n) {
+        size_t take;
+        if (left == 0)
+            left = frame_size(p + off);
+        take = left < n - off ? left : n - off;
+        left -= take;
+        off += take;
+    }
+    s->out_frame_left = left;
+    buf_consume(&s->out, n);
+}
+
+/* Writes what is queued: control frames go ahead of DATA (WINDOW, PING and its ACK, REPLY and
+ * OPEN heads do not wait behind bulk bytes), except that a DATA frame the socket took only
+ * part of is finished first. One writev: the rest of that frame, the control frames, then
+ * the DATA. Returns 0, or NGR_ECLOSED if the socket failed. */
 static int
 session_flush(struct session *s)
 {
-    size_t sent = 0;
+    for (;;) {
+        struct iovec iov[3];
+        size_t a = s->out_frame_left < s->out.len ? s->out_frame_left : s->out.len;
+        size_t b = s->ctl.len, c = s->out.len - a, w, data;
+        ssize_t n;
+        int cnt = 0;
 
-    if (net_send_buf(s->fd, &s->out, &sent) != 0)
-        return NGR_ECLOSED;
-    if (s->out.len > 0 && !s->want_write) {
+        if (a + b + c == 0)
+            break;
+        if (a > 0) {
+            iov[cnt].iov_base = (void *)buf_head(&s->out);
+            iov[cnt++].iov_len = a;
+        }
+        if (b > 0) {
+            iov[cnt].iov_base = (void *)buf_head(&s->ctl);
+            iov[cnt++].iov_len = b;
+        }
+        if (c > 0) {
+            iov[cnt].iov_base = (void *)(buf_head(&s->out) + a);
+            iov[cnt++].iov_len = c;
+        }
+        n = writev(s->fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return NGR_ECLOSED;
+        }
+        w = (size_t)n;
+        data = w < a ? w : a;
+        if (w > a + b)
+            data += w - a - b;
+        buf_consume(&s->ctl, w <= a ? 0 : (w - a < b ? w - a : b));
+        session_data_written(s, data);
+        if (w < a + b + c)
+            break;
+    }
+    if ((s->out.len > 0 || s->ctl.len > 0) && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
-    } else if (s->out.len == 0 && s->want_write) {
+    } else if (s->out.len == 0 && s->ctl.len == 0 && s->want_write) {
         s->want_write = 0;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
     }
@@ -813,7 +882,7 @@ session_check_preface(struct session *s, const uint8_t *p, size_t len)
     if (off == 0 && p[0] == 0x16) {
         session_close(s, 0, "TLS client on the control port (this gateway speaks plain TCP)");
     } else if (off == 0 && ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z'))) {
-        buf_append_force(&s->out, http_reply, sizeof(http_reply) - 1);
+        buf_append_force(&s->ctl, http_reply, sizeof(http_reply) - 1);
         session_mark_pending(s);
         session_close(s, 0, "HTTP client on the control port");
     } else {
@@ -978,6 +1047,7 @@ session_on_heartbeat(void *arg)
         return;
     }
     buf_trim(&s->in);
+    buf_trim(&s->ctl);
     buf_trim(&s->out);
     if (now - s->last_rx >= s->heartbeat_ms) {
         memcpy(opaque, &now, sizeof(now) < 8 ? sizeof(now) : 8);

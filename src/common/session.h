@@ -74,7 +74,9 @@ struct session {
     void *owner;
 
     struct buf in;           /* a partial frame between reads */
-    struct buf out;          /* frames waiting for the socket */
+    struct buf ctl;          /* frames other than DATA waiting for the socket: they go first */
+    struct buf out;          /* DATA frames waiting for the socket */
+    size_t out_frame_left;   /* bytes of out's first frame still to write, once it is begun */
     int want_write;          /* EPOLLOUT armed */
     int out_blocked;         /* a stream had credit but no room in out: wake streams on drain */
     struct loop_defer flush; /* queued output: written at the end of the turn */

@@ -70,6 +70,7 @@ struct test_session_side {
     int accept;         /* accept OPEN into a pool stream */
     int accept_data_rc; /* data_rc of streams accepted */
     int accept_rc;
+    size_t got_at_open; /* body bytes received on all streams when the last OPEN arrived */
     struct test_session_stream *accepted[TEST_SESSION_POOL];
     size_t naccepted;
     char open_method[16];
@@ -173,6 +174,8 @@ test_session_sum(const uint8_t *p, size_t n)
 
 static const struct stream_ops test_session_stream_ops;
 
+static size_t test_session_got(const struct test_session_side *d);
+
 static int
 test_session_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
 {
@@ -226,6 +229,7 @@ test_session_on_frame(void *owner, struct session *s, const struct frame *f, str
             break;
         }
         ts->data_rc = d->accept_data_rc;
+        d->got_at_open = test_session_got(d);
         d->accept_rc =
             session_stream_accept(s, &ts->st, f->stream_id, &test_session_stream_ops, ts);
         if (d->accept_rc == 0)
@@ -866,6 +870,68 @@ test_session_shared_budget_script(struct test_script *t)
         /* The closed session's streams were detached: what they held goes back. */
         TEST_SCRIPT_AWAIT(t, e->g.closed, "the session reaped");
         assert_int_equal(shared.used, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* Control frames go ahead of queued DATA: with DATA of one stream waiting in the output (the
+ * receiver stopped reading), an OPEN queued after it reaches the receiver before it; only the
+ * DATA frame already begun on the socket is finished first. */
+static int
+test_session_control_first_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *a = e->a[0];
+    static size_t written_before;
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->c.s.tune = 0;
+        e->a[0] = test_session_open(e, &e->g, "/bulk");
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
+        /* The receiver stops reading; the sender pushes until its output holds DATA. */
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
+        {
+            int small = 16 * 1024;
+            assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+            assert_int_equal(setsockopt(e->c.s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        }
+        e->c.accepted[0]->pattern = 1;
+        test_session_push(a, 0, NGR_STREAM_WINDOW, 0);
+        t->phase++;
+        return 0;
+    case 2:
+        TEST_SCRIPT_AWAIT(t, e->g.s.out.len > NGR_FRAME_HEADER_LEN + e->g.s.out_frame_left,
+                          "DATA waiting in the sender's output");
+        /* At most this much DATA can reach the receiver before the OPEN below: all but the
+         * payload of the whole frames queued behind the one begun. */
+        {
+            const uint8_t *q = buf_head(&e->g.s.out);
+            size_t off = e->g.s.out_frame_left, queued = 0;
+            while (off < e->g.s.out.len) {
+                queued += frame_size(q + off) - NGR_FRAME_HEADER_LEN;
+                off += frame_size(q + off);
+            }
+            assert_int_equal(off, e->g.s.out.len);
+            assert_true(queued > 0);
+            written_before = a->pushed - queued;
+        }
+        e->a[1] = test_session_open(e, &e->g, "/small");
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, LOOP_READ | LOOP_HUP), 0);
+        t->phase++;
+        return 0;
+    case 3:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->c.accepted[0]->got == NGR_STREAM_WINDOW,
+                          "the second OPEN and the whole window of DATA");
+        assert_true(e->c.got_at_open <= written_before);
+        assert_true(e->c.got_at_open < NGR_STREAM_WINDOW);
+        assert_int_equal(e->c.accepted[0]->bad_bytes, 0);
+        assert_false(e->c.closed);
         return 1;
     }
     return 0;
@@ -2082,6 +2148,7 @@ static const struct test_session_scripted test_session_scripts[] = {
     {"stream window", test_session_stream_window_script, 0, NULL, 1, 0},
     {"session window", test_session_session_window_script, 0, NULL, 1, 0},
     {"window growth", test_session_window_growth_script, 0, NULL, 1, 0},
+    {"control frames first", test_session_control_first_script, 0, NULL, 1, 0},
     {"shared budget", test_session_shared_budget_script, 0, NULL, 1, 0},
     {"stream reset", test_session_reset_script, 0, NULL, 1, 0},
     {"closed id dropped", test_session_closed_id_script, 0, NULL, 1, 0},

@@ -47,6 +47,10 @@
 /* bytes: DATA is queued in a session's output only while it holds less than this; the rest
  * waits with its stream's owner, and streams take turns as the socket drains it */
 #define NGR_SESSION_OUT_DATA (256 * 1024)
+/* bytes: the start of every body goes with the control frames, ahead of queued DATA, so a small
+ * response does not wait behind another stream's bulk (while the control queue is under
+ * NGR_SESSION_OUT_DATA) */
+#define NGR_DATA_FIRST (64 * 1024)
 /* bytes: DATA this large, with nothing queued before it, is written to the control socket at
  * once from the sender's memory instead of being copied into the output buffer first. Smaller
  * frames wait for the end of the turn and share one write. */

@@ -332,6 +332,8 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     st->recv_outstanding = 0;
     st->recv_consumed = 0;
     st->recv_grown = 0;
+    st->data_sent = 0;
+    st->data_in_out = 0;
     recv_window_init(&st->rwin, s->local_stream_window, loop_clock_us());
     st->last_data_ms = loop_now(s->loop);
     /* The round trip that tuning its window needs, measured as the stream starts (again after
@@ -385,6 +387,21 @@ session_stream_detach(struct stream *st)
     s->recv_excess += st->rwin.size - st->rwin.base;
 }
 
+/* How much of st's body may still go with the control frames: the first NGR_DATA_FIRST bytes of
+ * every body do, so a small response is not queued behind another stream's bulk DATA, as long
+ * as none of its DATA waits in the DATA queue (its order), the control queue is short, and
+ * something is queued at all (else the DATA takes the direct path). */
+static size_t
+session_first_room(const struct stream *st)
+{
+    const struct session *s = st->sess;
+
+    if (st->data_in_out || st->data_sent >= NGR_DATA_FIRST || s->ctl.len >= NGR_SESSION_OUT_DATA ||
+        s->ctl.len + s->out.len == 0)
+        return 0;
+    return (size_t)(NGR_DATA_FIRST - st->data_sent);
+}
+
 size_t
 session_send_credit(const struct stream *st)
 {
@@ -399,25 +416,25 @@ session_send_credit(const struct stream *st)
 size_t
 session_send_room(const struct stream *st)
 {
-    int64_t room;
+    size_t credit = session_send_credit(st), first, out_room;
+    struct session *s = st->sess;
 
-    if (st->sess == NULL || st->sess->closing)
+    if (s == NULL || s->closing)
         return 0;
-    room = st->send_credit < st->sess->send_credit ? st->send_credit : st->sess->send_credit;
-    if (room <= 0)
+
+    if (credit == 0)
         return 0;
     /* DATA waits with its owner, not in the output buffer, once that holds NGR_SESSION_OUT_DATA:
      * the sender's memory stays small whatever the credit, and what goes next is chosen
-     * when the socket can take it. The stream hears on_writable when the buffer drains. */
-    if (st->sess->out.len >= NGR_SESSION_OUT_DATA) {
-        st->sess->out_blocked = 1;
-        return 0;
+     * when the socket can take it. The stream hears on_writable when the buffer drains. A
+     * body's first bytes may also go with the control frames (session_first_room). */
+    first = session_first_room(st);
+    out_room = s->out.len < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - s->out.len : 0;
+    if (credit > first + out_room) {
+        s->out_blocked = 1;
+        return first + out_room;
     }
-    if ((size_t)room > NGR_SESSION_OUT_DATA - st->sess->out.len) {
-        st->sess->out_blocked = 1;
-        room = (int64_t)(NGR_SESSION_OUT_DATA - st->sess->out.len);
-    }
-    return (size_t)room;
+    return credit;
 }
 
 /* Queues iov[0..cnt) (frame headers and payload slices) on s. When nothing is queued before
@@ -473,6 +490,40 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
 
     if (s == NULL || s->closing)
         return NGR_ECLOSED;
+    /* The body's first bytes, with the control frames (session_first_room). */
+    for (;;) {
+        size_t first = session_first_room(st), slice = n - sent, credit = session_send_credit(st);
+        uint8_t hdr[NGR_FRAME_HEADER_LEN];
+        uint8_t flags = 0;
+
+        if (first == 0)
+            break; /* the rest (an END_STREAM too) follows in the DATA queue, behind the control
+                    * queue, so after these bytes */
+        if (slice > first)
+            slice = first;
+        if (slice > credit)
+            slice = credit;
+        if (slice > s->peer_max_payload)
+            slice = s->peer_max_payload;
+        if (slice == 0 && !(sent == n && end))
+            break;
+        if (end && sent + slice == n)
+            flags = FRAME_FLAG_END_STREAM;
+        frame_header_encode(hdr, FRAME_DATA, flags, st->id, (uint32_t)slice);
+        if (buf_append_force(&s->ctl, hdr, sizeof(hdr)) != 0 ||
+            buf_append_force(&s->ctl, p + sent, slice) != 0) {
+            session_close(s, 0, "out of memory");
+            return NGR_ENOMEM;
+        }
+        session_mark_pending(s);
+        s->bytes_tx += NGR_FRAME_HEADER_LEN + slice;
+        st->send_credit -= (int64_t)slice;
+        s->send_credit -= (int64_t)slice;
+        st->data_sent += slice;
+        sent += slice;
+        if (flags || sent == n)
+            return (ssize_t)sent;
+    }
     /* In batches of up to NGR_DATA_SLICES_AT_ONCE frames, each batch one write or one queueing. */
     while (!last) {
         uint8_t hdr[NGR_DATA_SLICES_AT_ONCE][NGR_FRAME_HEADER_LEN];
@@ -512,6 +563,7 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
             total += NGR_FRAME_HEADER_LEN + slice;
             st->send_credit -= (int64_t)slice;
             s->send_credit -= (int64_t)slice;
+            st->data_sent += slice;
             sent += slice;
             if (flags || sent == n) {
                 last = 1;
@@ -522,6 +574,8 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
             if (session_queue_iov(s, iov, cnt, total) != 0)
                 return NGR_ELIMIT;
             s->bytes_tx += total;
+            if (s->out.len > 0)
+                st->data_in_out = 1; /* its later DATA must follow what waits there */
         }
     }
     return (ssize_t)sent;

@@ -49,6 +49,8 @@ struct stream {
     uint32_t recv_grown;          /* window growth not yet sent as credit */
     struct recv_window rwin;      /* how much the peer may send (window.h) */
     uint64_t last_data_ms;        /* the last DATA received: idle windows shrink */
+    uint64_t data_sent;           /* body bytes sent */
+    int data_in_out;              /* some of them went to the DATA queue (session_send_data) */
     const struct stream_ops *ops; /* set by the owner: what kind of end this stream has */
     void *owner;
 };

@@ -43,6 +43,7 @@ struct test_session_stream {
     int pattern;
     int data_calls;
     int end_calls; /* on_data calls with end set */
+    size_t others_got_at_end; /* body bytes of the side's other streams when end arrived */
     int after_end; /* on_data calls after one with end */
     int data_rc;   /* what on_data returns */
     int resets;    /* on_reset calls */
@@ -275,8 +276,10 @@ test_session_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
     }
     ts->got += n;
     ts->data_calls++;
-    if (end)
+    if (end) {
         ts->end_calls++;
+        ts->others_got_at_end = test_session_got(ts->side) - ts->got;
+    }
     return ts->data_rc;
 }
 
@@ -876,8 +879,9 @@ test_session_shared_budget_script(struct test_script *t)
 }
 
 /* Control frames go ahead of queued DATA: with DATA of one stream waiting in the output (the
- * receiver stopped reading), an OPEN queued after it reaches the receiver before it; only the
- * DATA frame already begun on the socket is finished first. */
+ * receiver stopped reading), an OPEN queued after it reaches the receiver before it, and so
+ * does a small body (the first NGR_DATA_FIRST bytes of a body go with the control frames);
+ * only the DATA frame already begun on the socket is finished first. */
 static int
 test_session_control_first_script(struct test_script *t)
 {
@@ -922,13 +926,19 @@ test_session_control_first_script(struct test_script *t)
             written_before = a->pushed - queued;
         }
         e->a[1] = test_session_open(e, &e->g, "/small");
+        /* A small body: it goes with the control frames too, whole, with its END_STREAM. */
+        assert_int_equal(test_session_send(e->a[1], 0, 1000, 1), 1000);
         assert_int_equal(loop_io_mod(e->l, &e->c.s.io, LOOP_READ | LOOP_HUP), 0);
         t->phase++;
         return 0;
     case 3:
-        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->c.accepted[0]->got == NGR_STREAM_WINDOW,
-                          "the second OPEN and the whole window of DATA");
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && e->c.accepted[0]->got == NGR_STREAM_WINDOW &&
+                                 e->c.accepted[1]->end_calls == 1,
+                          "the second OPEN, its body and the whole window of DATA");
         assert_true(e->c.got_at_open <= written_before);
+        assert_int_equal(e->c.accepted[1]->got, 1000);
+        assert_true(e->c.accepted[1]->others_got_at_end <= written_before);
+        assert_int_equal(e->c.accepted[1]->bad_bytes, 0);
         assert_true(e->c.got_at_open < NGR_STREAM_WINDOW);
         assert_int_equal(e->c.accepted[0]->bad_bytes, 0);
         assert_false(e->c.closed);

@@ -422,10 +422,10 @@ class Target:
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
 
-def raw_get(target, path):
+def raw_get(target, path, timeout=2):
     """One GET on a fresh connection; the status code, or None if it failed."""
     try:
-        with socket.create_connection(("127.0.0.1", target.port), timeout=2) as s:
+        with socket.create_connection(("127.0.0.1", target.port), timeout=timeout) as s:
             s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                        % (path, target.host)).encode())
             data = b""

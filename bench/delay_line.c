@@ -13,14 +13,16 @@
  * MS. The serialization queue (bytes read but not yet departed, which is last departure - now in
  * time) is bounded at Q ms (default the round trip, 2 x MS: one bandwidth-delay product); while it
  * is full nothing more is read on that link, so senders see back-pressure as from a full link.
- * The relay's own sockets have small kernel buffers so that they add no hidden queue.
+ * The relay's sockets have small receive buffers, so that the kernel's adds little hidden queue
+ * in front of the link.
  *
  * The relay ends each TCP connection itself, so the two programs' own TCP sees loopback: no
- * slow start, no loss. What crosses the link with the delay is every byte, FIN and reset, and
- * the handshake: the target is connected 1.5 round trips after the accept (when a real server
- * would see the client's first ACK), so a first request is answered no earlier than through a
- * real link. Per connection and direction at most W KiB (default: the queue, the bytes in
- * flight and 1 MiB) may be held, so memory stays bounded when a receiver stops reading.
+ * slow start, no loss, no window of its own. What crosses the link with the delay is every
+ * byte, FIN and reset, and the handshake: the client's first bytes are read one round trip
+ * after its connect (when its SYN-ACK would arrive) and the target is connected half a round
+ * trip later (when a real server would accept), so a first request is answered no earlier than
+ * through a real link. Per connection and direction at most W KiB (default: the queue, the bytes
+ * in flight and 1 MiB) may be held, so memory stays bounded when a receiver stops reading.
  *
  * One epoll loop (edge-triggered), chunks of at most 1 ms of the link (4-64 KiB), writev of many
  * chunks at once, and epoll_pwait2's nanosecond timeout for release times; everything due is
@@ -45,7 +47,12 @@
 
 #define DL_MAX_FORWARDS 16
 #define DL_MAX_CONNS 4096
-#define DL_SOCKBUF (128 * 1024) /* bytes: SO_RCVBUF and SO_SNDBUF of every relay socket */
+/* bytes: SO_RCVBUF of every relay socket. What waits in it while the link's queue is full is a
+ * queue of its own in front of the link, one per connection (the kernel doubles the value and
+ * advertises most of it): kept small, so that a connection's queue is the link's and not
+ * 256 KiB more (20 ms at 100 Mbit/s). */
+#define DL_RCVBUF (16 * 1024)
+#define DL_SNDBUF (128 * 1024) /* bytes: SO_SNDBUF of every relay socket */
 #define DL_CHUNK_MIN 4096
 #define DL_CHUNK_MAX 65536
 #define DL_IOV 64             /* chunks per writev */
@@ -77,7 +84,6 @@ struct link {
     int full;                /* a read was held back for a full queue (wake at its drain) */
     uint64_t bytes, chunks;
     uint64_t peak_queue_ns;
-    uint64_t stalls; /* reads held back because the queue was full */
 };
 
 /* What an epoll event points to. */
@@ -104,7 +110,8 @@ struct conn {
     int fd[2];
     int readable[2], writable[2]; /* edge-triggered readiness, per side */
     int connected;                /* side 1 is connected */
-    uint64_t connect_at;
+    uint64_t open_at;    /* side 0 is read from then on (the client's SYN-ACK has arrived) */
+    uint64_t connect_at; /* side 1 is connected then (the server's accept) */
     struct fifo out[2];   /* direction d: released, to write to side 1 - d */
     size_t held[2];       /* direction d: bytes read and not yet written */
     int rd_done[2];       /* direction d: side d gave EOF or an error: read no more */
@@ -158,10 +165,9 @@ dl_stats(void)
 
     for (d = 0; d < 2; d++) {
         const struct link *l = &dl.link[d];
-        fprintf(stderr, "delay_line: %s: %llu bytes in %llu chunks, peak queue %.2f ms, %llu "
-                "reads held back by a full queue\n", names[d], (unsigned long long)l->bytes,
-                (unsigned long long)l->chunks, (double)l->peak_queue_ns / 1e6,
-                (unsigned long long)l->stalls);
+        fprintf(stderr, "delay_line: %s: %llu bytes in %llu chunks, peak queue %.2f ms\n",
+                names[d], (unsigned long long)l->bytes, (unsigned long long)l->chunks,
+                (double)l->peak_queue_ns / 1e6);
     }
 }
 
@@ -241,10 +247,10 @@ link_marker(int d, struct conn *c, int kind, uint64_t now)
 static void
 sock_tune(int fd)
 {
-    int buf = DL_SOCKBUF, one = 1;
+    int rcv = DL_RCVBUF, snd = DL_SNDBUF, one = 1;
 
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
@@ -369,8 +375,10 @@ dl_accept(struct forward *fw, uint64_t now)
             conn_close(c, 1);
             continue;
         }
-        /* The SYN, SYN-ACK and first ACK: a real server accepts 1.5 round trips after the
-         * client's connect. Until then what the client sends waits at the far end. */
+        /* The SYN, SYN-ACK and first ACK: a real client sends its first bytes one round trip
+         * after its connect, and the server accepts half a round trip later. The kernel has
+         * already told the client it is connected, so what it sends is left unread until then. */
+        c->open_at = now + (dl.handshake ? 2 * dl.delay_ns : 0);
         c->connect_at = now + (dl.handshake ? 3 * dl.delay_ns : 0);
         if (!dl.handshake) {
             conn_connect(c, now);
@@ -474,12 +482,11 @@ conn_read(struct conn *c, int d, uint64_t now)
     struct chunk *ch;
     ssize_t n;
 
-    if (c->closed || c->rd_done[d] || !c->readable[d] || (d == 1 && !c->connected) ||
-        c->held[d] >= dl.window)
+    if (c->closed || c->rd_done[d] || !c->readable[d] || (d == DL_DOWN && !c->connected) ||
+        (d == DL_UP && now < c->open_at) || c->held[d] >= dl.window)
         return 0;
     if (link_queue_ns(l, now) >= dl.queue_ns) {
         l->full = 1;
-        l->stalls++;
         return 0;
     }
     if (dl.spare == NULL && (dl.spare = malloc(sizeof(struct chunk) + dl.chunk_max)) == NULL)
@@ -578,12 +585,13 @@ dl_conn_event(struct conn *c, int s, uint32_t ev, uint64_t now)
     (void)now;
 }
 
-/* The next time something is due, or -1 for none: a release, a connect, or a full queue's
- * drain. */
+/* The next time something is due, or -1 for none: a release, a connection to open or to
+ * connect, or a full queue's drain. */
 static int64_t
 dl_next(uint64_t now)
 {
     uint64_t t = UINT64_MAX;
+    const struct conn *c;
     int d;
 
     for (d = 0; d < 2; d++) {
@@ -599,6 +607,15 @@ dl_next(uint64_t now)
     }
     if (dl.pending_head && dl.pending_head->connect_at < t)
         t = dl.pending_head->connect_at;
+    /* The first pending connection not yet read from (they are in the order of their accepts,
+     * so of their open_at too). */
+    for (c = dl.pending_head; c; c = c->pending_next) {
+        if (c->open_at > now) {
+            if (c->open_at < t)
+                t = c->open_at;
+            break;
+        }
+    }
     if (t == UINT64_MAX)
         return -1;
     return t > now ? (int64_t)(t - now) : 0;

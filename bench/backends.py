@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Local backends for bench/run, on loopback only.
+"""Local backends for bench/run and bench/wan, on loopback only.
 
 - slow: an asyncio HTTP/1.1 server that answers every request after --delay seconds (keep-alive).
 - sink: an upload sink that reads the whole request body (Content-Length or chunked), throws it
-  away (splice(2) to /dev/null), and only then answers 204 with `X-Body-Bytes: N`, so a tunnel that stopped forwarding
-  once a response arrived cannot look fast. (nginx's `return 204` answers before it has read the
-  body, and a proxy in front of it may then drop the rest of the upload.)
+  away (splice(2) to /dev/null), and only then answers 204 with `X-Body-Bytes: N`, so a tunnel
+  that stopped forwarding once a response arrived cannot look fast. (nginx's `return 204`
+  answers before it has read the body, and a proxy in front of it may then drop the rest of the
+  upload.) `X-Body-Seconds: S` is the time from the request head to the body's last byte, the
+  rate the body arrived at (bench/wan's upload figure; sent without `Expect: 100-continue`).
 
 Prints one line `slow=PORT sink=PORT` once both listen, then serves until stdin closes or
 --max-seconds pass.
@@ -18,6 +20,7 @@ import resource
 import socket
 import sys
 import threading
+import time
 
 HEAD_MAX = 64 * 1024
 
@@ -122,6 +125,7 @@ def sink_serve(sock):
             for line in lines[1:]:
                 k, _, v = line.partition(b":")
                 headers[k.strip().lower()] = v.strip().lower()
+            t0 = time.perf_counter()
             if headers.get(b"expect") == b"100-continue":
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             total = 0
@@ -140,8 +144,9 @@ def sink_serve(sock):
                 total = int(headers.get(b"content-length", b"0"))
                 conn.skip(total)
             close = headers.get(b"connection") == b"close" or lines[0].endswith(b"HTTP/1.0")
-            sock.sendall(b"HTTP/1.1 204 No Content\r\nX-Body-Bytes: %d\r\n%s\r\n"
-                         % (total, b"Connection: close\r\n" if close else b""))
+            sock.sendall(b"HTTP/1.1 204 No Content\r\nX-Body-Bytes: %d\r\nX-Body-Seconds: %.6f\r\n"
+                         b"%s\r\n" % (total, time.perf_counter() - t0,
+                                      b"Connection: close\r\n" if close else b""))
             if close:
                 return
     except (EOFError, ValueError, OSError):

@@ -73,6 +73,9 @@
  * docs/performance.md) */
 #define NGR_PIPE_READ_CHUNK (256 * 1024)
 #define NGR_NOTSENT_LOWAT (64 * 1024) /* bytes queued unsent in the kernel before EAGAIN */
+/* bytes: the same for a control connection, where they sit ahead of every control frame and
+ * small response */
+#define NGR_SESSION_NOTSENT_LOWAT (16 * 1024)
 /* bytes: a kept buffer's storage up to this size is freed when drained all the same (cheap to
  * get again), so an owner that only trickles holds nothing between its writes */
 #define NGR_BUF_KEEP_MIN 4096

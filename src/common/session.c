@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -53,6 +56,12 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     if (!gateway && buf_append(&s->ctl, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
         session_mark_pending(s);
     s->last_rx = loop_now(l);
+    {
+        /* What the kernel holds unsent is queued ahead of our control frames: keep it small
+         * (a socketpair in the tests has no such option: nothing to do). */
+        int lowat = NGR_SESSION_NOTSENT_LOWAT;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+    }
     loop_timer_init(&s->heartbeat, session_on_heartbeat, s);
     /* Until HELLO/WELCOME sets the interval, the timer is the handshake deadline. */
     loop_timer_start(l, &s->heartbeat, NGR_HANDSHAKE_MS);

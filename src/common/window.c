@@ -50,11 +50,19 @@ recv_window_on_drain(struct recv_window *w, uint32_t n, uint64_t now_us, uint64_
     if (w->drained < w->size / 4)
         return 0;
     elapsed = now_us - w->epoch_us;
+    grow = 0;
     /* Rate above size / (2 rtt): drained * 2 * rtt > size * elapsed. A shrinking window
      * (excess) does not grow until it is back at its base. */
-    grow = w->excess == 0 && rtt_us > 0 && w->drained * 2 * rtt_us > (uint64_t)w->size * elapsed
-               ? w->size
-               : 0;
+    if (w->excess == 0 && rtt_us > 0 && w->drained * 2 * rtt_us > (uint64_t)w->size * elapsed) {
+        /* Then the window becomes what the measured rate needs over two round trips (the
+         * bandwidth-delay product, twice), so a fast link is reached in one step rather than
+         * by doublings a round trip apart: at least twice, at most NGR_WINDOW_GROWTH times
+         * its size (a quarter drained at once says little about the rate). */
+        uint64_t want = elapsed > 0 ? w->drained * 2 * rtt_us / elapsed : UINT64_MAX;
+        uint64_t lo = 2 * (uint64_t)w->size, hi = NGR_WINDOW_GROWTH * (uint64_t)w->size;
+        want = want < lo ? lo : want > hi ? hi : want;
+        grow = want - w->size;
+    }
     w->epoch_us = now_us;
     w->drained = 0;
     if (grow > NGR_STREAM_WINDOW_MAX - (uint64_t)w->size)

@@ -5,7 +5,9 @@
  *
  * The model is QUIC's window auto-tuning (Chromium's QuicFlowController): when the reader
  * drains more than half the window per round trip, the window, not the reader or the link,
- * limits the rate, and it doubles. Pure arithmetic: no clock, no I/O. */
+ * limits the rate, and it grows: to what the measured rate needs over two round trips, as an
+ * HTTP/2 BDP estimator would size it, 2 to NGR_WINDOW_GROWTH times. Pure arithmetic: no clock,
+ * no I/O. */
 #ifndef NGR_WINDOW_H
 #define NGR_WINDOW_H
 

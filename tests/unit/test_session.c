@@ -747,8 +747,8 @@ test_session_stream_window_script(struct test_script *t)
 }
 
 /* Window growth: a receiver that drains a quarter window in under half its round trip (here
- * a round trip set to 10 s, so any drain is fast) doubles the stream's window, the session
- * window grows by as much, and the sender gets the growth as credit at once; both are paid
+ * a round trip set to 10 s, so any drain is fast) grows the stream's window (here by the one
+ * window its budget leaves room for), the session window grows by as much, and the sender gets the growth as credit at once; both are paid
  * from the receiver's budgets. Once the stream was idle (its last DATA set back in time) the
  * drained bytes are kept back until the window is at its base again, and the budgets get them
  * back. */
@@ -777,6 +777,9 @@ test_session_window_growth_script(struct test_script *t)
         cs = e->c.accepted[0];
         TEST_SCRIPT_AWAIT(t, cs->got == NGR_STREAM_WINDOW, "a window of DATA at the receiver");
         e->c.s.srtt_us = 10 * 1000 * 1000;
+        /* The session's budget leaves room for one more window: growth stops there (the
+         * rate alone would have it grow to NGR_WINDOW_GROWTH times). */
+        e->c.s.budget.limit = e->c.s.budget.used + NGR_STREAM_WINDOW;
         a->writable = 0;
         session_consumed(&cs->st, NGR_STREAM_WINDOW);
         assert_int_equal(cs->st.rwin.size, 2 * NGR_STREAM_WINDOW);
@@ -804,7 +807,7 @@ test_session_window_growth_script(struct test_script *t)
         a->writable = 0;
         assert_int_equal(test_session_send(a, 3 * NGR_STREAM_WINDOW, 1, 0), 0); /* no credit */
         session_consumed(&cs->st, NGR_STREAM_WINDOW);
-        /* Not idle yet (no DATA since): returned as usual, and grown again. */
+        /* Not idle yet (no DATA since): returned as usual (no room left to grow). */
         t->phase++;
         return 0;
     case 5:

@@ -50,6 +50,25 @@ test_window_grows_while_reader_keeps_up(void **state)
     assert_int_equal(test_window_quarter(&w, &now, 0, UINT32_MAX), 0);
 }
 
+/* A reader much faster than the window: the window becomes what the measured rate needs over
+ * two round trips in one step, up to NGR_WINDOW_GROWTH times its size. */
+static void
+test_window_grows_to_the_rate_in_one_step(void **state)
+{
+    struct recv_window w;
+    uint64_t now = 0;
+
+    (void)state;
+    recv_window_init(&w, BASE, now);
+    /* A quarter window in a fortieth of the round trip: ten windows per round trip, so twenty
+     * over two. */
+    assert_int_equal(test_window_quarter(&w, &now, RTT / 40, UINT32_MAX), 19 * BASE);
+    /* All at once: as much as one step allows. */
+    recv_window_init(&w, BASE, now);
+    assert_int_equal(test_window_quarter(&w, &now, 0, UINT32_MAX),
+                     (NGR_WINDOW_GROWTH - 1) * BASE);
+}
+
 /* A reader slower than half the window per round trip does not make the window grow. */
 static void
 test_window_slow_reader_does_not_grow(void **state)
@@ -92,8 +111,8 @@ test_window_idle_shrinks_back(void **state)
 
     (void)state;
     recv_window_init(&w, BASE, now);
-    w.size += test_window_quarter(&w, &now, 1, UINT32_MAX);
-    w.size += test_window_quarter(&w, &now, 1, UINT32_MAX);
+    w.size += test_window_quarter(&w, &now, RTT / 4, UINT32_MAX);
+    w.size += test_window_quarter(&w, &now, RTT / 4, UINT32_MAX);
     assert_int_equal(w.size, 4 * BASE);
     recv_window_idle(&w, now);
     assert_int_equal(w.excess, 3 * BASE);
@@ -105,7 +124,7 @@ test_window_idle_shrinks_back(void **state)
     assert_int_equal(w.size, BASE);
     assert_int_equal(w.excess, 0);
     assert_int_equal(recv_window_forfeit(&w, BASE), 0);
-    assert_int_equal(test_window_quarter(&w, &now, 1, UINT32_MAX), BASE);
+    assert_int_equal(test_window_quarter(&w, &now, RTT / 4, UINT32_MAX), BASE);
     /* Idle at its base: nothing to give back. */
     recv_window_init(&w, BASE, now);
     recv_window_idle(&w, now);
@@ -137,6 +156,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_grows_while_reader_keeps_up),
+        cmocka_unit_test(test_window_grows_to_the_rate_in_one_step),
         cmocka_unit_test(test_window_slow_reader_does_not_grow),
         cmocka_unit_test(test_window_growth_within_room),
         cmocka_unit_test(test_window_idle_shrinks_back),

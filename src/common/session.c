@@ -30,6 +30,7 @@ static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opa
 static void session_on_flush(void *arg);
 static void session_reap(void *arg);
 static void session_all_writable(struct session *s);
+static void session_wake_blocked(struct session *s);
 
 int
 session_init(struct session *s, struct loop *l, int fd, int gateway,
@@ -48,6 +49,7 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
     s->tune = 1;
+    TAILQ_INIT(&s->blocked);
     window_budget_init(&s->budget, NGR_SESSION_BUDGET);
     s->next_id = gateway ? 1 : 2;
     loop_defer_init(&s->flush, session_on_flush, s);
@@ -343,6 +345,7 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     st->recv_grown = 0;
     st->data_sent = 0;
     st->data_in_out = 0;
+    st->blocked = 0;
     recv_window_init(&st->rwin, s->local_stream_window, loop_clock_us());
     st->last_data_ms = loop_now(s->loop);
     /* The round trip that tuning its window needs, measured as the stream starts (again after
@@ -388,6 +391,11 @@ session_stream_detach(struct stream *st)
         return;
     HASH_DELETE(hh, s->streams, st);
     s->nstreams--;
+    if (st->blocked) {
+        TAILQ_REMOVE(&s->blocked, st, blocked_entry);
+        s->nblocked--;
+        st->blocked = 0;
+    }
     st->sess = NULL;
     /* Its window goes back to the budgets, and what it grew comes off the session window. */
     window_budget_give(&s->budget, st->rwin.size);
@@ -422,8 +430,19 @@ session_send_credit(const struct stream *st)
     return room > 0 ? (size_t)room : 0;
 }
 
+/* st had credit but no room in the output: it waits its turn for the output to drain. */
+static void
+session_block(struct session *s, struct stream *st)
+{
+    if (!st->blocked) {
+        st->blocked = 1;
+        TAILQ_INSERT_TAIL(&s->blocked, st, blocked_entry);
+        s->nblocked++;
+    }
+}
+
 size_t
-session_send_room(const struct stream *st)
+session_send_room(struct stream *st)
 {
     size_t credit = session_send_credit(st), first, out_room;
     struct session *s = st->sess;
@@ -440,7 +459,7 @@ session_send_room(const struct stream *st)
     first = session_first_room(st);
     out_room = s->out.len < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - s->out.len : 0;
     if (credit > first + out_room) {
-        s->out_blocked = 1;
+        session_block(s, st);
         return first + out_room;
     }
     return credit;
@@ -548,7 +567,7 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
             uint8_t flags = 0;
 
             if (room > 0 && queued + room > NGR_SESSION_OUT_DATA) {
-                s->out_blocked = 1; /* on_writable once the output drains */
+                session_block(s, st); /* on_writable once the output drains */
                 room = queued < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - queued : 0;
             }
 
@@ -788,28 +807,37 @@ session_flush(struct session *s)
         s->want_write = 0;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
     }
-    if (s->out_blocked && s->out.len < NGR_SESSION_OUT_DATA / 2 && !s->closing) {
-        s->out_blocked = 0;
-        session_all_writable(s);
-    }
+    if (s->out.len < NGR_SESSION_OUT_DATA / 2 && !s->closing)
+        session_wake_blocked(s);
     return 0;
 }
 
-/* Session credit arrived, or the output buffer drained: every stream may move again. The
- * first in the table goes to the end first, so that each pass starts with another stream and
- * none always takes the room before the others. */
+/* Session credit arrived: every stream may move again. */
 static void
 session_all_writable(struct session *s)
 {
     struct stream *st, *tmp;
 
-    if (s->nstreams > 1) {
-        st = s->streams;
-        HASH_DELETE(hh, s->streams, st);
-        HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
-    }
     HASH_ITER(hh, s->streams, st, tmp)
     st->ops->on_writable(st);
+}
+
+/* The output drained: the streams that found it full move again, in the order they found it
+ * so. Only those that were blocked before this pass are woken; one that blocks again now goes
+ * to the end of the next pass, so streams take turns. Stops once the output is full again. */
+static void
+session_wake_blocked(struct session *s)
+{
+    size_t n = s->nblocked; /* those blocked before this pass, even if some go meanwhile */
+    struct stream *st;
+
+    while (n-- > 0 && (st = TAILQ_FIRST(&s->blocked)) != NULL && !s->closing &&
+           s->out.len < NGR_SESSION_OUT_DATA) {
+        TAILQ_REMOVE(&s->blocked, st, blocked_entry);
+        s->nblocked--;
+        st->blocked = 0;
+        st->ops->on_writable(st);
+    }
 }
 
 /* The session itself resets a stream (the peer broke its rules): the peer gets RST, and the

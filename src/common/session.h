@@ -51,6 +51,8 @@ struct stream {
     uint64_t last_data_ms;        /* the last DATA received: idle windows shrink */
     uint64_t data_sent;           /* body bytes sent */
     int data_in_out;              /* some of them went to the DATA queue (session_send_data) */
+    TAILQ_ENTRY(stream) blocked_entry; /* in sess->blocked while blocked is set */
+    int blocked;                  /* had credit but no room in the output: woken as it drains */
     const struct stream_ops *ops; /* set by the owner: what kind of end this stream has */
     void *owner;
 };
@@ -80,7 +82,9 @@ struct session {
     struct buf out;          /* DATA frames waiting for the socket */
     size_t out_frame_left;   /* bytes of out's first frame still to write, once it is begun */
     int want_write;          /* EPOLLOUT armed */
-    int out_blocked;         /* a stream had credit but no room in out: wake streams on drain */
+    TAILQ_HEAD(stream_blocked, stream) blocked; /* streams with credit but no room in out, in the order they
+                                   * asked: woken, in that order, as out drains */
+    size_t nblocked;
     struct loop_defer flush; /* queued output: written at the end of the turn */
 
     /* negotiated in HELLO/WELCOME */
@@ -176,7 +180,7 @@ struct stream *session_stream_find(struct session *s, uint32_t id);
 /* How many body bytes may be sent on st now: the credit (min of stream and session credit),
  * within the room left in the session's output (NGR_SESSION_OUT_DATA). When the output is
  * what stops it, st hears on_writable once the output drains. */
-size_t session_send_room(const struct stream *st);
+size_t session_send_room(struct stream *st);
 /* The credit alone: what the peer allows st to send, queued or not. */
 size_t session_send_credit(const struct stream *st);
 /* Sends up to n bytes as DATA (sliced), within credit; end adds END_STREAM on the last slice

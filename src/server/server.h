@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "frame.h"
+#include "heap_trim.h"
 #include "http_request_head.h"
 #include "limits.h"
 #include "listener.h"
@@ -23,6 +24,7 @@ struct server {
     struct server_config cfg;
     struct loop *loop;
     struct tunnel_table tunnels; /* every tunnel; control.c adds and removes them */
+    struct heap_trim trim;       /* noted when a public request or connection ends */
 
     /* control.c */
     struct listener control;

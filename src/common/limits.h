@@ -55,9 +55,10 @@
 #define NGR_MAX_RESOLVED 4 /* addresses of the local service tried in turn */
 /* ms from the first free after a heap trim to the next (heap_trim.h): both programs give free
  * heap pages back at most once per period under load, and this long after a burst. Without it
- * the client held 31 MiB under 200 concurrent small requests after 1 MiB responses, 12 MiB
- * with it (docs/performance.md). A page given back costs a fault when it is used again (about
- * 1.2 us each on the project's machine), so not after every request. */
+ * the client peaked at 25-29 MiB under 200 concurrent small requests after 1 MiB responses,
+ * with it at 11.5 MiB (bench/run --only conc, docs/performance.md). A page given back costs a
+ * fault when it is used again (about 1.2 us each on the project's machine: some 5 us per 1 MiB
+ * response through the gateway), so not after every request. */
 #define NGR_HEAP_TRIM_MS 1000
 
 /* Gateway, public side. */

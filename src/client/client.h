@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "heap_trim.h"
 #include "loop.h"
 #include "net.h"
 #include "session.h"
@@ -15,6 +16,7 @@ struct replay;
 struct client {
     struct cli_options opt;
     struct loop *loop;
+    struct heap_trim trim; /* noted when a replayed request is freed */
 
     /* control.c */
     struct session sess;

@@ -68,6 +68,7 @@ main(int argc, char **argv)
         fprintf(stderr, "ngrnotok: epoll_create1: %s\n", strerror(errno));
         return 1;
     }
+    heap_trim_init(&cl.trim, cl.loop, NULL);
     cl.replay = replay_new(&cl, &err);
     if (cl.replay == NULL) {
         fprintf(stderr, "ngrnotok: %s\n", err.msg);
@@ -93,6 +94,7 @@ main(int argc, char **argv)
     }
     replay_free(cl.replay);
     signals_stop(&sig);
+    heap_trim_stop(&cl.trim);
     loop_free(cl.loop);
     curl_global_cleanup();
     return cl.exit_code;

@@ -113,6 +113,7 @@ replay_free_req(void *arg)
     buf_free(&q->resp_pending);
     buf_free(&q->head);
     free(q);
+    heap_trim_note(&r->cl->trim); /* its libcurl buffers went when the transfer ended */
 }
 
 /* Sends the response head, its fields in the order the service sent them. */

@@ -254,6 +254,7 @@ main(int argc, char **argv)
     srv.loop = loop_new();
     if (srv.loop == NULL)
         fatal("epoll_create1: %s", strerror(errno));
+    heap_trim_init(&srv.trim, srv.loop, NULL);
     if (control_start(&srv, &err) != 0)
         fatal("control listener: %s", err.msg);
     if (public_http_start(&srv, &err) != 0)
@@ -274,6 +275,7 @@ main(int argc, char **argv)
     public_http_stop(&srv);
     admin_api_stop(&srv);
     signals_stop(&sig);
+    heap_trim_stop(&srv.trim);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

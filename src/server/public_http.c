@@ -245,7 +245,19 @@ public_http_free(void *arg)
     buf_free(&req->body);
     free(req->reply);
     free(req->target);
+    heap_trim_note(&req->srv->trim);
     free(req);
+}
+
+/* A public connection closed: its pool (NGR_HTTP_CONN_MEMORY) is freed after this. */
+static void
+public_http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *srv = cls;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        heap_trim_note(&srv->trim);
 }
 
 static void
@@ -783,10 +795,10 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
         NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, public_http_on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        public_http_on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)NGR_HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
     return mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err);
 }
 

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "frame.h"
+#include "heap_trim.h"
 #include "http_request_head.h"
 #include "limits.h"
 #include "listener.h"
@@ -25,6 +26,7 @@ struct server {
     struct loop *loop;
     struct tunnel_table tunnels; /* every tunnel; control.c adds and removes them */
     struct window_budget budget; /* every session's stream windows (cfg.gateway_budget) */
+    struct heap_trim trim;       /* noted when a public request or connection ends */
 
     /* control.c */
     struct listener control;

@@ -97,7 +97,10 @@ def test_gateway_budget_reached_refuses_new_streams(procs):
         refused.close()
         r = gw.request("GET", "/bytes?n=1000", cl.host)
         assert r.status == 503 and r.header("Retry-After") == "1", r
-        assert "gateway_budget" in gw.proc.stderr_tail(), gw.proc.describe()
+        # The log is read by another thread: poll for the warning.
+        P.wait_until(lambda: "gateway_budget" in gw.proc.stderr_tail(200), 15,
+                     "the gateway's warning naming gateway_budget",
+                     tails=lambda: gw.proc.describe())
         # Memory stays bounded: the stalled 16 MiB downloads hold their windows, not
         # their bodies (ASan's shadow and quarantine count too).
         rss = vm_rss_kib(gw.proc.pid)

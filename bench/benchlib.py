@@ -271,17 +271,22 @@ def port_open(port):
         return False
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (field 3 first), or None if the
+    process is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def proc_children():
     children = {}
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(d))
+        fields = proc_stat(d) if d.isdigit() else None
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(d))
     return children
 
 
@@ -299,12 +304,9 @@ def cpu_seconds(pids):
     """utime+stime of pids and all their descendants, in seconds."""
     total = 0
     for pid in proc_tree(pids):
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        fields = proc_stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / CLK_TCK
 
 
@@ -318,12 +320,8 @@ def background_cpu():
     ours = set(proc_tree([os.getpid()]))
     known = 0
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+        fields = proc_stat(d) if d.isdigit() else None
+        if fields is None:
             continue
         if int(d) in ours or d == "2" or fields[1] == "2":
             known += sum(int(x) for x in fields[11:15])

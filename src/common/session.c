@@ -493,9 +493,7 @@ session_close(struct session *s, uint32_t code, const char *fmt, ...)
     va_end(ap);
     if (code != 0 && s->fd >= 0)
         session_send_error(s, code, 0, s->close_reason);
-    s->closing = 1;
-    /* After the flush that the ERROR queued: deferrals run in the order queued. */
-    loop_defer(s->loop, &s->reap);
+    session__end(s, NULL);
 }
 
 /* Session credit arrived: every stream may move again. */

@@ -9,10 +9,23 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 
 static void session_wake_blocked(struct session *s);
+
+void
+session__end(struct session *s, const char *why)
+{
+    if (s->closing)
+        return;
+    if (why != NULL)
+        snprintf(s->close_reason, sizeof(s->close_reason), "%s", why);
+    s->closing = 1;
+    /* After the flush of what is queued (an ERROR, say): deferrals run in the order queued. */
+    loop_defer(s->loop, &s->reap);
+}
 
 /* Queued output is written once per turn, after the turn hook: the frames of many streams
  * share one write. */
@@ -35,7 +48,7 @@ session_queue(struct session *s, const uint8_t *p, ssize_t n, int force)
      * sends, so a peer that sends and never reads is cut off. */
     if (s->ctl.len + (size_t)n >
         (force ? 2 * (size_t)NGR_SESSION_OUT_HARD : NGR_SESSION_OUT_HARD)) {
-        session_close(s, 0, "peer does not read its control connection");
+        session__end(s, "peer does not read its control connection");
         return NGR_ECLOSED;
     }
     rc = buf_append_force(&s->ctl, p, (size_t)n);
@@ -141,7 +154,7 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
             continue;
         }
         if (buf_append(&s->out, b + skip, len - skip) != 0) {
-            session_close(s, 0, "peer does not read its control connection");
+            session__end(s, "peer does not read its control connection");
             return NGR_ELIMIT;
         }
         skip = 0;
@@ -182,7 +195,7 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
         frame_header_encode(hdr, FRAME_DATA, flags, st->id, (uint32_t)slice);
         if (buf_append_force(&s->ctl, hdr, sizeof(hdr)) != 0 ||
             buf_append_force(&s->ctl, p + sent, slice) != 0) {
-            session_close(s, 0, "out of memory");
+            session__end(s, "out of memory");
             return NGR_ENOMEM;
         }
         session__mark_pending(s);

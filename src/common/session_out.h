@@ -11,5 +11,9 @@ void session__mark_pending(struct session *s);
 /* Writes what is queued, control frames first. Returns 0, or NGR_ECLOSED if the socket
  * failed. */
 int session__flush(struct session *s);
+/* Closes s the way session_close does, without an ERROR: why (NULL: the reason already in
+ * s->close_reason) is kept, and the owner hears on_closed at the end of the turn. Does nothing
+ * to a session already closing. */
+void session__end(struct session *s, const char *why);
 
 #endif

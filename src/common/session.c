@@ -25,7 +25,7 @@ static uint8_t session_encode_area[NGR_SCRATCH_LEN];
 static uint8_t session_read_area[NGR_FRAME_HEADER_LEN - 1 + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
-static void session_return_credit(struct session *s, struct stream *st, int force);
+static void session_return_credit(struct session *s, struct stream *st);
 static void session_on_heartbeat(void *arg);
 static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8]);
 static void session_on_flush(void *arg);
@@ -279,6 +279,15 @@ session_stream_find(struct session *s, uint32_t id)
     return st;
 }
 
+/* n bytes of windows go back to the session's budget and the shared one. */
+static void
+session_give_budget(struct session *s, uint64_t n)
+{
+    window_budget_give(&s->budget, n);
+    if (s->shared != NULL)
+        window_budget_give(s->shared, n);
+}
+
 /* Pays for a new stream's initial window: always from the session's budget (the session limit
  * bounds growth, not the streams themselves), from the shared one only within its limit unless
  * force. Returns 0 or NGR_EAGAIN. */
@@ -366,9 +375,7 @@ session_stream_detach(struct stream *st)
     }
     st->sess = NULL;
     /* Its window goes back to the budgets, and what it grew comes off the session window. */
-    window_budget_give(&s->budget, st->rwin.size);
-    if (s->shared != NULL)
-        window_budget_give(s->shared, st->rwin.size);
+    session_give_budget(s, st->rwin.size);
     s->recv_excess += st->rwin.size - st->rwin.base;
 }
 
@@ -403,20 +410,18 @@ session_return_at(uint32_t window)
 /* Sends WINDOW for what was drained (stream) or received (session), in batches, with any
  * growth of the window; what a shrinking window gives up is kept back instead. */
 static void
-session_return_credit(struct session *s, struct stream *st, int force)
+session_return_credit(struct session *s, struct stream *st)
 {
-    if (st != NULL && (st->recv_grown > 0 || (st->recv_consumed > 0 &&
-                                              (force || st->recv_consumed >=
-                                                            session_return_at(st->rwin.size))))) {
+    if (st != NULL && (st->recv_grown > 0 ||
+                       (st->recv_consumed > 0 &&
+                        st->recv_consumed >= session_return_at(st->rwin.size)))) {
         uint32_t n = st->recv_consumed, cut;
 
         st->recv_outstanding -= n;
         st->recv_consumed = 0;
         cut = recv_window_forfeit(&st->rwin, n);
         if (cut > 0) {
-            window_budget_give(&s->budget, cut);
-            if (s->shared != NULL)
-                window_budget_give(s->shared, cut);
+            session_give_budget(s, cut);
             s->recv_excess += cut;
         }
         n = n - cut + st->recv_grown;
@@ -425,8 +430,7 @@ session_return_credit(struct session *s, struct stream *st, int force)
             session_send_window(s, st->id, n);
     }
     if (s->recv_grown > 0 ||
-        (s->recv_consumed > 0 &&
-         (force || s->recv_consumed >= session_return_at(s->local_session_window)))) {
+        (s->recv_consumed > 0 && s->recv_consumed >= session_return_at(s->local_session_window))) {
         uint32_t n = s->recv_consumed;
         uint32_t cut = n < s->recv_excess ? n : s->recv_excess;
 
@@ -478,7 +482,7 @@ session_consumed(struct stream *st, size_t n)
     st->recv_consumed += (uint32_t)n;
     if (s->tune)
         session_tune(s, st, (uint32_t)n);
-    session_return_credit(s, st, 0);
+    session_return_credit(s, st);
 }
 
 void
@@ -565,7 +569,7 @@ session_dispatch(struct session *s, const struct frame *f)
             if ((rc = session_unknown_id(s, f->stream_id)) != 0)
                 return rc;
             s->recv_consumed += f->length; /* a closed stream's bytes still count: return them */
-            session_return_credit(s, NULL, 0);
+            session_return_credit(s, NULL);
             return 0;
         }
         st->recv_outstanding += f->length;
@@ -576,7 +580,7 @@ session_dispatch(struct session *s, const struct frame *f)
          * stream's own window bounds those): its credit goes back on receipt, so one slow
          * reader cannot starve the other streams of the session. */
         s->recv_consumed += f->length;
-        session_return_credit(s, NULL, 0);
+        session_return_credit(s, NULL);
         if (st->recv_outstanding > st->rwin.size) {
             session_reset_both(s, st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;

@@ -124,6 +124,31 @@ session_send_room(struct stream *st)
  * them and they are large, they go to the socket at once from the caller's memory, and only
  * what the socket does not take is copied: a download's bytes are copied once less. Returns 0,
  * or NGR_ELIMIT (the session is closed) if the output cap would be passed. */
+/* Of frames laid out as iov pairs (header, payload), the bytes still to go of the frame that
+ * the first written bytes end in; 0 if they end at a frame's boundary. */
+static size_t
+session_frame_rest(const struct iovec *iov, int cnt, size_t written)
+{
+    int i;
+
+    for (i = 0; i + 1 < cnt; i += 2) {
+        size_t fsize = iov[i].iov_len + iov[i + 1].iov_len;
+        if (written < fsize)
+            return written > 0 ? fsize - written : 0;
+        written -= fsize;
+    }
+    return 0;
+}
+
+/* slice body bytes of st go out: they take from both credits. */
+static void
+session_spend(struct session *s, struct stream *st, size_t slice)
+{
+    st->send_credit -= (int64_t)slice;
+    s->send_credit -= (int64_t)slice;
+    st->data_sent += slice;
+}
+
 static int
 session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
 {
@@ -135,15 +160,7 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
         /* On any error the bytes are queued: the next flush meets the error and reports it. */
         skip = w > 0 ? (size_t)w : 0;
         /* A frame the socket took only part of is finished before anything else is written. */
-        for (i = 0; i + 1 < cnt; i += 2) {
-            size_t fsize = iov[i].iov_len + iov[i + 1].iov_len;
-            if (skip < fsize) {
-                s->out_frame_left = skip > 0 ? fsize - skip : 0;
-                break;
-            }
-            skip -= fsize;
-        }
-        skip = w > 0 ? (size_t)w : 0;
+        s->out_frame_left = session_frame_rest(iov, cnt, skip);
     }
     for (i = 0; i < cnt; i++) {
         const uint8_t *b = iov[i].iov_base;
@@ -200,9 +217,7 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
         }
         session__mark_pending(s);
         s->bytes_tx += NGR_FRAME_HEADER_LEN + slice;
-        st->send_credit -= (int64_t)slice;
-        s->send_credit -= (int64_t)slice;
-        st->data_sent += slice;
+        session_spend(s, st, slice);
         sent += slice;
         if (flags || sent == n)
             return (ssize_t)sent;
@@ -244,9 +259,7 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
             iov[cnt].iov_base = (void *)(p + sent);
             iov[cnt++].iov_len = slice;
             total += NGR_FRAME_HEADER_LEN + slice;
-            st->send_credit -= (int64_t)slice;
-            s->send_credit -= (int64_t)slice;
-            st->data_sent += slice;
+            session_spend(s, st, slice);
             sent += slice;
             if (flags || sent == n) {
                 last = 1;

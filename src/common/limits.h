@@ -52,6 +52,12 @@
 /* bytes: DATA is queued in a session's output only while it holds less than this; the rest
  * waits with its stream's owner, and streams take turns as the socket drains it */
 #define NGR_SESSION_OUT_DATA (256 * 1024)
+/* Toward a near peer the cap follows its rate like the kernel's unsent bytes below: what it
+ * delivers in NGR_SESSION_OUT_DATA_US, between NGR_SESSION_OUT_DATA and this; toward a far one
+ * it stays NGR_SESSION_OUT_DATA. On loopback a 256 KiB cap held back the bodies of concurrent
+ * 1 MiB responses at every turn. */
+#define NGR_SESSION_OUT_DATA_US 2000               /* us of the connection's delivery rate */
+#define NGR_SESSION_OUT_DATA_MAX (4 * 1024 * 1024) /* bytes */
 /* bytes: the start of every body goes with the control frames, ahead of queued DATA, so a small
  * response does not wait behind another stream's bulk (while the control queue is under
  * NGR_SESSION_OUT_DATA) */
@@ -78,9 +84,20 @@
  * docs/performance.md) */
 #define NGR_PIPE_READ_CHUNK (256 * 1024)
 #define NGR_NOTSENT_LOWAT (64 * 1024) /* bytes queued unsent in the kernel before EAGAIN */
-/* bytes: the same for a control connection, where they sit ahead of every control frame and
- * small response */
-#define NGR_SESSION_NOTSENT_LOWAT (16 * 1024)
+/* A control connection's unsent bytes in the kernel sit ahead of every control frame and
+ * small response queued after them. Toward a near peer (loopback, a LAN: least PING round trip
+ * under NGR_UNSENT_NEAR_US) the kernel holds what the connection delivers in NGR_UNSENT_US
+ * (TCP_INFO's delivery rate), up to NGR_UNSENT_MAX; toward a farther one NGR_UNSENT_MIN, which
+ * fills 1 Gbit/s at 20-200 ms (docs/performance.md). A fixed 16 KiB made a bulk sender on
+ * loopback write and wake several times as often: 1 MiB responses through the HTTP tunnel at
+ * 0.72-0.85x of what they were with no limit on the client's side. */
+#define NGR_UNSENT_US 1000               /* us of the connection's delivery rate */
+#define NGR_UNSENT_MIN (16 * 1024)       /* bytes: also the value before the first measure */
+#define NGR_UNSENT_MAX (4 * 1024 * 1024) /* bytes: Linux's default largest send buffer */
+#define NGR_UNSENT_NEAR_US 2000         /* us: a peer this near (least PING round trip) has
+                                          * its rate read; a farther one keeps the minimum */
+#define NGR_UNSENT_TUNE_MS 100           /* ms: the rate is read at most this often, while
+                                          * bytes are being written */
 /* bytes: a kept buffer's storage up to this size is freed when drained all the same (cheap to
  * get again), so an owner that only trickles holds nothing between its writes */
 #define NGR_BUF_KEEP_MIN 4096

@@ -50,6 +50,9 @@ int net_connect_resolved(const struct net_resolved *r, int i);
 
 /* TCP_NODELAY and TCP_NOTSENT_LOWAT: our own output order decides what goes first. */
 void net_tune_stream(int fd);
+/* The connection's latest delivery rate as the kernel measured it (bytes/s, net_rate.c).
+ * Returns 0, or -1 if fd is not a TCP socket or the kernel does not say. */
+int net_delivery_rate(int fd, uint64_t *bytes_per_s);
 
 /* Sends what b holds on the socket fd until it would block (no SIGPIPE), consuming what went;
  * adds the bytes sent to *sent. Returns 0 (all sent, or the socket is full) or the errno value

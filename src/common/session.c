@@ -12,9 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -44,7 +41,8 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     /* Both refill all the time while traffic flows; the heartbeat gives them back when quiet. */
     buf_init_kept(&s->in, NGR_FRAME_HEADER_LEN + NGR_FRAME_MAX_PAYLOAD);
     buf_init_kept(&s->ctl, 2 * (size_t)NGR_SESSION_OUT_HARD);
-    buf_init_kept(&s->out, NGR_SESSION_OUT_DATA + NGR_DIRECT_WRITE * NGR_DATA_SLICES_AT_ONCE);
+    buf_init_kept(&s->out, NGR_SESSION_OUT_DATA_MAX + NGR_DIRECT_WRITE * NGR_DATA_SLICES_AT_ONCE);
+    s->out_cap = NGR_SESSION_OUT_DATA;
     s->peer_max_payload = NGR_FRAME_MIN_MAX_PAYLOAD;
     s->local_stream_window = NGR_STREAM_WINDOW;
     s->local_session_window = NGR_SESSION_WINDOW;
@@ -58,12 +56,9 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     if (!gateway && buf_append(&s->ctl, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
         session__mark_pending(s);
     s->last_rx = loop_now(l);
-    {
-        /* What the kernel holds unsent is queued ahead of our control frames: keep it small
-         * (a socketpair in the tests has no such option: nothing to do). */
-        int lowat = NGR_SESSION_NOTSENT_LOWAT;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-    }
+    /* What the kernel holds unsent is queued ahead of our control frames: small until the
+     * link's rate is known (session_tune_unsent). */
+    session__set_unsent(s, NGR_UNSENT_MIN);
     loop_timer_init(&s->heartbeat, session_on_heartbeat, s);
     /* Until HELLO/WELCOME sets the interval, the timer is the handshake deadline. */
     loop_timer_start(l, &s->heartbeat, NGR_HANDSHAKE_MS);
@@ -535,6 +530,8 @@ session_dispatch(struct session *s, const struct frame *f)
             if (s->ping_out) {
                 uint64_t sample = loop_clock_us() - s->ping_sent_us;
                 s->srtt_us = s->srtt_us == 0 ? sample : (7 * s->srtt_us + sample) / 8;
+                if (s->min_rtt_us == 0 || sample < s->min_rtt_us)
+                    s->min_rtt_us = sample;
                 s->ping_out = 0;
             }
             return 0;

@@ -82,6 +82,9 @@ struct session {
     struct buf out;          /* DATA frames waiting for the socket */
     size_t out_frame_left;   /* bytes of out's first frame still to write, once it is begun */
     int want_write;          /* EPOLLOUT armed */
+    size_t unsent_lowat;     /* TCP_NOTSENT_LOWAT set on fd (session_tune_unsent) */
+    uint64_t unsent_tuned_ms; /* when the delivery rate was last read */
+    size_t out_cap;          /* DATA queued in out only below this (session_tune_unsent) */
     TAILQ_HEAD(stream_blocked, stream) blocked; /* streams with credit but no room in out, in the order they
                                    * asked: woken, in that order, as out drains */
     size_t nblocked;
@@ -114,6 +117,7 @@ struct session {
     int ping_out;
     uint64_t probe_ms; /* when the last round-trip probe went out */
     uint64_t srtt_us;  /* smoothed round trip, from PING and its ACK; 0 until measured */
+    uint64_t min_rtt_us; /* the least of those samples: the path's own round trip */
 
     size_t preface_left; /* gateway: preface bytes still to check */
     int closing;
@@ -178,7 +182,7 @@ void session_stream_detach(struct stream *st);
 struct stream *session_stream_find(struct session *s, uint32_t id);
 
 /* How many body bytes may be sent on st now: the credit (min of stream and session credit),
- * within the room left in the session's output (NGR_SESSION_OUT_DATA). When the output is
+ * within the room left in the session's output (its out_cap). When the output is
  * what stops it, st hears on_writable once the output drains. */
 size_t session_send_room(struct stream *st);
 /* The credit alone: what the peer allows st to send, queued or not. */

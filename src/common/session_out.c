@@ -7,13 +7,18 @@
 #include "session.h"
 #include "session_out.h"
 #include "err.h"
+#include "net.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 static void session_wake_blocked(struct session *s);
+static void session_tune_unsent(struct session *s);
 
 void
 session__end(struct session *s, const char *why)
@@ -107,12 +112,12 @@ session_send_room(struct stream *st)
 
     if (credit == 0)
         return 0;
-    /* DATA waits with its owner, not in the output buffer, once that holds NGR_SESSION_OUT_DATA:
+    /* DATA waits with its owner, not in the output buffer, once that holds s->out_cap:
      * the sender's memory stays small whatever the credit, and what goes next is chosen
      * when the socket can take it. The stream hears on_writable when the buffer drains. A
      * body's first bytes may also go with the control frames (session_first_room). */
     first = session_first_room(st);
-    out_room = s->out.len < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - s->out.len : 0;
+    out_room = s->out.len < s->out_cap ? s->out_cap - s->out.len : 0;
     if (credit > first + out_room) {
         session_block(s, st);
         return first + out_room;
@@ -159,6 +164,7 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
         ssize_t w = writev(s->fd, iov, cnt);
         /* On any error the bytes are queued: the next flush meets the error and reports it. */
         skip = w > 0 ? (size_t)w : 0;
+        session_tune_unsent(s);
         /* A frame the socket took only part of is finished before anything else is written. */
         s->out_frame_left = session_frame_rest(iov, cnt, skip);
     }
@@ -236,9 +242,9 @@ session_send_data(struct stream *st, const uint8_t *p, size_t n, int end)
             size_t queued = s->out.len + (sent - batch_start);
             uint8_t flags = 0;
 
-            if (room > 0 && queued + room > NGR_SESSION_OUT_DATA) {
+            if (room > 0 && queued + room > s->out_cap) {
                 session_block(s, st); /* on_writable once the output drains */
-                room = queued < NGR_SESSION_OUT_DATA ? NGR_SESSION_OUT_DATA - queued : 0;
+                room = queued < s->out_cap ? s->out_cap - queued : 0;
             }
 
             if (slice > room)
@@ -297,6 +303,71 @@ session_data_written(struct session *s, size_t n)
     buf_consume(&s->out, n);
 }
 
+/* What the link delivers in us microseconds, within [lo, hi]. */
+static size_t
+session_bytes_in(uint64_t bytes_per_s, unsigned us, size_t lo, size_t hi)
+{
+    uint64_t n = bytes_per_s / (1000000 / us);
+
+    if (n < lo)
+        return lo;
+    return n > hi ? hi : (size_t)n;
+}
+
+size_t
+session__unsent_for_rate(uint64_t bytes_per_s)
+{
+    return session_bytes_in(bytes_per_s, NGR_UNSENT_US, NGR_UNSENT_MIN, NGR_UNSENT_MAX);
+}
+
+size_t
+session__out_cap_for_rate(uint64_t bytes_per_s)
+{
+    return session_bytes_in(bytes_per_s, NGR_SESSION_OUT_DATA_US, NGR_SESSION_OUT_DATA,
+                            NGR_SESSION_OUT_DATA_MAX);
+}
+
+void
+session__set_unsent(struct session *s, size_t lowat)
+{
+    int v = (int)lowat;
+
+    (void)setsockopt(s->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+    s->unsent_lowat = lowat;
+}
+
+/* Bytes went to the socket: the kernel's unsent bytes and the DATA queue's cap follow the
+ * link's rate, so that a slow link keeps little ahead of control frames and a fast one is
+ * written in large pieces, each wakeup moving up to the limit, without its bodies stopping and
+ * being held by their owners at every turn. At most every NGR_UNSENT_TUNE_MS, so a limit set
+ * while the rate was high (a fast first hop filling) comes down within that time. */
+static void
+session_tune_unsent(struct session *s)
+{
+    uint64_t now = loop_now(s->loop), rate;
+    size_t lowat, cap;
+
+    if (s->unsent_tuned_ms != 0 && now - s->unsent_tuned_ms < NGR_UNSENT_TUNE_MS)
+        return;
+    s->unsent_tuned_ms = now;
+    /* Only a near peer's rate is read from our socket: across a WAN the rate the kernel sees
+     * can be a first hop's (a local proxy filling, samples of hundreds of MB/s on a
+     * 100 Mbit/s path), and the limits stay at their least, which fills any such link. */
+    if (s->min_rtt_us == 0 || s->min_rtt_us > NGR_UNSENT_NEAR_US)
+        rate = 0;
+    else if (net_delivery_rate(s->fd, &rate) != 0)
+        return;
+    /* Down at once, up by at most twice per reading: one high sample (a fast first hop
+     * filling, a burst) does not put megabytes ahead of the control frames. */
+    lowat = session__unsent_for_rate(rate);
+    if (lowat > 2 * s->unsent_lowat)
+        lowat = 2 * s->unsent_lowat;
+    if (lowat != s->unsent_lowat)
+        session__set_unsent(s, lowat);
+    cap = session__out_cap_for_rate(rate);
+    s->out_cap = cap > 2 * s->out_cap ? 2 * s->out_cap : cap;
+}
+
 /* Writes what is queued: control frames go ahead of DATA (WINDOW, PING and its ACK, REPLY and
  * OPEN heads do not wait behind bulk bytes), except that a DATA frame the socket took only
  * part of is finished first. One writev: the rest of that frame, the control frames, then
@@ -304,6 +375,8 @@ session_data_written(struct session *s, size_t n)
 int
 session__flush(struct session *s)
 {
+    int wrote = 0;
+
     for (;;) {
         struct iovec iov[3];
         size_t a = s->out_frame_left < s->out.len ? s->out_frame_left : s->out.len;
@@ -334,6 +407,7 @@ session__flush(struct session *s)
             return NGR_ECLOSED;
         }
         w = (size_t)n;
+        wrote = 1;
         data = w < a ? w : a;
         if (w > a + b)
             data += w - a - b;
@@ -342,6 +416,8 @@ session__flush(struct session *s)
         if (w < a + b + c)
             break;
     }
+    if (wrote)
+        session_tune_unsent(s);
     if ((s->out.len > 0 || s->ctl.len > 0) && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
@@ -349,7 +425,7 @@ session__flush(struct session *s)
         s->want_write = 0;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
     }
-    if (s->out.len < NGR_SESSION_OUT_DATA / 2 && !s->closing)
+    if (s->out.len < s->out_cap / 2 && !s->closing)
         session_wake_blocked(s);
     return 0;
 }
@@ -364,7 +440,7 @@ session_wake_blocked(struct session *s)
     struct stream *st;
 
     while (n-- > 0 && (st = TAILQ_FIRST(&s->blocked)) != NULL && !s->closing &&
-           s->out.len < NGR_SESSION_OUT_DATA) {
+           s->out.len < s->out_cap) {
         TAILQ_REMOVE(&s->blocked, st, blocked_entry);
         s->nblocked--;
         st->blocked = 0;

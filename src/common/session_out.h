@@ -15,5 +15,13 @@ int session__flush(struct session *s);
  * s->close_reason) is kept, and the owner hears on_closed at the end of the turn. Does nothing
  * to a session already closing. */
 void session__end(struct session *s, const char *why);
+/* The kernel's unsent limit (TCP_NOTSENT_LOWAT) for a control connection that delivers
+ * bytes_per_s: NGR_UNSENT_US of it, within NGR_UNSENT_MIN and NGR_UNSENT_MAX. */
+size_t session__unsent_for_rate(uint64_t bytes_per_s);
+/* The DATA queue's cap for that rate: NGR_SESSION_OUT_DATA_US of it, within
+ * NGR_SESSION_OUT_DATA and NGR_SESSION_OUT_DATA_MAX. */
+size_t session__out_cap_for_rate(uint64_t bytes_per_s);
+/* Sets s's unsent limit to lowat (nothing to do on a socketpair, which has no such option). */
+void session__set_unsent(struct session *s, size_t lowat);
 
 #endif

@@ -2,7 +2,9 @@
  * in one loop, a gateway (expects the preface) and a client (sends it), or a gateway faces a raw
  * peer that writes bytes by hand. Each test is a script (script.h): a phase waits for a
  * condition, acts, and moves on; a deadline ends a test that stops making progress and says
- * what it was waiting for. Only session.h is used. */
+ * what it was waiting for. Only session.h is used, and session_out.h for the arithmetic of the
+ * kernel's unsent limit. One pair shares a loopback TCP connection instead, where that limit
+ * applies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +12,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +25,7 @@
 #include "frame.h"
 #include "loop.h"
 #include "session.h"
+#include "session_out.h"
 
 #include "script.h"
 
@@ -468,15 +474,42 @@ test_session_teardown(void **state)
     return 0;
 }
 
-/* A gateway session on one end of a socketpair and a client session on the other; the client
- * queues its HELLO. */
+/* Two ends of a loopback TCP connection, non-blocking (the kernel's unsent limit applies only
+ * there). */
 static void
-test_session_pair(struct test_session_env *e)
+test_session_tcp_fds(int sv[2])
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    int ls;
+
+    ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(ls >= 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(ls, 1), 0);
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(sv[1] >= 0);
+    assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
+    sv[0] = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    assert_true(sv[0] >= 0);
+    close(ls);
+    assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* A gateway session on one end of a socketpair (or of a TCP connection, if tcp) and a client
+ * session on the other; the client queues its HELLO. */
+static void
+test_session_pair_on(struct test_session_env *e, int tcp)
 {
     struct frame_hello h;
     int sv[2];
 
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    if (tcp)
+        test_session_tcp_fds(sv);
+    else
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+                         0);
     assert_int_equal(session_init(&e->g.s, e->l, sv[0], 1, &test_session_handler, &e->g), 0);
     e->g.live = 1;
     assert_int_equal(session_init(&e->c.s, e->l, sv[1], 0, &test_session_handler, &e->c), 0);
@@ -489,6 +522,12 @@ test_session_pair(struct test_session_env *e)
                                    frame_hello_encode(test_session_area, NGR_SCRATCH_LEN, &h, 0),
                                    0),
                      0);
+}
+
+static void
+test_session_pair(struct test_session_env *e)
+{
+    test_session_pair_on(e, 0);
 }
 
 /* A gateway session facing a raw peer. */
@@ -1684,6 +1723,108 @@ test_session_output_cap_script(struct test_script *t)
     return 0;
 }
 
+/* The kernel's unsent limit follows the link: what it delivers in NGR_UNSENT_US (and the DATA
+ * queue's cap in NGR_SESSION_OUT_DATA_US), within their bounds. */
+static void
+test_session_unsent_arithmetic(void **state)
+{
+    (void)state;
+    assert_int_equal(session__unsent_for_rate(0), NGR_UNSENT_MIN);
+    assert_int_equal(session__unsent_for_rate(12500000), NGR_UNSENT_MIN); /* 100 Mbit/s */
+    assert_int_equal(session__unsent_for_rate(125000000), 125000);       /* 1 Gbit/s */
+    assert_int_equal(session__unsent_for_rate(UINT64_MAX), NGR_UNSENT_MAX);
+    assert_int_equal(session__out_cap_for_rate(12500000), NGR_SESSION_OUT_DATA);
+    assert_int_equal(session__out_cap_for_rate(1000000000), 2000000); /* 8 Gbit/s */
+    assert_int_equal(session__out_cap_for_rate(UINT64_MAX), NGR_SESSION_OUT_DATA_MAX);
+}
+
+/* A sender toward a near peer (here across loopback TCP) reads the connection's rate while it
+ * writes and raises the kernel's unsent limit from the 16 KiB it starts with (a limit that
+ * made a bulk sender on loopback write and wake several times as often), by twice at most per
+ * reading, and the DATA queue's cap with it; toward a far peer both stay at their least. The
+ * peer's distance is set by hand (the gateway, here the sender, measures no round trip of its
+ * own with tuning off), so the test does not depend on how fast this machine answers a PING.
+ * The rate is read at most every NGR_UNSENT_TUNE_MS, so the body goes on, a MiB at a time,
+ * until it is. */
+static void
+test_session_unsent_pump(struct test_session_env *e, size_t *consumed)
+{
+    struct test_session_stream *a = e->a[0], *cs = e->c.accepted[0];
+
+    if (cs->got > *consumed) {
+        session_consumed(&cs->st, cs->got - *consumed);
+        *consumed = cs->got;
+    }
+    if (a->push_left == 0)
+        test_session_push(a, a->push_off, TEST_SESSION_MIB, 0);
+}
+
+static int
+test_session_unsent_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *a = e->a[0], *cs;
+    static size_t consumed;
+    static uint64_t tuned_at;
+    int lowat = 0;
+    socklen_t len = sizeof(lowat);
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        assert_int_equal(e->g.s.unsent_lowat, NGR_UNSENT_MIN);
+        assert_int_equal(getsockopt(e->g.s.fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len), 0);
+        assert_int_equal(lowat, NGR_UNSENT_MIN);
+        e->g.s.tune = 0;
+        e->g.s.min_rtt_us = NGR_UNSENT_NEAR_US + 1; /* far */
+        e->a[0] = test_session_open(e, &e->g, "/bulk");
+        consumed = 0;
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
+        e->c.accepted[0]->pattern = 1;
+        tuned_at = e->g.s.unsent_tuned_ms;
+        test_session_push(a, 0, TEST_SESSION_MIB, 0);
+        t->phase++;
+        return 0;
+    case 2:
+        test_session_unsent_pump(e, &consumed);
+        TEST_SCRIPT_AWAIT(t, e->g.s.unsent_tuned_ms != tuned_at || e->g.closed,
+                          "a reading while the peer is far");
+        assert_int_equal(e->g.s.unsent_lowat, NGR_UNSENT_MIN);
+        assert_int_equal(e->g.s.out_cap, NGR_SESSION_OUT_DATA);
+        e->g.s.min_rtt_us = 1; /* near */
+        t->phase++;
+        return 0;
+    case 3:
+        test_session_unsent_pump(e, &consumed);
+        TEST_SCRIPT_AWAIT(t, e->g.s.unsent_lowat > NGR_UNSENT_MIN || e->g.closed,
+                          "the sender to read the connection's rate");
+        assert_false(e->g.closed);
+        assert_int_equal(getsockopt(e->g.s.fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len), 0);
+        assert_int_equal((size_t)lowat, e->g.s.unsent_lowat);
+        assert_true(e->g.s.unsent_lowat <= 2 * NGR_UNSENT_MIN); /* up by twice at most */
+        assert_true(e->g.s.out_cap >= NGR_SESSION_OUT_DATA &&
+                    e->g.s.out_cap <= 2 * NGR_SESSION_OUT_DATA);
+        t->phase++;
+        return 0;
+    case 4:
+        cs = e->c.accepted[0];
+        if (cs->got > consumed) {
+            session_consumed(&cs->st, cs->got - consumed);
+            consumed = cs->got;
+        }
+        TEST_SCRIPT_AWAIT(t, a->push_left == 0 && cs->got == a->pushed,
+                          "every byte pushed at the receiver");
+        assert_int_equal(cs->bad_bytes, 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
 /* What reaches the gateway's control port instead of the preface, fed whole or a byte per
  * turn. */
 struct test_session_preface {
@@ -2150,7 +2291,7 @@ test_session_accept_ids(void **state)
 struct test_session_scripted {
     const char *name;
     test_session_script script;
-    int raw; /* a gateway facing a raw peer, else a gateway and a client */
+    int raw; /* a gateway facing a raw peer, else a gateway and a client (2: across TCP) */
     const void *cases;
     size_t ncases, case_size;
 };
@@ -2163,6 +2304,7 @@ static const struct test_session_scripted test_session_scripts[] = {
     {"window growth", test_session_window_growth_script, 0, NULL, 1, 0},
     {"control frames first", test_session_control_first_script, 0, NULL, 1, 0},
     {"shared budget", test_session_shared_budget_script, 0, NULL, 1, 0},
+    {"unsent limit follows a near peer", test_session_unsent_script, 2, NULL, 1, 0},
     {"stream reset", test_session_reset_script, 0, NULL, 1, 0},
     {"closed id dropped", test_session_closed_id_script, 0, NULL, 1, 0},
     {"bad frame", test_session_bad_script, 0, test_session_bad_cases,
@@ -2190,7 +2332,9 @@ test_session_scripted_test(void **state)
     struct test_session_env *e = *state;
     const struct test_session_instance *in = e->instance;
 
-    if (in->s->raw)
+    if (in->s->raw == 2)
+        test_session_pair_on(e, 1);
+    else if (in->s->raw)
         test_session_raw_pair(e);
     else
         test_session_pair(e);
@@ -2211,6 +2355,7 @@ main(void)
         test_session_check_peer, test_session_setup, test_session_teardown);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
         test_session_accept_ids, test_session_setup, test_session_teardown);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_session_unsent_arithmetic);
     for (i = 0; i < TEST_SESSION_NCASES(test_session_scripts); i++) {
         const struct test_session_scripted *sc = &test_session_scripts[i];
 

@@ -62,6 +62,7 @@ struct test_session_stream {
     int push_end;
     size_t pushed; /* bytes it sent, in all */
     int replies;  /* REPLY frames for this stream */
+    size_t expect; /* body bytes it is to receive in all, if its side counts turns (else 0) */
 };
 
 struct test_session_side {
@@ -91,6 +92,12 @@ struct test_session_side {
     int closed;
     unsigned closed_seq;
     char reason[256];
+    /* Turns of the side's streams in what it receives: the stream of the last DATA, its body
+     * bytes since another stream's, how often the stream changed, and the longest run while
+     * another stream (one with expect set) still had bytes to come. */
+    struct test_session_stream *run_of;
+    size_t run, longest_run;
+    unsigned switches;
 };
 
 /* A peer without a session: what it reads is kept, what it writes is the test's. */
@@ -266,10 +273,24 @@ test_session_on_reply(struct stream *st, const struct frame *f)
     return 0;
 }
 
+/* Whether another stream of ts's side still has bytes to come (of those with expect set). */
+static int
+test_session_others_pending(const struct test_session_stream *ts)
+{
+    const struct test_session_side *d = ts->side;
+    size_t i;
+
+    for (i = 0; i < d->naccepted; i++)
+        if (d->accepted[i] != ts && d->accepted[i]->got < d->accepted[i]->expect)
+            return 1;
+    return 0;
+}
+
 static int
 test_session_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
 {
     struct test_session_stream *ts = st->owner;
+    struct test_session_side *d = ts->side;
     size_t i;
 
     if (ts->end_calls > 0)
@@ -282,6 +303,15 @@ test_session_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
     }
     ts->got += n;
     ts->data_calls++;
+    if (d->run_of != ts) {
+        if (d->run_of != NULL)
+            d->switches++;
+        d->run_of = ts;
+        d->run = 0;
+    }
+    d->run += n;
+    if (d->run > d->longest_run && test_session_others_pending(ts))
+        d->longest_run = d->run;
     if (end) {
         ts->end_calls++;
         ts->others_got_at_end = test_session_got(ts->side) - ts->got;
@@ -983,6 +1013,125 @@ test_session_control_first_script(struct test_script *t)
         assert_int_equal(e->c.accepted[1]->bad_bytes, 0);
         assert_true(e->c.got_at_open < NGR_STREAM_WINDOW);
         assert_int_equal(e->c.accepted[0]->bad_bytes, 0);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+/* Two bulk streams take turns in the DATA queue: their windows grown far past the queue's cap
+ * (so credit never stops them and no WINDOW comes back during the bodies), both push 1 MiB
+ * while the receiver does not read, and both end up waiting for room. As the queue drains they
+ * are woken in turn, and each turn fills the queue from its level up to NGR_SESSION_OUT_DATA:
+ * the receiver sees the bodies whole, alternating, and never more than NGR_SESSION_OUT_DATA
+ * body bytes of one stream while the other still has bytes to come. */
+#define TEST_SESSION_GROWN (NGR_WINDOW_GROWTH * NGR_STREAM_WINDOW)
+#define TEST_SESSION_WARM (NGR_STREAM_WINDOW / 4)
+
+static int
+test_session_turns_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *a = e->a[0], *b = e->a[1], *ca, *cb;
+    int i;
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/bulk-a");
+        e->a[1] = test_session_open(e, &e->g, "/bulk-b");
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 2 && !e->c.s.ping_out && e->c.s.srtt_us > 0,
+                          "both OPENs accepted and the receiver's round trip measured");
+        for (i = 0; i < 2; i++) {
+            e->c.accepted[i]->pattern = 1;
+            test_session_push(e->a[i], 0, TEST_SESSION_WARM, 0);
+        }
+        t->phase++;
+        return 0;
+    case 2:
+        ca = e->c.accepted[0];
+        cb = e->c.accepted[1];
+        TEST_SCRIPT_AWAIT(t, ca->got == TEST_SESSION_WARM && cb->got == TEST_SESSION_WARM,
+                          "a quarter window of DATA on each stream");
+        /* A quarter window drained well within a round trip (here 1000 s): each window grows
+         * the most one step allows, NGR_WINDOW_GROWTH times, and then stays (no tuning, and
+         * nothing consumed, from here on). */
+        e->c.s.srtt_us = 1000 * 1000 * 1000;
+        session_consumed(&ca->st, TEST_SESSION_WARM);
+        session_consumed(&cb->st, TEST_SESSION_WARM);
+        assert_int_equal(ca->st.rwin.size, TEST_SESSION_GROWN);
+        assert_int_equal(cb->st.rwin.size, TEST_SESSION_GROWN);
+        e->c.s.tune = 0;
+        t->phase++;
+        return 0;
+    case 3:
+        TEST_SCRIPT_AWAIT(t,
+                          session_send_credit(&a->st) == TEST_SESSION_GROWN &&
+                              session_send_credit(&b->st) == TEST_SESSION_GROWN,
+                          "credit for the grown windows");
+        /* The receiver stops reading and its socket holds little: the sender's DATA queue
+         * decides what goes next. */
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
+        {
+            int small = 16 * 1024;
+            assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
+                             0);
+            assert_int_equal(setsockopt(e->c.s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
+                             0);
+        }
+        e->c.run_of = NULL;
+        e->c.run = e->c.longest_run = 0;
+        e->c.switches = 0;
+        for (i = 0; i < 2; i++) {
+            e->c.accepted[i]->expect = TEST_SESSION_WARM + TEST_SESSION_MIB;
+            e->a[i]->pushed = 0;
+            test_session_push(e->a[i], TEST_SESSION_WARM, TEST_SESSION_MIB, 1);
+        }
+        /* Both have credit for their whole body, and both wait for room, a before b. */
+        assert_true(a->pushed < TEST_SESSION_MIB && b->pushed < TEST_SESSION_MIB);
+        assert_true(e->g.s.out.len >= NGR_SESSION_OUT_DATA);
+        assert_true(a->st.blocked && b->st.blocked);
+        assert_int_equal(e->g.s.nblocked, 2);
+        assert_ptr_equal(TAILQ_FIRST(&e->g.s.blocked), &a->st);
+        t->phase++;
+        return 0;
+    case 4:
+        TEST_SCRIPT_AWAIT(t, e->g.s.want_write, "the sender's output waiting for the socket");
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, LOOP_READ | LOOP_HUP), 0);
+        t->phase++;
+        return 0;
+    case 5:
+        ca = e->c.accepted[0];
+        cb = e->c.accepted[1];
+        TEST_SCRIPT_AWAIT(t, ca->end_calls == 1 && cb->end_calls == 1,
+                          "both bodies with END_STREAM");
+        assert_int_equal(a->pushed, TEST_SESSION_MIB);
+        assert_int_equal(b->pushed, TEST_SESSION_MIB);
+        for (i = 0; i < 2; i++) {
+            struct test_session_stream *cs = e->c.accepted[i];
+            assert_int_equal(cs->got, TEST_SESSION_WARM + TEST_SESSION_MIB);
+            assert_int_equal(cs->bad_bytes, 0);
+            assert_int_equal(cs->after_end, 0);
+            assert_int_equal(cs->resets, 0);
+        }
+        /* The bound: no WINDOW reaches the sender during the bodies (nothing is consumed, and
+         * the session's credit goes back once 2 MiB arrived, with the last frame), so no
+         * on_writable comes but a stream's turn in s->blocked. A turn fills the DATA queue
+         * from its level up to NGR_SESSION_OUT_DATA and no further (the room is counted in
+         * body bytes, the body's start no longer goes with the control frames), and the
+         * stream goes behind the other, which waits there whenever it has body left (its
+         * credit always passes the room). So one stream's bytes between two of the other's
+         * are one turn, at most NGR_SESSION_OUT_DATA; so is the first run, what a's first
+         * call queued, the part the socket took at once included. */
+        assert_true(e->c.longest_run > 0);
+        assert_true(e->c.longest_run <= NGR_SESSION_OUT_DATA);
+        /* Hence the first body to end came in at least TEST_SESSION_MIB / NGR_SESSION_OUT_DATA
+         * runs, with one of the other's between each two. */
+        assert_true(e->c.switches >= 2 * (TEST_SESSION_MIB / NGR_SESSION_OUT_DATA) - 2);
+        assert_false(e->g.closed);
         assert_false(e->c.closed);
         return 1;
     }
@@ -2303,6 +2452,7 @@ static const struct test_session_scripted test_session_scripts[] = {
     {"session window", test_session_session_window_script, 0, NULL, 1, 0},
     {"window growth", test_session_window_growth_script, 0, NULL, 1, 0},
     {"control frames first", test_session_control_first_script, 0, NULL, 1, 0},
+    {"bulk streams take turns", test_session_turns_script, 0, NULL, 1, 0},
     {"shared budget", test_session_shared_budget_script, 0, NULL, 1, 0},
     {"unsent limit follows a near peer", test_session_unsent_script, 2, NULL, 1, 0},
     {"stream reset", test_session_reset_script, 0, NULL, 1, 0},

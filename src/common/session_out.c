@@ -327,6 +327,15 @@ session__out_cap_for_rate(uint64_t bytes_per_s)
                             NGR_SESSION_OUT_DATA_MAX);
 }
 
+/* A limit moving from cur toward target: down at once, up by twice at most per reading, so
+ * one high sample (a fast first hop filling, a burst) does not put megabytes ahead of the
+ * control frames. */
+static size_t
+session_step(size_t cur, size_t target)
+{
+    return target > 2 * cur ? 2 * cur : target;
+}
+
 void
 session__set_unsent(struct session *s, size_t lowat)
 {
@@ -345,7 +354,7 @@ static void
 session_tune_unsent(struct session *s)
 {
     uint64_t now = loop_now(s->loop), rate;
-    size_t lowat, cap;
+    size_t lowat;
 
     if (s->unsent_tuned_ms != 0 && now - s->unsent_tuned_ms < NGR_UNSENT_TUNE_MS)
         return;
@@ -357,15 +366,10 @@ session_tune_unsent(struct session *s)
         rate = 0;
     else if (net_delivery_rate(s->fd, &rate) != 0)
         return;
-    /* Down at once, up by at most twice per reading: one high sample (a fast first hop
-     * filling, a burst) does not put megabytes ahead of the control frames. */
-    lowat = session__unsent_for_rate(rate);
-    if (lowat > 2 * s->unsent_lowat)
-        lowat = 2 * s->unsent_lowat;
+    lowat = session_step(s->unsent_lowat, session__unsent_for_rate(rate));
     if (lowat != s->unsent_lowat)
         session__set_unsent(s, lowat);
-    cap = session__out_cap_for_rate(rate);
-    s->out_cap = cap > 2 * s->out_cap ? 2 * s->out_cap : cap;
+    s->out_cap = session_step(s->out_cap, session__out_cap_for_rate(rate));
 }
 
 /* Writes what is queued: control frames go ahead of DATA (WINDOW, PING and its ACK, REPLY and

@@ -575,6 +575,18 @@ test_session_raw_pair(struct test_session_env *e)
         loop_io_add(e->l, &e->raw.io, sv[1], LOOP_READ | LOOP_HUP, test_session_raw_cb, e), 0);
 }
 
+/* The client stops reading and both socket buffers between gateway and client shrink to
+ * 16 KiB: what the gateway sends next waits in its own queues, where the test can see it. */
+static void
+test_session_stall_receiver(struct test_session_env *e)
+{
+    int small = 16 * 1024;
+
+    assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
+    assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    assert_int_equal(setsockopt(e->c.s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+}
+
 static int
 test_session_ready(struct test_session_env *e)
 {
@@ -971,12 +983,7 @@ test_session_control_first_script(struct test_script *t)
     case 1:
         TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         /* The receiver stops reading; the sender pushes until its output holds DATA. */
-        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
-        {
-            int small = 16 * 1024;
-            assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-            assert_int_equal(setsockopt(e->c.s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-        }
+        test_session_stall_receiver(e);
         e->c.accepted[0]->pattern = 1;
         test_session_push(a, 0, NGR_STREAM_WINDOW, 0);
         t->phase++;
@@ -1074,14 +1081,7 @@ test_session_turns_script(struct test_script *t)
                           "credit for the grown windows");
         /* The receiver stops reading and its socket holds little: the sender's DATA queue
          * decides what goes next. */
-        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
-        {
-            int small = 16 * 1024;
-            assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
-                             0);
-            assert_int_equal(setsockopt(e->c.s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
-                             0);
-        }
+        test_session_stall_receiver(e);
         e->c.run_of = NULL;
         e->c.run = e->c.longest_run = 0;
         e->c.switches = 0;
@@ -1896,16 +1896,23 @@ test_session_unsent_arithmetic(void **state)
  * The rate is read at most every NGR_UNSENT_TUNE_MS, so the body goes on, a MiB at a time,
  * until it is. */
 static void
-test_session_unsent_pump(struct test_session_env *e, size_t *consumed)
+test_session_unsent_consume(struct test_session_env *e, size_t *consumed)
 {
-    struct test_session_stream *a = e->a[0], *cs = e->c.accepted[0];
+    struct test_session_stream *cs = e->c.accepted[0];
 
     if (cs->got > *consumed) {
         session_consumed(&cs->st, cs->got - *consumed);
         *consumed = cs->got;
     }
-    if (a->push_left == 0)
-        test_session_push(a, a->push_off, TEST_SESSION_MIB, 0);
+}
+
+/* The receiver drains what came; the sender starts another MiB once the last has gone. */
+static void
+test_session_unsent_pump(struct test_session_env *e, size_t *consumed)
+{
+    test_session_unsent_consume(e, consumed);
+    if (e->a[0]->push_left == 0)
+        test_session_push(e->a[0], e->a[0]->push_off, TEST_SESSION_MIB, 0);
 }
 
 static int
@@ -1960,10 +1967,7 @@ test_session_unsent_script(struct test_script *t)
         return 0;
     case 4:
         cs = e->c.accepted[0];
-        if (cs->got > consumed) {
-            session_consumed(&cs->st, cs->got - consumed);
-            consumed = cs->got;
-        }
+        test_session_unsent_consume(e, &consumed);
         TEST_SCRIPT_AWAIT(t, a->push_left == 0 && cs->got == a->pushed,
                           "every byte pushed at the receiver");
         assert_int_equal(cs->bad_bytes, 0);

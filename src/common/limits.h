@@ -29,6 +29,15 @@
  * Always doubling, a 256 MiB download over 200 ms at 1 Gbit/s spent a third of its time
  * growing (0.64x plain TCP) */
 #define NGR_WINDOW_GROWTH 64
+/* A new stream starts with the window the session's earlier streams showed they needed, if
+ * that is more than NGR_STREAM_WINDOW (window_open_size; granted by WINDOW after OPEN, paid from
+ * the budgets): the largest an ended or growing stream's window reached, and toward a near
+ * peer the body it received, up to NGR_STREAM_WINDOW_NEAR. On loopback 256 KiB stopped every
+ * 1 MiB response three times for credit (paused transfers, held-back copies); across a WAN a
+ * fresh 256 KiB window costs each new download its first round trip. */
+#define NGR_STREAM_WINDOW_NEAR (1024 * 1024)     /* bytes */
+#define NGR_STREAM_WINDOW_OPEN_MAX (4 * 1024 * 1024) /* bytes: the most a new stream starts with */
+#define NGR_WINDOW_LEARNED_HALF_MS 10000 /* ms: what was learned halves this often */
 #define NGR_WINDOW_IDLE_MS 2000 /* ms without DATA on a stream: its window shrinks back */
 #define NGR_RTT_PROBE_MS 1000   /* ms: the round trip is measured again this often while tuning */
 /* bytes: credit goes back once a quarter of the window is drained, or this much, if less: a

@@ -28,6 +28,7 @@ static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opa
 static void session_on_flush(void *arg);
 static void session_reap(void *arg);
 static void session_all_writable(struct session *s);
+static void session_return_credit(struct session *s, struct stream *st);
 
 int
 session_init(struct session *s, struct loop *l, int fd, int gateway,
@@ -222,7 +223,11 @@ session_send_head(struct stream *st, uint8_t type, uint8_t flags, const struct f
 int
 session_send_open(struct stream *st, uint8_t flags, const struct frame_head *h)
 {
-    return session_send_head(st, FRAME_OPEN, flags, h);
+    int rc = session_send_head(st, FRAME_OPEN, flags, h);
+
+    if (rc == 0)
+        session_return_credit(st->sess, st); /* the window it starts with, if above the initial */
+    return rc;
 }
 
 int
@@ -302,6 +307,69 @@ session_charge_stream(struct session *s, int force)
     return 0;
 }
 
+/* st's window grows by n bytes, paid from the budgets (the caller made sure they have room),
+ * and the session window with it; both go to the peer as credit with the next returns. */
+static void
+session_grow(struct session *s, struct stream *st, uint32_t n)
+{
+    if (n == 0)
+        return;
+    s->budget.used += n;
+    if (s->shared != NULL)
+        s->shared->used += n;
+    st->rwin.size += n;
+    st->recv_grown += n;
+    s->local_session_window += n;
+    s->recv_grown += n;
+}
+
+/* What a stream showed its session about the windows new streams need (need bytes), kept
+ * unless an earlier lesson, halved by its age, says more. */
+static void
+session_learn(struct session *s, uint32_t need)
+{
+    uint64_t now = loop_now(s->loop);
+
+    if (need > NGR_STREAM_WINDOW_OPEN_MAX)
+        need = NGR_STREAM_WINDOW_OPEN_MAX;
+    if (need <= s->local_stream_window ||
+        need < window_open_size(0, s->open_window, now - s->open_window_ms))
+        return;
+    s->open_window = need;
+    s->open_window_ms = now;
+}
+
+/* A new stream starts with the window its session's earlier streams needed
+ * (window_open_size): the part above the initial window is granted as growth, sent by WINDOW
+ * once the peer knows the stream, and paid from a quarter of what the budgets have free (of
+ * the shared budget, of what is free above its half), so such grants never take the room that
+ * other streams' initial windows need. */
+static void
+session_grant_open(struct session *s, struct stream *st)
+{
+    uint64_t room, now = loop_now(s->loop);
+    uint32_t extra;
+
+    if (!s->tune || s->open_window <= st->rwin.base)
+        return;
+    extra = window_open_size(st->rwin.base, s->open_window, now - s->open_window_ms) -
+            st->rwin.base;
+    room = window_budget_room(&s->budget);
+    if (s->shared != NULL) {
+        uint64_t free = window_budget_room(s->shared), half = s->shared->limit / 2;
+
+        free = free > half ? free - half : 0;
+        if (free < room)
+            room = free;
+    }
+    room /= 4;
+    if (room > 0x7fffffffu - s->local_session_window)
+        room = 0x7fffffffu - s->local_session_window;
+    if (extra > room)
+        extra = (uint32_t)room;
+    session_grow(s, st, extra);
+}
+
 static void
 session_stream_add(struct session *s, struct stream *st, uint32_t id, const struct stream_ops *ops,
                    void *owner)
@@ -316,9 +384,11 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     st->recv_consumed = 0;
     st->recv_grown = 0;
     st->data_sent = 0;
+    st->data_received = 0;
     st->data_in_out = 0;
     st->blocked = 0;
     recv_window_init(&st->rwin, s->local_stream_window, loop_clock_us());
+    session_grant_open(s, st);
     st->last_data_ms = loop_now(s->loop);
     /* The round trip that tuning its window needs, measured as the stream starts (again after
      * NGR_RTT_PROBE_MS, while streams come). */
@@ -351,6 +421,7 @@ session_stream_accept(struct session *s, struct stream *st, uint32_t id,
     s->peer_max_id = id;
     (void)session_charge_stream(s, 1);
     session_stream_add(s, st, id, ops, owner);
+    session_return_credit(s, st); /* the window it starts with, if above the initial one */
     return 0;
 }
 
@@ -369,6 +440,11 @@ session_stream_detach(struct stream *st)
         st->blocked = 0;
     }
     st->sess = NULL;
+    /* Toward a near peer, a body larger than the initial window waited for credit: the next
+     * streams start with a window that holds it. */
+    if (session__near(s) && st->data_received > st->rwin.base)
+        session_learn(s, st->data_received < NGR_STREAM_WINDOW_NEAR ? (uint32_t)st->data_received
+                                                                   : NGR_STREAM_WINDOW_NEAR);
     /* Its window goes back to the budgets, and what it grew comes off the session window. */
     session_give_budget(s, st->rwin.size);
     s->recv_excess += st->rwin.size - st->rwin.base;
@@ -458,13 +534,8 @@ session_tune(struct session *s, struct stream *st, uint32_t n)
         session_probe_rtt(s);
     if (grow == 0)
         return;
-    s->budget.used += grow;
-    if (s->shared != NULL)
-        s->shared->used += grow;
-    st->rwin.size += grow;
-    st->recv_grown += grow;
-    s->local_session_window += grow;
-    s->recv_grown += grow;
+    session_grow(s, st, grow);
+    session_learn(s, st->rwin.size);
 }
 
 void
@@ -570,6 +641,7 @@ session_dispatch(struct session *s, const struct frame *f)
             return 0;
         }
         st->recv_outstanding += f->length;
+        st->data_received += f->length;
         if (loop_now(s->loop) - st->last_data_ms >= NGR_WINDOW_IDLE_MS && st->rwin.size > st->rwin.base)
             recv_window_idle(&st->rwin, loop_clock_us());
         st->last_data_ms = loop_now(s->loop);

@@ -50,6 +50,7 @@ struct stream {
     struct recv_window rwin;      /* how much the peer may send (window.h) */
     uint64_t last_data_ms;        /* the last DATA received: idle windows shrink */
     uint64_t data_sent;           /* body bytes sent */
+    uint64_t data_received;       /* body bytes received */
     int data_in_out;              /* some of them went to the DATA queue (session_send_data) */
     TAILQ_ENTRY(stream) blocked_entry; /* in sess->blocked while blocked is set */
     int blocked;                  /* had credit but no room in the output: woken as it drains */
@@ -104,6 +105,8 @@ struct session {
     uint32_t recv_excess;      /* session window still to give up (streams shrank or ended) */
     int tune;                  /* receive windows grow (1, the default) or stay as offered */
     struct window_budget budget;  /* this session's stream windows */
+    uint32_t open_window;         /* what earlier streams needed: new ones start there */
+    uint64_t open_window_ms;      /* when that was learned (it halves with age) */
     struct window_budget *shared; /* the whole process's, or NULL */
 
     struct stream *streams; /* uthash by id */

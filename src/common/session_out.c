@@ -336,6 +336,12 @@ session_step(size_t cur, size_t target)
     return target > 2 * cur ? 2 * cur : target;
 }
 
+int
+session__near(const struct session *s)
+{
+    return s->min_rtt_us != 0 && s->min_rtt_us <= NGR_UNSENT_NEAR_US;
+}
+
 void
 session__set_unsent(struct session *s, size_t lowat)
 {
@@ -362,7 +368,7 @@ session_tune_unsent(struct session *s)
     /* Only a near peer's rate is read from our socket: across a WAN the rate the kernel sees
      * can be a first hop's (a local proxy filling, samples of hundreds of MB/s on a
      * 100 Mbit/s path), and the limits stay at their least, which fills any such link. */
-    if (s->min_rtt_us == 0 || s->min_rtt_us > NGR_UNSENT_NEAR_US)
+    if (!session__near(s))
         rate = 0;
     else if (net_delivery_rate(s->fd, &rate) != 0)
         return;

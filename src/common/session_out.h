@@ -21,6 +21,9 @@ size_t session__unsent_for_rate(uint64_t bytes_per_s);
 /* The DATA queue's cap for that rate: NGR_SESSION_OUT_DATA_US of it, within
  * NGR_SESSION_OUT_DATA and NGR_SESSION_OUT_DATA_MAX. */
 size_t session__out_cap_for_rate(uint64_t bytes_per_s);
+/* Whether s's peer is near (loopback, a LAN): its least PING round trip is known and at most
+ * NGR_UNSENT_NEAR_US. */
+int session__near(const struct session *s);
 /* Sets s's unsent limit to lowat (nothing to do on a socketpair, which has no such option). */
 void session__set_unsent(struct session *s, size_t lowat);
 

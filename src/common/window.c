@@ -89,3 +89,14 @@ recv_window_forfeit(struct recv_window *w, uint32_t n)
     w->size -= cut;
     return cut;
 }
+
+uint32_t
+window_open_size(uint32_t base, uint32_t learned, uint64_t age_ms)
+{
+    uint64_t halvings = age_ms / NGR_WINDOW_LEARNED_HALF_MS;
+    uint32_t w = halvings >= 32 ? 0 : learned >> halvings;
+
+    if (w > NGR_STREAM_WINDOW_OPEN_MAX)
+        w = NGR_STREAM_WINDOW_OPEN_MAX;
+    return w > base ? w : base;
+}

@@ -28,6 +28,12 @@ void window_budget_give(struct window_budget *b, uint64_t n);
 /* Bytes still free (0 when spent). */
 uint64_t window_budget_room(const struct window_budget *b);
 
+/* The window a new stream of a session starts with, in bytes: learned (what earlier streams
+ * needed: the size a window grew to, or toward a near peer the body a stream received),
+ * halved for every NGR_WINDOW_LEARNED_HALF_MS of age_ms, at least base and at most
+ * NGR_STREAM_WINDOW_OPEN_MAX. */
+uint32_t window_open_size(uint32_t base, uint32_t learned, uint64_t age_ms);
+
 /* The receive side of one stream's window. */
 struct recv_window {
     uint32_t size;     /* bytes the peer may have sent and not had returned */

@@ -613,11 +613,7 @@ test_session_open(struct test_session_env *e, struct test_session_side *d, const
     head.client_addr = frame_str_c("203.0.113.9");
     head.scheme = frame_str_c("http");
     head.host = frame_str_c("app.example.test");
-    assert_int_equal(
-        session_queue(&d->s, test_session_area,
-                      frame_open_encode(test_session_area, NGR_SCRATCH_LEN, ts->st.id, 0, &head),
-                      0),
-        0);
+    assert_int_equal(session_send_open(&ts->st, 0, &head), 0);
     return ts;
 }
 
@@ -864,6 +860,7 @@ test_session_window_growth_script(struct test_script *t)
         a->writable = 0;
         session_consumed(&cs->st, NGR_STREAM_WINDOW);
         assert_int_equal(cs->st.rwin.size, 2 * NGR_STREAM_WINDOW);
+        assert_int_equal(e->c.s.open_window, 2 * NGR_STREAM_WINDOW); /* the next streams' start */
         assert_int_equal(e->c.s.local_session_window, NGR_SESSION_WINDOW + NGR_STREAM_WINDOW);
         assert_int_equal(e->c.s.budget.used, 2 * NGR_STREAM_WINDOW);
         t->phase++;
@@ -1906,6 +1903,116 @@ test_session_unsent_consume(struct test_session_env *e, size_t *consumed)
     }
 }
 
+
+/* New streams start with the window earlier streams of the session needed: toward a near peer,
+ * the body a stream received past its initial window; granted by WINDOW after the OPEN (an
+ * accepted stream's at once, an opened one's behind its OPEN), from a quarter of the budget's
+ * room, and forgotten as it ages. A far peer learns nothing from a body alone. */
+#define TEST_SESSION_LEARNED (NGR_STREAM_WINDOW + NGR_STREAM_WINDOW / 2)
+
+static int
+test_session_open_window_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *a = e->a[0], *cs;
+    size_t k = e->c.naccepted;
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->a[0] = test_session_open(e, &e->g, "/far");
+        t->phase++;
+        return 0;
+    case 1:
+    case 5:
+        /* A body of one and a half initial windows, then the receiver ends the stream. */
+        TEST_SCRIPT_AWAIT(t, k == (t->phase == 1 ? 1u : 2u), "the OPEN accepted");
+        cs = e->c.accepted[k - 1];
+        cs->pattern = 1;
+        assert_int_equal(cs->st.rwin.size, NGR_STREAM_WINDOW);
+        test_session_push(a, 0, NGR_STREAM_WINDOW, 0);
+        t->phase++;
+        return 0;
+    case 2:
+    case 6:
+        cs = e->c.accepted[k - 1];
+        TEST_SCRIPT_AWAIT(t, cs->got == NGR_STREAM_WINDOW, "the first window of the body");
+        a->writable = 0;
+        e->c.s.srtt_us = 0; /* no round trip, no growth: only the body can teach */
+        session_consumed(&cs->st, NGR_STREAM_WINDOW);
+        assert_int_equal(cs->st.rwin.size, NGR_STREAM_WINDOW);
+        t->phase++;
+        return 0;
+    case 3:
+    case 7:
+        TEST_SCRIPT_AWAIT(t, a->writable > 0, "credit for the drained window");
+        test_session_push(a, NGR_STREAM_WINDOW, NGR_STREAM_WINDOW / 2, 1);
+        t->phase++;
+        return 0;
+    case 4:
+    case 8:
+        cs = e->c.accepted[k - 1];
+        TEST_SCRIPT_AWAIT(t, cs->end_calls == 1, "the whole body");
+        assert_int_equal(cs->got, TEST_SESSION_LEARNED);
+        assert_int_equal(cs->bad_bytes, 0);
+        /* The least round trip, as the PINGs would have measured it on each path. */
+        e->c.s.min_rtt_us = t->phase == 4 ? 10 * 1000 : 100;
+        session_stream_end(&cs->st, FRAME_CODE_NONE, NULL);
+        if (t->phase == 4) {
+            assert_int_equal(e->c.s.open_window, 0); /* far: nothing learned */
+            e->a[0] = test_session_open(e, &e->g, "/near");
+        } else {
+            assert_int_equal(e->c.s.open_window, TEST_SESSION_LEARNED);
+            e->a[1] = test_session_open(e, &e->g, "/after");
+        }
+        t->phase++;
+        return 0;
+    case 9:
+        /* The next stream starts with the body's size: credit for it reaches the sender. */
+        TEST_SCRIPT_AWAIT(t, k == 3 && e->a[1]->st.send_credit == TEST_SESSION_LEARNED,
+                          "the third stream's grant");
+        cs = e->c.accepted[2];
+        assert_int_equal(cs->st.rwin.size, TEST_SESSION_LEARNED);
+        assert_int_equal(cs->st.rwin.base, NGR_STREAM_WINDOW);
+        /* A budget with little room grants a quarter of what is left after the stream's own
+         * initial window. */
+        e->c.s.budget.limit = e->c.s.budget.used + NGR_STREAM_WINDOW + 4 * 4096;
+        e->a[2] = test_session_open(e, &e->g, "/tight");
+        t->phase++;
+        return 0;
+    case 10:
+        TEST_SCRIPT_AWAIT(t, k == 4 && e->a[2]->st.send_credit == NGR_STREAM_WINDOW + 4096,
+                          "the fourth stream's smaller grant");
+        assert_int_equal(e->c.accepted[3]->st.rwin.size, NGR_STREAM_WINDOW + 4096);
+        e->c.s.budget.limit = NGR_SESSION_BUDGET;
+        /* A lesson older than NGR_WINDOW_LEARNED_HALF_MS is worth half: less than the initial
+         * window here, so no grant. */
+        e->c.s.open_window_ms = loop_now(e->l) - NGR_WINDOW_LEARNED_HALF_MS;
+        e->a[3] = test_session_open(e, &e->g, "/old");
+        t->phase++;
+        return 0;
+    case 11:
+        TEST_SCRIPT_AWAIT(t, k == 5, "the fifth OPEN accepted");
+        assert_int_equal(e->c.accepted[4]->st.rwin.size, NGR_STREAM_WINDOW);
+        /* The opening side grants too, behind its OPEN: the peer would refuse a WINDOW for a
+         * stream it does not know yet. */
+        e->g.s.open_window = 2 * NGR_STREAM_WINDOW;
+        e->g.s.open_window_ms = loop_now(e->l);
+        e->a[4] = test_session_open(e, &e->g, "/granted");
+        assert_int_equal(e->a[4]->st.rwin.size, 2 * NGR_STREAM_WINDOW);
+        t->phase++;
+        return 0;
+    case 12:
+        TEST_SCRIPT_AWAIT(t, k == 6 && e->c.accepted[5]->st.send_credit == 2 * NGR_STREAM_WINDOW,
+                          "the opened stream's grant at its peer");
+        assert_false(e->c.closed);
+        assert_false(e->g.closed);
+        assert_int_equal(e->a[3]->st.send_credit, NGR_STREAM_WINDOW);
+        return 1;
+    }
+    return -1;
+}
+
 /* The receiver drains what came; the sender starts another MiB once the last has gone. */
 static void
 test_session_unsent_pump(struct test_session_env *e, size_t *consumed)
@@ -1940,7 +2047,9 @@ test_session_unsent_script(struct test_script *t)
     case 1:
         TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
         e->c.accepted[0]->pattern = 1;
-        tuned_at = e->g.s.unsent_tuned_ms;
+        /* The next write reads the rate (else a reading is due 100 ms after the handshake's,
+         * and a fast transfer may be over by then). */
+        e->g.s.unsent_tuned_ms = tuned_at = 0;
         test_session_push(a, 0, TEST_SESSION_MIB, 0);
         t->phase++;
         return 0;
@@ -1951,6 +2060,9 @@ test_session_unsent_script(struct test_script *t)
         assert_int_equal(e->g.s.unsent_lowat, NGR_UNSENT_MIN);
         assert_int_equal(e->g.s.out_cap, NGR_SESSION_OUT_DATA);
         e->g.s.min_rtt_us = 1; /* near */
+        e->g.s.unsent_tuned_ms = 0; /* read again at the next write, and there is one */
+        if (a->push_left == 0)
+            test_session_push(a, a->pushed, TEST_SESSION_MIB, 0);
         t->phase++;
         return 0;
     case 3:
@@ -2458,6 +2570,8 @@ static const struct test_session_scripted test_session_scripts[] = {
     {"control frames first", test_session_control_first_script, 0, NULL, 1, 0},
     {"bulk streams take turns", test_session_turns_script, 0, NULL, 1, 0},
     {"shared budget", test_session_shared_budget_script, 0, NULL, 1, 0},
+    {"new streams start with what earlier ones needed", test_session_open_window_script, 0, NULL,
+     1, 0},
     {"unsent limit follows a near peer", test_session_unsent_script, 2, NULL, 1, 0},
     {"stream reset", test_session_reset_script, 0, NULL, 1, 0},
     {"closed id dropped", test_session_closed_id_script, 0, NULL, 1, 0},

@@ -131,6 +131,25 @@ test_window_idle_shrinks_back(void **state)
     assert_int_equal(w.excess, 0);
 }
 
+/* What a new stream starts with: the lesson, halved per NGR_WINDOW_LEARNED_HALF_MS of age,
+ * never under the initial window nor over NGR_STREAM_WINDOW_OPEN_MAX. */
+static void
+test_window_open_size(void **state)
+{
+    const uint32_t base = NGR_STREAM_WINDOW;
+
+    (void)state;
+    assert_int_equal(window_open_size(base, 0, 0), base);
+    assert_int_equal(window_open_size(base, base / 2, 0), base);
+    assert_int_equal(window_open_size(base, 3 * base, 0), 3 * base);
+    assert_int_equal(window_open_size(base, 3 * base, NGR_WINDOW_LEARNED_HALF_MS - 1), 3 * base);
+    assert_int_equal(window_open_size(base, 4 * base, NGR_WINDOW_LEARNED_HALF_MS), 2 * base);
+    assert_int_equal(window_open_size(base, 4 * base, 3 * NGR_WINDOW_LEARNED_HALF_MS), base);
+    assert_int_equal(window_open_size(base, NGR_STREAM_WINDOW_MAX, 0), NGR_STREAM_WINDOW_OPEN_MAX);
+    assert_int_equal(window_open_size(base, UINT32_MAX, UINT64_MAX), base);
+    assert_int_equal(window_open_size(0, 8 * base, 40 * (uint64_t)NGR_WINDOW_LEARNED_HALF_MS), 0);
+}
+
 static void
 test_window_budget(void **state)
 {
@@ -160,6 +179,7 @@ main(void)
         cmocka_unit_test(test_window_slow_reader_does_not_grow),
         cmocka_unit_test(test_window_growth_within_room),
         cmocka_unit_test(test_window_idle_shrinks_back),
+        cmocka_unit_test(test_window_open_size),
         cmocka_unit_test(test_window_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@ RUNTIME_PKGS = [("wrk", "/usr/bin/wrk"), ("nginx", "/usr/sbin/nginx"),
                 ("openssh-server", "/usr/sbin/sshd"), ("openssh-client", "/usr/bin/ssh"),
                 ("curl", "/usr/bin/curl")]
 BUILD_PKGS = ["meson", "ninja-build", "pkg-config", "libmicrohttpd-dev", "libcurl4-gnutls-dev",
+              "libgnutls28-dev",
               "libjansson-dev", "uuid-dev", "uthash-dev"]
 
 

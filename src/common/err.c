@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int
 err_set(struct ngr_err *err, int code, const char *fmt, ...)
@@ -26,7 +27,9 @@ err_prefix(struct ngr_err *err, const char *prefix)
     if (err == NULL)
         return NGR_EINVAL;
     snprintf(copy, sizeof(copy), "%s", err->msg);
-    snprintf(err->msg, sizeof(err->msg), "%.64s: %.180s", prefix, copy);
+    /* The prefix (a path, a key) gets up to half, the message what is left. */
+    snprintf(err->msg, sizeof(err->msg), "%.128s: %.*s", prefix,
+             (int)(sizeof(err->msg) - 3 - strnlen(prefix, 128)), copy);
     return err->code;
 }
 

@@ -48,6 +48,11 @@
 #define NGR_MAX_MESSAGE 256                 /* bytes: human text in ERROR, RST, GOAWAY */
 #define NGR_MAX_SUBDOMAIN 63                /* bytes: one DNS label */
 
+/* Client tokens (auth_tokens.c). */
+#define NGR_TOKEN_MAX 256                  /* bytes in one token */
+#define NGR_TOKENS_FILE_MAX (1024 * 1024)  /* bytes: a larger --auth-tokens file is refused */
+#define NGR_TOKEN_NAMES_MAX 64             /* name patterns after one token */
+
 /* Session health. */
 #define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */
 #define NGR_DEAD_AFTER_MS 30000 /* ms without any byte from the peer: session dead */

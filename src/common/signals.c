@@ -1,4 +1,4 @@
-/* signals.c: termination signals through a signalfd on the loop; see signals.h. */
+/* signals.c: termination and reload signals through a signalfd on the loop; see signals.h. */
 #include "signals.h"
 
 #include <errno.h>
@@ -30,6 +30,7 @@ signals_start(struct signals *s, struct loop *l, signals_cb cb, void *arg, struc
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     s->fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s->fd < 0)

@@ -1,5 +1,6 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
+#include "readfile.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -164,6 +165,12 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->token, sizeof(c->token), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "auth_tokens")) {
+        if (strlen(value) >= sizeof(c->auth_tokens))
+            return err_set(err, NGR_EINVAL, "auth_tokens: path too long");
+        snprintf(c->auth_tokens, sizeof(c->auth_tokens), "%s", value);
+        return 0;
+    }
     if (config_key_is(key, "ports_file")) {
         if (strlen(value) >= sizeof(c->ports_file))
             return err_set(err, NGR_EINVAL, "ports_file: path too long");
@@ -297,31 +304,15 @@ config_parse(struct server_config *c, const char *text, size_t len, struct ngr_e
 int
 config_load(struct server_config *c, const char *path, struct ngr_err *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    ssize_t n;
-    int fd, rc;
+    char *text;
+    size_t len;
+    int rc = readfile(path, CONFIG_MAX_FILE, &text, &len, err);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(err, NGR_ESYS, "open %s: %s", path, strerror(errno));
-    text = malloc(CONFIG_MAX_FILE + 1);
-    if (text == NULL) {
-        close(fd);
-        return err_set(err, NGR_ENOMEM, "config %s: out of memory", path);
-    }
-    while ((n = read(fd, text + len, CONFIG_MAX_FILE + 1 - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    if (n < 0) {
-        rc = err_set(err, NGR_ESYS, "read %s: %s", path, strerror(errno));
-    } else if (len > CONFIG_MAX_FILE) {
-        rc = err_set(err, NGR_ELIMIT, "config %s: larger than %d bytes", path, CONFIG_MAX_FILE);
-    } else {
-        rc = config_parse(c, text, len, err);
-        if (rc != 0)
-            err_prefix(err, path);
-    }
+    if (rc != 0)
+        return rc;
+    rc = config_parse(c, text, len, err);
+    if (rc != 0)
+        err_prefix(err, path);
     free(text);
     return rc;
 }

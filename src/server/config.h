@@ -22,7 +22,8 @@ struct server_config {
     struct net_addr admin_addr;
     unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
-    char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect */
+    char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */
+    char auth_tokens[CONFIG_PATH_LEN]; /* a tokens file (auth_tokens.h); empty: none */
     char ports_file[CONFIG_PATH_LEN];
     enum log_level log_level;
     unsigned tcp_port_low;  /* TCP tunnels get public ports from this range; 0: off */

@@ -26,20 +26,62 @@ struct ctl_conn {
     int hello_done;
     struct tunnel *tunnel;           /* one per session for now; the protocol allows more */
     struct loop_timer bind_deadline; /* HELLO and BIND must both arrive in time */
+    int has_token;                   /* the gateway asked for a token and this one was valid */
+    uint8_t token[AUTH_TOKEN_DIGEST]; /* its digest: a reload looks it up again */
+    char token_id[sizeof(((struct auth_token *)0)->id)]; /* for logs */
 };
 
 static const struct session_handler control_handler;
+static void control_refuse_bind(struct ctl_conn *c, uint32_t handle, uint32_t code,
+                                const char *msg);
 
-/* A constant-time comparison, so a token cannot be guessed byte by byte from timings. */
+/* Checks HELLO's token against the gateway's (auth_tokens.c compares digests in constant
+ * time). Returns 1, or 0 with the session closed and the reason sent to the client. The token
+ * itself is never logged. */
 static int
-control_token_ok(const char *want, struct frame_str got)
+control_check_token(struct ctl_conn *c, struct frame_str tok)
 {
-    size_t n = strlen(want), i;
-    unsigned char diff = (unsigned char)(n != got.len);
+    const struct auth_token *t;
 
-    for (i = 0; i < n; i++)
-        diff |= (unsigned char)(want[i] ^ (i < got.len ? got.p[i] : 0));
-    return diff == 0;
+    if (!c->srv->tokens.active)
+        return 1;
+    if (tok.len == 0) {
+        log_info("control %s: refused: no token", c->peer);
+        session_close(&c->sess, FRAME_CODE_AUTH,
+                      "authentication required: this gateway asks for a token "
+                      "(ngrnotok --token TOKEN, or set NGRNOTOK_TOKEN)");
+        return 0;
+    }
+    auth_token_digest(tok.p, tok.len, c->token);
+    t = auth_tokens_find(&c->srv->tokens, c->token);
+    if (t == NULL) {
+        log_info("control %s: refused: wrong token", c->peer);
+        session_close(&c->sess, FRAME_CODE_AUTH,
+                      "authentication failed: the token is not valid for this gateway");
+        return 0;
+    }
+    c->has_token = 1;
+    snprintf(c->token_id, sizeof(c->token_id), "%s", t->id);
+    return 1;
+}
+
+/* 1 if c's token may bind name; else refuses the BIND (handle) and returns 0. */
+static int
+control_name_allowed(struct ctl_conn *c, uint32_t handle, const char *name)
+{
+    const struct auth_token *t;
+    char msg[NGR_MAX_MESSAGE];
+
+    if (!c->has_token)
+        return 1;
+    t = auth_tokens_find(&c->srv->tokens, c->token);
+    if (t != NULL && auth_token_allows(t, name))
+        return 1;
+    snprintf(msg, sizeof(msg), "name '%s' is not allowed for this token%s", name,
+             t != NULL && t->names != NULL ? "; ask the gateway's operator which names it may bind"
+                                           : "");
+    control_refuse_bind(c, handle, FRAME_CODE_AUTH, msg);
+    return 0;
 }
 
 static int
@@ -65,10 +107,8 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
         session_close(&c->sess, FRAME_CODE_PROTOCOL, "%s", why.msg);
         return 0;
     }
-    if (c->srv->cfg.token[0] != '\0' && !control_token_ok(c->srv->cfg.token, h.token)) {
-        session_close(&c->sess, FRAME_CODE_AUTH, "authentication failed: wrong or missing token");
+    if (!control_check_token(c, h.token))
         return 0;
-    }
     session_set_peer(&c->sess, &h);
     session_local_hello(&c->sess, &mine);
     mine.agent = frame_str_c("ngrnotokd/" NGR_VERSION);
@@ -166,7 +206,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         if (!config_valid_label(b.subdomain.p, b.subdomain.len)) {
             log_escape(esc, sizeof(esc), b.subdomain.p, b.subdomain.len);
             snprintf(msg, sizeof(msg),
-                     "invalid subdomain \"%s\": use 1-63 lowercase letters, digits or '-', "
+                     "invalid subdomain '%s': use 1-63 lowercase letters, digits or '-', "
                      "not starting or ending with '-'",
                      esc);
             control_refuse_bind(c, b.handle, FRAME_CODE_NAME_INVALID, msg);
@@ -179,6 +219,8 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         uuid_generate_random(u);
         uuid_unparse_lower(u, name);
     }
+    if (!control_name_allowed(c, b.handle, name))
+        return 0;
     t = control_tunnel_new(c, &b);
     if (t == NULL)
         return 0;
@@ -190,7 +232,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s:%u", name, c->srv->cfg.domain,
                  port);
     if (tunnel_table_add(&c->srv->tunnels, t) != 0) {
-        snprintf(msg, sizeof(msg), "subdomain \"%s\" is already in use", name);
+        snprintf(msg, sizeof(msg), "subdomain '%s' is already in use", name);
         tunnel_free(t);
         control_refuse_bind(c, b.handle, FRAME_CODE_NAME_TAKEN, msg);
         return 0;
@@ -303,6 +345,50 @@ control_start(struct server *srv, struct ngr_err *err)
     if (fd < 0)
         return fd;
     return listener_start(&srv->control, srv->loop, fd, "control", control_on_accept, srv, err);
+}
+
+void
+control_reload_tokens(struct server *srv)
+{
+    struct ctl_conn *c;
+    struct ngr_err err;
+    size_t closed = 0;
+
+    if (srv->cfg.auth_tokens[0] == '\0') {
+        log_info("SIGHUP: no auth_tokens file to re-read");
+        return;
+    }
+    if (auth_tokens_load(&srv->tokens, srv->cfg.auth_tokens, &err) != 0) {
+        log_warn("SIGHUP: %s; the tokens in use are kept", err.msg);
+        return;
+    }
+    /* A session whose token is gone, or whose tunnel's name the token no longer allows, is
+     * closed and told why; every other tunnel stays up. */
+    TAILQ_FOREACH(c, &srv->conns, entry)
+    {
+        const struct auth_token *t;
+
+        if (!c->has_token || c->sess.closing)
+            continue;
+        t = auth_tokens_find(&srv->tokens, c->token);
+        if (t == NULL) {
+            log_info("control %s: token %s removed from %s: closing its session", c->peer,
+                     c->token_id, srv->cfg.auth_tokens);
+            session_close(&c->sess, FRAME_CODE_AUTH,
+                          "token revoked: the gateway's operator removed it");
+            closed++;
+        } else if (c->tunnel != NULL && c->tunnel->subdomain[0] != '\0' &&
+                   !auth_token_allows(t, c->tunnel->subdomain)) {
+            log_info("control %s: token %s may no longer bind %s: closing its session", c->peer,
+                     c->token_id, c->tunnel->subdomain);
+            session_close(&c->sess, FRAME_CODE_AUTH,
+                          "name '%s' is no longer allowed for this token",
+                          c->tunnel->subdomain);
+            closed++;
+        }
+    }
+    log_info("SIGHUP: %zu token(s) from %s; %zu session(s) closed", srv->tokens.n,
+             srv->cfg.auth_tokens, closed);
 }
 
 void

@@ -11,5 +11,9 @@
 NGR_MUST_CHECK int control_start(struct server *srv, struct ngr_err *err);
 /* Sends GOAWAY to every client and closes the listener; sessions end at the turn's end. */
 void control_stop(struct server *srv);
+/* SIGHUP: re-reads the tokens file (kept as it was if the file is bad, with a warning), and
+ * closes, telling each client why, the sessions whose token is gone or no longer allows their
+ * tunnel's name. */
+void control_reload_tokens(struct server *srv);
 
 #endif

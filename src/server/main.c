@@ -46,6 +46,9 @@ main_usage(FILE *f)
             "                               range (default: off)\n"
             "      --tcp-addr HOST          where TCP tunnels listen (default 127.0.0.1)\n"
             "      --token TOKEN            clients must present this token (default: none)\n"
+            "      --auth-tokens FILE       clients must present one of the tokens in FILE, one\n"
+            "                               per line, each optionally followed by the names it\n"
+            "                               may bind (tok1 myapp,staging-*); re-read on SIGHUP\n"
             "      --ports-file FILE        after binding, write control=, http=, admin= lines\n"
             "                               with the bound addresses (useful with port 0)\n"
             "      --session-budget SIZE    memory one tunnel's streams may buffer, which\n"
@@ -59,7 +62,7 @@ main_usage(FILE *f)
             "  -V, --version                show the version and exit\n"
             "\n"
             "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
-            "gateway, telling connected clients first.\n");
+            "gateway, telling connected clients first; SIGHUP re-reads the tokens file.\n");
 }
 
 /* A command-line mistake: say which option, point to --help, exit 2. */
@@ -95,6 +98,7 @@ static const struct option main_options[] = {
     {"tcp-addr", required_argument, NULL, 10},
     {"session-budget", required_argument, NULL, 11},
     {"gateway-budget", required_argument, NULL, 12},
+    {"auth-tokens", required_argument, NULL, 13},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -105,6 +109,7 @@ static const char *const main_keys[] = {
     [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
     [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
+    [13] = "auth_tokens",
 };
 
 static void
@@ -162,6 +167,7 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 10:
         case 11:
         case 12:
+        case 13:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':
@@ -216,11 +222,36 @@ main_write_ports(struct server *srv)
         fatal("ports file %s: %s", srv->cfg.ports_file, strerror(errno));
 }
 
+/* The tokens clients must present: the file's, else the one --token, else none. */
+static int
+main_load_tokens(struct server *srv, struct ngr_err *err)
+{
+    if (srv->cfg.auth_tokens[0] != '\0') {
+        if (auth_tokens_load(&srv->tokens, srv->cfg.auth_tokens, err) != 0)
+            return err_prefix(err, "auth_tokens");
+        if (srv->tokens.n == 0)
+            log_warn("auth_tokens %s lists no token: no client can connect",
+                     srv->cfg.auth_tokens);
+        if (srv->cfg.token[0] != '\0')
+            log_warn("both token and auth_tokens are set: token is ignored; list it in %s",
+                     srv->cfg.auth_tokens);
+        return 0;
+    }
+    if (srv->cfg.token[0] != '\0')
+        return auth_tokens_single(&srv->tokens, srv->cfg.token, err) != 0 ? err_prefix(err, "--token")
+                                                                       : 0;
+    return 0;
+}
+
 static void
 main_on_signal(void *arg, int signo)
 {
     struct server *srv = arg;
 
+    if (signo == SIGHUP) {
+        control_reload_tokens(srv);
+        return;
+    }
     log_info("signal %d: shutting down", signo);
     control_stop(srv);
     loop_stop(srv->loop);
@@ -255,6 +286,9 @@ main(int argc, char **argv)
     if (srv.loop == NULL)
         fatal("epoll_create1: %s", strerror(errno));
     heap_trim_init(&srv.trim, srv.loop, NULL);
+    auth_tokens_init(&srv.tokens);
+    if (main_load_tokens(&srv, &err) != 0)
+        fatal("%s", err.msg);
     if (control_start(&srv, &err) != 0)
         fatal("control listener: %s", err.msg);
     if (public_http_start(&srv, &err) != 0)
@@ -276,6 +310,7 @@ main(int argc, char **argv)
     admin_api_stop(&srv);
     signals_stop(&sig);
     heap_trim_stop(&srv.trim);
+    auth_tokens_free(&srv.tokens);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

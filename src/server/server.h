@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "auth_tokens.h"
 #include "config.h"
 #include "frame.h"
 #include "heap_trim.h"
@@ -27,6 +28,7 @@ struct server {
     struct tunnel_table tunnels; /* every tunnel; control.c adds and removes them */
     struct window_budget budget; /* every session's stream windows (cfg.gateway_budget) */
     struct heap_trim trim;       /* noted when a public request or connection ends */
+    struct auth_tokens tokens;   /* who may connect (--auth-tokens, --token); control.c */
 
     /* control.c */
     struct listener control;

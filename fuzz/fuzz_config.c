@@ -33,6 +33,10 @@ fuzz_config_valid(const struct server_config *c)
     fuzz_config_check(fuzz_config_terminated(c->domain, sizeof(c->domain)));
     fuzz_config_check(fuzz_config_terminated(c->token, sizeof(c->token)));
     fuzz_config_check(fuzz_config_terminated(c->ports_file, sizeof(c->ports_file)));
+    fuzz_config_check(fuzz_config_terminated(c->auth_tokens, sizeof(c->auth_tokens)));
+    fuzz_config_check(fuzz_config_terminated(c->reserved_names, sizeof(c->reserved_names)));
+    fuzz_config_check(strspn(c->reserved_names, "abcdefghijklmnopqrstuvwxyz0123456789-,") ==
+                      strlen(c->reserved_names));
     fuzz_config_check(fuzz_config_terminated(c->control_addr.host, sizeof(c->control_addr.host)));
     fuzz_config_check(fuzz_config_terminated(c->http_addr.host, sizeof(c->http_addr.host)));
     fuzz_config_check(fuzz_config_terminated(c->admin_addr.host, sizeof(c->admin_addr.host)));

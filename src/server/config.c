@@ -1,5 +1,6 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
+#include "name_policy.h"
 #include "readfile.h"
 
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@ config_defaults(struct server_config *c)
     c->log_level = LOG_LEVEL_INFO;
     c->session_budget = NGR_SESSION_BUDGET;
     c->gateway_budget = NGR_GATEWAY_BUDGET;
+    snprintf(c->reserved_names, sizeof(c->reserved_names), "%s", NAME_POLICY_DEFAULT_RESERVED);
 }
 
 int
@@ -165,6 +167,8 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->token, sizeof(c->token), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "reserved_names"))
+        return name_policy_parse(value, c->reserved_names, sizeof(c->reserved_names), err);
     if (config_key_is(key, "auth_tokens")) {
         if (strlen(value) >= sizeof(c->auth_tokens))
             return err_set(err, NGR_EINVAL, "auth_tokens: path too long");

@@ -14,6 +14,7 @@
 #define CONFIG_MAX_FILE (64 * 1024) /* bytes: a larger config file is refused */
 #define CONFIG_TOKEN_LEN 128
 #define CONFIG_PATH_LEN 512
+#define CONFIG_RESERVED_LEN 2048 /* bytes of --reserved-names, normalised */
 
 struct server_config {
     char domain[NGR_DOMAIN_LEN + 1]; /* lowercase, no trailing dot */
@@ -24,6 +25,7 @@ struct server_config {
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */
     char auth_tokens[CONFIG_PATH_LEN]; /* a tokens file (auth_tokens.h); empty: none */
+    char reserved_names[CONFIG_RESERVED_LEN]; /* lowercase, comma-separated (name_policy.h) */
     char ports_file[CONFIG_PATH_LEN];
     enum log_level log_level;
     unsigned tcp_port_low;  /* TCP tunnels get public ports from this range; 0: off */

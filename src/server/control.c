@@ -6,6 +6,7 @@
 #include "frame.h"
 #include "listener.h"
 #include "log.h"
+#include "name_policy.h"
 #include "net.h"
 #include "public_tcp.h"
 #include "tunnel_table.h"
@@ -214,6 +215,10 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         }
         memcpy(name, b.subdomain.p, b.subdomain.len);
         name[b.subdomain.len] = '\0';
+        if (name_policy_check(c->srv->cfg.reserved_names, name, msg, sizeof(msg)) != 0) {
+            control_refuse_bind(c, b.handle, FRAME_CODE_NAME_INVALID, msg);
+            return 0;
+        }
     } else {
         uuid_t u;
         uuid_generate_random(u);

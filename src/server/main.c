@@ -49,6 +49,9 @@ main_usage(FILE *f)
             "      --auth-tokens FILE       clients must present one of the tokens in FILE, one\n"
             "                               per line, each optionally followed by the names it\n"
             "                               may bind (tok1 myapp,staging-*); re-read on SIGHUP\n"
+            "      --reserved-names LIST    names no client may ask for, comma-separated\n"
+            "                               (default www,api,admin,mail,smtp,imap,pop,ftp,ns,\n"
+            "                               ns1,ns2,mx,webmail,autoconfig,autodiscover; \"\": none)\n"
             "      --ports-file FILE        after binding, write control=, http=, admin= lines\n"
             "                               with the bound addresses (useful with port 0)\n"
             "      --session-budget SIZE    memory one tunnel's streams may buffer, which\n"
@@ -99,6 +102,7 @@ static const struct option main_options[] = {
     {"session-budget", required_argument, NULL, 11},
     {"gateway-budget", required_argument, NULL, 12},
     {"auth-tokens", required_argument, NULL, 13},
+    {"reserved-names", required_argument, NULL, 14},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -109,7 +113,7 @@ static const char *const main_keys[] = {
     [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
     [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
-    [13] = "auth_tokens",
+    [13] = "auth_tokens", [14] = "reserved_names",
 };
 
 static void
@@ -168,6 +172,7 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 11:
         case 12:
         case 13:
+        case 14:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':

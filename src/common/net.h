@@ -16,6 +16,10 @@ struct net_addr {
     uint16_t port;
 };
 
+/* 1 if host (a numeric address or "localhost") is a loopback address: 127.0.0.0/8, ::1,
+ * ::ffff:127.x.y.z. */
+int net_host_is_loopback(const char *host);
+
 /* Parses "HOST:PORT", "[V6]:PORT" or, if default_host is not NULL, a bare "PORT". Port 0 is
  * accepted only if allow_zero. Returns 0 or NGR_EINVAL with a reason. */
 int net_parse_addr(const char *s, const char *default_host, int allow_zero, struct net_addr *a,

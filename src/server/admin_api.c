@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,9 +31,10 @@ admin_api_tunnel_json(const struct tunnel *t)
                      (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams);
 }
 
-/* Takes ownership of body. */
+/* Takes ownership of body. hname: one more header (Allow, WWW-Authenticate), or NULL. */
 static enum MHD_Result
-admin_api_reply(struct MHD_Connection *conn, unsigned status, json_t *body, const char *allow)
+admin_api_reply(struct MHD_Connection *conn, unsigned status, json_t *body, const char *hname,
+                const char *hvalue)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
@@ -49,8 +51,8 @@ admin_api_reply(struct MHD_Connection *conn, unsigned status, json_t *body, cons
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (allow != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (hname != NULL)
+        MHD_add_response_header(resp, hname, hvalue);
     ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -58,10 +60,30 @@ admin_api_reply(struct MHD_Connection *conn, unsigned status, json_t *body, cons
 
 static enum MHD_Result
 admin_api_error(struct MHD_Connection *conn, unsigned status, const char *error,
-                const char *message, const char *allow)
+                const char *message, const char *hname, const char *hvalue)
 {
     return admin_api_reply(conn, status, json_pack("{s:s, s:s}", "error", error, "message", message),
-                           allow);
+                           hname, hvalue);
+}
+
+/* With an admin token set, the request must carry "Authorization: Bearer TOKEN" (the scheme in
+ * any case); the token is compared as a digest, in constant time (auth_tokens.c). */
+static int
+admin_api_authorized(const struct server *srv, struct MHD_Connection *conn)
+{
+    const char *h;
+    uint8_t d[AUTH_TOKEN_DIGEST];
+
+    if (!srv->admin_tokens.active)
+        return 1;
+    h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    auth_token_digest(h, strcspn(h, " \t"), d);
+    return h[strcspn(h, " \t")] == '\0' && auth_tokens_find(&srv->admin_tokens, d) != NULL;
 }
 
 static enum MHD_Result
@@ -83,27 +105,34 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (!admin_api_authorized(srv, conn))
+        return admin_api_error(conn, 401, "unauthorized",
+                               "this admin API needs the header Authorization: Bearer TOKEN",
+                               "WWW-Authenticate", "Bearer realm=\"ngrnotokd admin\"");
     if (strcmp(url, "/tunnels") == 0 || strcmp(url, "/tunnels/") == 0) {
         if (!is_get)
             return admin_api_error(conn, 405, "method_not_allowed",
-                                   "only GET is allowed on /tunnels", "GET, HEAD");
+                                   "only GET is allowed on /tunnels", MHD_HTTP_HEADER_ALLOW,
+                                   "GET, HEAD");
         list = json_array();
         for (t = tunnel_table_first(&srv->tunnels); t != NULL; t = tunnel_table_next(t))
             json_array_append_new(list, admin_api_tunnel_json(t));
-        return admin_api_reply(conn, 200, json_pack("{s:o}", "tunnels", list), NULL);
+        return admin_api_reply(conn, 200, json_pack("{s:o}", "tunnels", list), NULL, NULL);
     }
     if (strncmp(url, "/tunnels/", 9) == 0 && strchr(url + 9, '/') == NULL) {
         if (!is_get)
             return admin_api_error(conn, 405, "method_not_allowed",
-                                   "only GET is allowed on /tunnels/{id}", "GET, HEAD");
+                                   "only GET is allowed on /tunnels/{id}",
+                                   MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         t = tunnel_table_find_id(&srv->tunnels, url + 9, strlen(url + 9));
         if (t == NULL)
-            return admin_api_error(conn, 404, "tunnel_not_found", "no tunnel with this id", NULL);
+            return admin_api_error(conn, 404, "tunnel_not_found", "no tunnel with this id", NULL,
+                                   NULL);
         item = admin_api_tunnel_json(t);
-        return admin_api_reply(conn, 200, item, NULL);
+        return admin_api_reply(conn, 200, item, NULL, NULL);
     }
     return admin_api_error(conn, 404, "not_found",
-                           "unknown path; try GET /tunnels or GET /tunnels/{id}", NULL);
+                           "unknown path; try GET /tunnels or GET /tunnels/{id}", NULL, NULL);
 }
 
 int

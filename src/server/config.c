@@ -167,6 +167,19 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->token, sizeof(c->token), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "admin_token")) {
+        if (strlen(value) >= sizeof(c->admin_token))
+            return err_set(err, NGR_EINVAL, "admin_token: longer than %zu characters",
+                           sizeof(c->admin_token) - 1);
+        snprintf(c->admin_token, sizeof(c->admin_token), "%s", value);
+        return 0;
+    }
+    if (config_key_is(key, "admin_token_file")) {
+        if (strlen(value) >= sizeof(c->admin_token_file))
+            return err_set(err, NGR_EINVAL, "admin_token_file: path too long");
+        snprintf(c->admin_token_file, sizeof(c->admin_token_file), "%s", value);
+        return 0;
+    }
     if (config_key_is(key, "reserved_names"))
         return name_policy_parse(value, c->reserved_names, sizeof(c->reserved_names), err);
     if (config_key_is(key, "auth_tokens")) {

@@ -25,6 +25,8 @@ struct server_config {
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */
     char auth_tokens[CONFIG_PATH_LEN]; /* a tokens file (auth_tokens.h); empty: none */
+    char admin_token[CONFIG_TOKEN_LEN];     /* the admin API's bearer token; empty: none */
+    char admin_token_file[CONFIG_PATH_LEN]; /* or a file holding it (re-read on SIGHUP) */
     char reserved_names[CONFIG_RESERVED_LEN]; /* lowercase, comma-separated (name_policy.h) */
     char ports_file[CONFIG_PATH_LEN];
     enum log_level log_level;

@@ -6,6 +6,7 @@
 #include "net.h"
 #include "public_http.h"
 #include "public_tcp.h"
+#include "readfile.h"
 #include "server.h"
 #include "session.h"
 #include "signals.h"
@@ -38,6 +39,9 @@ main_usage(FILE *f)
             "      --control-addr HOST:PORT where clients connect (default 127.0.0.1:8080)\n"
             "      --http-addr HOST:PORT    public HTTP listener (default 127.0.0.1:8081)\n"
             "      --admin-addr HOST:PORT   admin API, GET /tunnels (default 127.0.0.1:8082)\n"
+            "      --admin-token TOKEN      the admin API asks for Authorization: Bearer TOKEN\n"
+            "      --admin-token-file FILE  the same, read from FILE (re-read on SIGHUP); one\n"
+            "                               of the two is needed for a non-loopback admin-addr\n"
             "      --public-port PORT       port shown in public URLs, e.g. 80 behind a reverse\n"
             "                               proxy (default: the HTTP listener's port)\n"
             "      --response-timeout SEC   wait this long for a response head, then answer 504\n"
@@ -65,7 +69,7 @@ main_usage(FILE *f)
             "  -V, --version                show the version and exit\n"
             "\n"
             "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
-            "gateway, telling connected clients first; SIGHUP re-reads the tokens file.\n");
+            "gateway, telling connected clients first; SIGHUP re-reads the tokens files.\n");
 }
 
 /* A command-line mistake: say which option, point to --help, exit 2. */
@@ -103,6 +107,8 @@ static const struct option main_options[] = {
     {"gateway-budget", required_argument, NULL, 12},
     {"auth-tokens", required_argument, NULL, 13},
     {"reserved-names", required_argument, NULL, 14},
+    {"admin-token", required_argument, NULL, 15},
+    {"admin-token-file", required_argument, NULL, 16},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -113,7 +119,7 @@ static const char *const main_keys[] = {
     [1] = "control_addr", [2] = "http_addr", [3] = "admin_addr", [4] = "public_port",
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
     [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
-    [13] = "auth_tokens", [14] = "reserved_names",
+    [13] = "auth_tokens", [14] = "reserved_names", [15] = "admin_token", [16] = "admin_token_file",
 };
 
 static void
@@ -173,6 +179,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 12:
         case 13:
         case 14:
+        case 15:
+        case 16:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case ':':
@@ -248,13 +256,55 @@ main_load_tokens(struct server *srv, struct ngr_err *err)
     return 0;
 }
 
+/* The admin API's token: the file's first line (surrounding blanks dropped), else
+ * --admin-token, else none. */
+static int
+main_load_admin_token(struct server *srv, struct ngr_err *err)
+{
+    char *text;
+    size_t len, start = 0;
+    int rc;
+
+    if (srv->cfg.admin_token_file[0] == '\0') {
+        if (srv->cfg.admin_token[0] == '\0')
+            return 0;
+        rc = auth_tokens_single(&srv->admin_tokens, srv->cfg.admin_token, err);
+        return rc != 0 ? err_prefix(err, "admin_token") : 0;
+    }
+    rc = readfile(srv->cfg.admin_token_file, NGR_TOKEN_MAX + 2, &text, &len, err);
+    if (rc != 0)
+        return err_prefix(err, "admin_token_file");
+    while (start < len && (text[start] == ' ' || text[start] == '\t'))
+        start++;
+    len = start + strcspn(text + start, "\r\n");
+    while (len > start && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    text[len] = '\0';
+    rc = auth_tokens_single(&srv->admin_tokens, text + start, err);
+    memset(text, 0, len);
+    free(text);
+    if (rc != 0) {
+        err_prefix(err, srv->cfg.admin_token_file);
+        return err_prefix(err, "admin_token_file");
+    }
+    return 0;
+}
+
 static void
 main_on_signal(void *arg, int signo)
 {
     struct server *srv = arg;
 
     if (signo == SIGHUP) {
+        struct ngr_err err;
+
         control_reload_tokens(srv);
+        if (srv->cfg.admin_token_file[0] != '\0') {
+            if (main_load_admin_token(srv, &err) != 0)
+                log_warn("SIGHUP: %s; the admin token in use is kept", err.msg);
+            else
+                log_info("SIGHUP: admin token re-read from %s", srv->cfg.admin_token_file);
+        }
         return;
     }
     log_info("signal %d: shutting down", signo);
@@ -292,8 +342,14 @@ main(int argc, char **argv)
         fatal("epoll_create1: %s", strerror(errno));
     heap_trim_init(&srv.trim, srv.loop, NULL);
     auth_tokens_init(&srv.tokens);
-    if (main_load_tokens(&srv, &err) != 0)
+    auth_tokens_init(&srv.admin_tokens);
+    if (main_load_tokens(&srv, &err) != 0 || main_load_admin_token(&srv, &err) != 0)
         fatal("%s", err.msg);
+    if (!srv.admin_tokens.active && !net_host_is_loopback(srv.cfg.admin_addr.host))
+        fatal("admin API on %s:%u without a token: anyone who reaches it could list every "
+              "tunnel; set --admin-token or --admin-token-file, or keep --admin-addr on "
+              "127.0.0.1",
+              srv.cfg.admin_addr.host, (unsigned)srv.cfg.admin_addr.port);
     if (control_start(&srv, &err) != 0)
         fatal("control listener: %s", err.msg);
     if (public_http_start(&srv, &err) != 0)
@@ -316,6 +372,7 @@ main(int argc, char **argv)
     signals_stop(&sig);
     heap_trim_stop(&srv.trim);
     auth_tokens_free(&srv.tokens);
+    auth_tokens_free(&srv.admin_tokens);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

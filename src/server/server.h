@@ -47,6 +47,7 @@ struct server {
 
     /* admin_api.c */
     struct mhd_glue admin;
+    struct auth_tokens admin_tokens; /* the bearer token it asks for (one), or inactive */
 };
 
 /* Port to show in public URLs: the configured public port, else the bound one. */

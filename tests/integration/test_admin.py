@@ -151,3 +151,63 @@ def test_multiple_tunnels_listed_and_removed(procs):
     P.wait_until(lambda: [t["subdomain"] for t in gw.tunnels()] == ["list-b"], 3,
                  "list-a to disappear from GET /tunnels after its client stopped", procs.tails)
     assert_json_error(gw.admin("GET", "/tunnels/%s" % a_id), 404)
+
+
+# -- the admin token ---------------------------------------------------------------
+
+def admin_as(gw, auth):
+    from lib import http_util
+    headers = [("Host", "127.0.0.1:%d" % gw.admin_port)]
+    if auth is not None:
+        headers.append(("Authorization", auth))
+    return http_util.request(gw.admin_port, "GET", "/tunnels", headers, timeout=15)
+
+
+def test_admin_token(procs):
+    import secrets
+    tok = secrets.token_hex(16)
+    gw = procs.gateway("--admin-token", tok)
+    for auth in (None, "Bearer", "Bearer " + tok[:-1], "Bearer %sx" % tok, "Basic " + tok,
+                 tok, "Bearer %s extra" % tok):
+        r = admin_as(gw, auth)
+        j = assert_json(r, 401)
+        assert j["error"] == "unauthorized" and "Authorization: Bearer" in j["message"], j
+        assert (r.header("WWW-Authenticate") or "").startswith("Bearer"), r
+    for auth in ("Bearer " + tok, "bearer " + tok, "Bearer  " + tok):
+        assert assert_json(admin_as(gw, auth), 200) == {"tunnels": []}
+    # The token never reaches the log.
+    gw.proc.stop()
+    assert tok not in "\n".join(gw.proc.stderr_tail_lines)
+
+
+def test_admin_token_file_and_sighup(procs):
+    import secrets
+    import signal
+    old, new = secrets.token_hex(16), secrets.token_hex(16)
+    path = procs.tmpdir / "admin-token"
+    path.write_text("  %s \n" % old)
+    gw = procs.gateway("--admin-token-file", path)
+    assert admin_as(gw, "Bearer " + old).status == 200
+    assert admin_as(gw, None).status == 401
+    tmp = procs.tmpdir / "admin-token.new"
+    tmp.write_text(new + "\n")
+    tmp.rename(path)
+    gw.proc.send_signal(signal.SIGHUP)
+    P.wait_until(lambda: admin_as(gw, "Bearer " + new).status == 200, 10,
+                 "the new admin token to be accepted after SIGHUP", procs.tails)
+    assert admin_as(gw, "Bearer " + old).status == 401
+
+
+def test_admin_addr_off_loopback_needs_token(binaries):
+    # Refused before anything is bound.
+    r = P.run_cli(["--control-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                   "--admin-addr", "0.0.0.0:0"], binary_name="ngrnotokd")
+    assert r.returncode != 0
+    assert "admin API on 0.0.0.0:0 without a token" in r.stderr, r.stderr
+    assert "--admin-token" in r.stderr and "127.0.0.1" in r.stderr, r.stderr
+
+
+def test_admin_addr_other_loopback_needs_no_token(procs):
+    gw = procs.gateway("--control-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                       "--admin-addr", "127.0.0.2:0", default_addrs=False)
+    assert gw.proc.poll() is None  # 127.0.0.0/8 is loopback: no token needed

@@ -325,6 +325,25 @@ test_net_parse_space_before_port(void **state)
     assert_int_equal(net_parse_addr("\n8080", "127.0.0.1", 0, &a, NULL), NGR_EINVAL);
 }
 
+/* Which hosts count as loopback (an admin API there needs no token). */
+static void
+test_net_host_is_loopback(void **state)
+{
+    (void)state;
+    assert_true(net_host_is_loopback("127.0.0.1"));
+    assert_true(net_host_is_loopback("127.255.0.9"));
+    assert_true(net_host_is_loopback("::1"));
+    assert_true(net_host_is_loopback("::ffff:127.0.0.1"));
+    assert_true(net_host_is_loopback("localhost"));
+    assert_false(net_host_is_loopback("0.0.0.0"));
+    assert_false(net_host_is_loopback("::"));
+    assert_false(net_host_is_loopback("128.0.0.1"));
+    assert_false(net_host_is_loopback("10.0.0.1"));
+    assert_false(net_host_is_loopback("::ffff:10.0.0.1"));
+    assert_false(net_host_is_loopback("example.com"));
+    assert_false(net_host_is_loopback(""));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -334,6 +353,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_net_format_addr),    cmocka_unit_test(test_net_format_ip),
         cmocka_unit_test(test_net_listen_connect),
         cmocka_unit_test(test_net_parse_space_before_port),
+        cmocka_unit_test(test_net_host_is_loopback),
     };
 
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);

@@ -53,6 +53,13 @@
 #define NGR_TOKENS_FILE_MAX (1024 * 1024)  /* bytes: a larger --auth-tokens file is refused */
 #define NGR_TOKEN_NAMES_MAX 64             /* name patterns after one token */
 
+/* TLS (tls_cert.c). */
+#define NGR_TLS_FILE_MAX (1024 * 1024) /* bytes: a certificate chain or key file */
+#define NGR_TLS_CHAIN_MAX 16           /* certificates in one chain file */
+/* GnuTLS priorities of every TLS listener: the library's defaults, without TLS 1.0 and 1.1 */
+#define NGR_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
+#define NGR_REDIRECT_TARGET_MAX 8192 /* bytes of request target a redirect to HTTPS repeats */
+
 /* Session health. */
 #define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */
 #define NGR_DEAD_AFTER_MS 30000 /* ms without any byte from the peer: session dead */

@@ -21,6 +21,11 @@ struct server_config {
     struct net_addr control_addr;
     struct net_addr http_addr;
     struct net_addr admin_addr;
+    struct net_addr https_addr;    /* public HTTPS listener, if https_on */
+    int https_on;
+    char https_cert[CONFIG_PATH_LEN]; /* PEM chain for *.domain */
+    char https_key[CONFIG_PATH_LEN];
+    int http_redirect;             /* plain HTTP answers 308 to HTTPS */
     unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */

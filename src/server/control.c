@@ -188,7 +188,6 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     struct frame_bind b;
     struct tunnel *t;
     char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[NGR_NAME_ESC_LEN];
-    unsigned port;
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)
         return NGR_EPROTO;
@@ -230,12 +229,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     if (t == NULL)
         return 0;
     snprintf(t->subdomain, sizeof(t->subdomain), "%s", name);
-    port = server_public_port(c->srv);
-    if (port == 80)
-        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s", name, c->srv->cfg.domain);
-    else
-        snprintf(t->public_url, sizeof(t->public_url), "http://%s.%s:%u", name, c->srv->cfg.domain,
-                 port);
+    server_public_url(c->srv, name, t->public_url, sizeof(t->public_url));
     if (tunnel_table_add(&c->srv->tunnels, t) != 0) {
         snprintf(msg, sizeof(msg), "subdomain '%s' is already in use", name);
         tunnel_free(t);

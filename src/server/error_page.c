@@ -107,6 +107,13 @@ error_page_format(char *out, size_t cap, const struct error_page *e)
 int
 error_page_queue(struct MHD_Connection *conn, const struct error_page *e)
 {
+    return error_page_queue_with(conn, e, NULL, NULL);
+}
+
+int
+error_page_queue_with(struct MHD_Connection *conn, const struct error_page *e, const char *hname,
+                      const char *hvalue)
+{
     char page[NGR_ERROR_PAGE_LEN];
     struct MHD_Response *resp;
     enum MHD_Result ret;
@@ -122,6 +129,8 @@ error_page_queue(struct MHD_Connection *conn, const struct error_page *e)
     /* Every 503 is a passing state (busy, shutting down): say when to come back. */
     if (e->status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (hname != NULL)
+        MHD_add_response_header(resp, hname, hvalue);
     ret = MHD_queue_response(conn, (unsigned)e->status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -38,5 +38,8 @@ size_t error_page_format(char *out, size_t cap, const struct error_page *e);
 /* Queues e's page on conn (libmicrohttpd copies it). Returns libmicrohttpd's MHD_YES or MHD_NO
  * as an int. */
 NGR_MUST_CHECK int error_page_queue(struct MHD_Connection *conn, const struct error_page *e);
+/* The same with one more header (Location for a redirect); hname NULL: none. */
+NGR_MUST_CHECK int error_page_queue_with(struct MHD_Connection *conn, const struct error_page *e,
+                                         const char *hname, const char *hvalue);
 
 #endif

@@ -189,14 +189,14 @@ http_request_head_build(const struct http_request *rq, struct http_request_scrat
         h->flags |= FRAME_HEAD_UPGRADE;
     }
     out[n].name = frame_str_c("X-Forwarded-Proto");
-    out[n++].value = frame_str_c("http");
+    out[n++].value = frame_str_c(rq->scheme != NULL ? rq->scheme : "http");
     out[n].name = frame_str_c("X-Forwarded-Host");
     out[n++].value = frame_str_c(rq->host);
 
     h->method = frame_str_c(rq->method);
     h->target = frame_str_c(rq->target);
     h->client_addr = frame_str_c(rq->client_ip);
-    h->scheme = frame_str_c("http");
+    h->scheme = frame_str_c(rq->scheme != NULL ? rq->scheme : "http");
     h->host = frame_str_c(rq->host);
     h->fields = out;
     h->nfields = n;

@@ -19,6 +19,7 @@
  * NGR_MAX_HEADERS); method, target, host (NULL: none) and client_ip are C strings. */
 struct http_request {
     const char *method;
+    const char *scheme; /* "http" or "https": how the public client reached us */
     const char *target;
     const char *host;
     const char *client_ip;

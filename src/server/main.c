@@ -7,6 +7,7 @@
 #include "public_http.h"
 #include "public_tcp.h"
 #include "readfile.h"
+#include "tls_cert.h"
 #include "server.h"
 #include "session.h"
 #include "signals.h"
@@ -38,6 +39,11 @@ main_usage(FILE *f)
             "localhost)\n"
             "      --control-addr HOST:PORT where clients connect (default 127.0.0.1:8080)\n"
             "      --http-addr HOST:PORT    public HTTP listener (default 127.0.0.1:8081)\n"
+            "      --https-addr HOST:PORT   also a public HTTPS listener; public URLs are then\n"
+            "                               https:// (default: none)\n"
+            "      --https-cert FILE        its certificate chain (PEM), for *.DOMAIN; re-read\n"
+            "      --https-key FILE         and its key (PEM)               on SIGHUP\n"
+            "      --http-redirect          answer plain HTTP with 308 to HTTPS\n"
             "      --admin-addr HOST:PORT   admin API, GET /tunnels (default 127.0.0.1:8082)\n"
             "      --admin-token TOKEN      the admin API asks for Authorization: Bearer TOKEN\n"
             "      --admin-token-file FILE  the same, read from FILE (re-read on SIGHUP); one\n"
@@ -109,6 +115,10 @@ static const struct option main_options[] = {
     {"reserved-names", required_argument, NULL, 14},
     {"admin-token", required_argument, NULL, 15},
     {"admin-token-file", required_argument, NULL, 16},
+    {"https-addr", required_argument, NULL, 17},
+    {"https-cert", required_argument, NULL, 18},
+    {"https-key", required_argument, NULL, 19},
+    {"http-redirect", no_argument, NULL, 20},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -120,6 +130,7 @@ static const char *const main_keys[] = {
     [5] = "response_timeout", [6] = "token", [7] = "ports_file", [8] = "log_level",
     [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
     [13] = "auth_tokens", [14] = "reserved_names", [15] = "admin_token", [16] = "admin_token_file",
+    [17] = "https_addr", [18] = "https_cert", [19] = "https_key", [20] = "http_redirect",
 };
 
 static void
@@ -181,7 +192,13 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 14:
         case 15:
         case 16:
+        case 17:
+        case 18:
+        case 19:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
+            break;
+        case 20:
+            rc = config_set(cfg, main_keys[ch], "yes", &err);
             break;
         case ':':
             main_bad_option(1, cur, optopt);
@@ -216,12 +233,16 @@ static void
 main_write_ports(struct server *srv)
 {
     char tmp[CONFIG_PATH_LEN + 8], c[NGR_ADDR_LEN + 8], h[NGR_ADDR_LEN + 8], a[NGR_ADDR_LEN + 8];
+    char s[NGR_ADDR_LEN + 8] = "";
     FILE *f;
 
     net_format_addr(&srv->cfg.control_addr, c, sizeof(c));
     net_format_addr(&srv->cfg.http_addr, h, sizeof(h));
     net_format_addr(&srv->cfg.admin_addr, a, sizeof(a));
-    log_info("listening: control %s, http %s, admin %s, domain %s", c, h, a, srv->cfg.domain);
+    if (srv->cfg.https_on)
+        net_format_addr(&srv->cfg.https_addr, s, sizeof(s));
+    log_info("listening: control %s, http %s%s%s, admin %s, domain %s", c, h,
+             s[0] ? ", https " : "", s, a, srv->cfg.domain);
     log_info("expose a local port with: ngrnotok http --server %s 3000", c);
     if (srv->cfg.ports_file[0] == '\0')
         return;
@@ -231,6 +252,8 @@ main_write_ports(struct server *srv)
     if (f == NULL)
         fatal("ports file %s: %s", tmp, strerror(errno));
     fprintf(f, "control=%s\nhttp=%s\nadmin=%s\n", c, h, a);
+    if (s[0] != '\0')
+        fprintf(f, "https=%s\n", s);
     if (fclose(f) != 0 || rename(tmp, srv->cfg.ports_file) != 0)
         fatal("ports file %s: %s", srv->cfg.ports_file, strerror(errno));
 }
@@ -253,6 +276,33 @@ main_load_tokens(struct server *srv, struct ngr_err *err)
     if (srv->cfg.token[0] != '\0')
         return auth_tokens_single(&srv->tokens, srv->cfg.token, err) != 0 ? err_prefix(err, "--token")
                                                                        : 0;
+    return 0;
+}
+
+/* The public HTTPS listener's certificate; its settings hang together or are refused. */
+static int
+main_load_https(struct server *srv, struct ngr_err *err)
+{
+    const struct server_config *c = &srv->cfg;
+    char names[256];
+
+    if (!c->https_on) {
+        if (c->https_cert[0] != '\0' || c->https_key[0] != '\0')
+            return err_set(err, NGR_EINVAL, "https_cert and https_key need https_addr (--https-addr "
+                                            "HOST:PORT), where HTTPS is served");
+        if (c->http_redirect)
+            return err_set(err, NGR_EINVAL, "http_redirect needs https_addr (--https-addr "
+                                            "HOST:PORT): there is no HTTPS to redirect to");
+        return 0;
+    }
+    if (c->https_cert[0] == '\0' || c->https_key[0] == '\0')
+        return err_set(err, NGR_EINVAL, "https_addr needs a certificate and its key: --https-cert "
+                                        "FILE --https-key FILE (PEM; a wildcard for *.%s)",
+                       c->domain);
+    if (tls_cert_load(c->https_cert, c->https_key, err) != 0)
+        return err_prefix(err, "https certificate");
+    tls_cert_names(names, sizeof(names));
+    log_info("HTTPS certificate %s for %s", c->https_cert, names[0] ? names : "(no DNS names)");
     return 0;
 }
 
@@ -299,6 +349,12 @@ main_on_signal(void *arg, int signo)
         struct ngr_err err;
 
         control_reload_tokens(srv);
+        if (srv->cfg.https_on) {
+            if (tls_cert_load(srv->cfg.https_cert, srv->cfg.https_key, &err) != 0)
+                log_warn("SIGHUP: https certificate: %s; the certificate in use is kept", err.msg);
+            else
+                log_info("SIGHUP: HTTPS certificate re-read from %s", srv->cfg.https_cert);
+        }
         if (srv->cfg.admin_token_file[0] != '\0') {
             if (main_load_admin_token(srv, &err) != 0)
                 log_warn("SIGHUP: %s; the admin token in use is kept", err.msg);
@@ -320,6 +376,8 @@ main_turn_end(void *arg)
     /* libmicrohttpd's runs; the sessions' output and teardown are deferrals, which run after
      * this hook (mhd_glue_resumed wakes the next turn if a teardown resumed a connection). */
     mhd_glue_turn_end(&srv->http);
+    if (srv->https.daemon != NULL)
+        mhd_glue_turn_end(&srv->https);
     mhd_glue_turn_end(&srv->admin);
 }
 
@@ -344,6 +402,8 @@ main(int argc, char **argv)
     auth_tokens_init(&srv.tokens);
     auth_tokens_init(&srv.admin_tokens);
     if (main_load_tokens(&srv, &err) != 0 || main_load_admin_token(&srv, &err) != 0)
+        fatal("%s", err.msg);
+    if (main_load_https(&srv, &err) != 0)
         fatal("%s", err.msg);
     if (!srv.admin_tokens.active && !net_host_is_loopback(srv.cfg.admin_addr.host))
         fatal("admin API on %s:%u without a token: anyone who reaches it could list every "
@@ -373,6 +433,7 @@ main(int argc, char **argv)
     heap_trim_stop(&srv.trim);
     auth_tokens_free(&srv.tokens);
     auth_tokens_free(&srv.admin_tokens);
+    tls_cert_free();
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "net.h"
 #include "pipe.h"
+#include "tls_cert.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ struct pub_req {
     struct stream st; /* on the tunnel's session while attached */
     struct server *srv;
     struct MHD_Connection *conn;
+    struct mhd_glue *glue; /* the daemon it came through: srv->http or srv->https */
     struct tunnel *tunnel; /* counted in tunnel->streams; NULL once released */
     char *target;          /* raw request target, owned */
     enum pub_req_state state;
@@ -58,6 +60,8 @@ struct pub_req {
     unsigned upload_blocked : 1; /* suspended for want of credit */
     unsigned is_head : 1;        /* a HEAD request */
     unsigned upgrade : 1;        /* the request asks for a protocol upgrade */
+    unsigned tls : 1;            /* it came over HTTPS */
+    unsigned redirect : 1;       /* its page is a 308 to the same URL over HTTPS */
     struct frame_head head;      /* the REPLY, decoded once on arrival; fields point into reply */
     void *reply;                 /* owned until the response is built: head's fields, the payload */
     struct buf body; /* response bytes waiting for libmicrohttpd, at most one stream window */
@@ -138,7 +142,7 @@ public_http_wake(struct pub_req *req)
     if (!public_http_unwait(req))
         return;
     MHD_resume_connection(req->conn);
-    mhd_glue_resumed(&req->srv->http);
+    mhd_glue_resumed(req->glue);
 }
 
 /* Every failure of a public request goes through here (OpenBSD httpd's server_abort_http):
@@ -214,11 +218,14 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct server *srv = cls;
     struct pub_req *req = calloc(1, sizeof(*req));
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
 
     if (req == NULL)
         return NULL;
     req->srv = srv;
     req->conn = conn;
+    req->tls = ci != NULL && srv->https.daemon != NULL && ci->daemon == srv->https.daemon;
+    req->glue = req->tls ? &srv->https : &srv->http;
     req->target = strdup(uri ? uri : "/");
     req->hup.fd = -1;
     buf_init_kept(&req->body, NGR_STREAM_WINDOW_MAX); /* lives as long as the request */
@@ -335,6 +342,13 @@ public_http_open(struct pub_req *req, const char *method)
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
+    if (!req->tls && srv->cfg.http_redirect) {
+        req->redirect = 1; /* a valid Host of ours: the same URL over HTTPS */
+        error_page_set(&req->page, 308, "Permanent Redirect",
+                       "This gateway serves its tunnels over HTTPS.");
+        req->state = PUB_REQ_FAILED;
+        return;
+    }
     t = tunnel_table_find_subdomain(&srv->tunnels, label, (size_t)len);
     if (t == NULL) {
         http_route_not_found(&why, label, srv->cfg.domain);
@@ -352,6 +366,7 @@ public_http_open(struct pub_req *req, const char *method)
         return;
     }
     rq.method = method;
+    rq.scheme = req->tls ? "https" : "http";
     rq.target = req->target;
     rq.client_ip = client_ip;
     rq.fields = col.fields;
@@ -443,7 +458,7 @@ public_http_on_pipe_done(void *owner, struct pipe_end *p, int error)
     req->pipe_state = PUB_PIPE_NONE;
     if (running) {
         MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
-        mhd_glue_resumed(&req->srv->http);
+        mhd_glue_resumed(req->glue);
     }
 }
 
@@ -539,8 +554,30 @@ public_http_queue_reply(struct pub_req *req)
 static enum MHD_Result
 public_http_queue_page(struct pub_req *req)
 {
+    char location[NGR_DOMAIN_LEN + NGR_REDIRECT_TARGET_MAX + 32];
+    const char *host;
+    size_t hlen;
+
     req->state = PUB_REQ_QUEUED;
-    return error_page_queue(req->conn, &req->page) == MHD_YES ? MHD_YES : MHD_NO;
+    if (!req->redirect)
+        return error_page_queue(req->conn, &req->page) == MHD_YES ? MHD_YES : MHD_NO;
+    /* Host was checked by http_route_parse: a name of ours, perhaps with a port. */
+    host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    hlen = host != NULL ? strcspn(host, ":") : 0;
+    if (strlen(req->target) > NGR_REDIRECT_TARGET_MAX) {
+        error_page_set(&req->page, 414, "URI Too Long",
+                       "The request target is too long to redirect to HTTPS.");
+        return error_page_queue(req->conn, &req->page) == MHD_YES ? MHD_YES : MHD_NO;
+    }
+    if (req->srv->https_port == 443)
+        snprintf(location, sizeof(location), "https://%.*s%s", (int)hlen, host, req->target);
+    else
+        snprintf(location, sizeof(location), "https://%.*s:%u%s", (int)hlen, host,
+                 (unsigned)req->srv->https_port, req->target);
+    return error_page_queue_with(req->conn, &req->page, MHD_HTTP_HEADER_LOCATION, location) ==
+                   MHD_YES
+               ? MHD_YES
+               : MHD_NO;
 }
 
 static enum MHD_Result
@@ -799,7 +836,28 @@ public_http_start(struct server *srv, struct ngr_err *err)
         public_http_on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)NGR_HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
-    return mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err);
+    if (mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err) != 0)
+        return err->code;
+    if (!srv->cfg.https_on)
+        return 0;
+    /* HTTPS: the same requests through a second daemon, which asks tls_cert.c for the
+     * certificate at each handshake (so SIGHUP can replace it). */
+    fd = net_listen(&srv->cfg.https_addr, NGR_LISTEN_BACKLOG, err);
+    if (fd < 0)
+        return err_prefix(err, "HTTPS");
+    srv->https_port = srv->cfg.https_addr.port;
+    d = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_retrieve, MHD_OPTION_HTTPS_PRIORITIES,
+        NGR_TLS_PRIORITIES, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK,
+        public_http_on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, public_http_on_connection, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+    return mhd_glue_start(&srv->https, srv->loop, d, fd, "HTTPS", err);
 }
 
 void
@@ -815,4 +873,8 @@ public_http_stop(struct server *srv)
                          "Service Unavailable", "The gateway is shutting down.");
     MHD_run(srv->http.daemon);
     mhd_glue_stop(&srv->http);
+    if (srv->https.daemon != NULL) {
+        MHD_run(srv->https.daemon);
+        mhd_glue_stop(&srv->https);
+    }
 }

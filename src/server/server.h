@@ -38,6 +38,8 @@ struct server {
     /* public_http.c */
     struct mhd_glue http;
     uint16_t http_port;                 /* bound */
+    struct mhd_glue https;              /* daemon NULL unless cfg.https_on */
+    uint16_t https_port;                /* bound */
     TAILQ_HEAD(, pub_req) http_waiting; /* suspended requests: shutdown resumes them all */
     struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */
     struct http_request_scratch http_head;           /* scratch: an OPEN's fields */
@@ -52,5 +54,8 @@ struct server {
 
 /* Port to show in public URLs: the configured public port, else the bound one. */
 unsigned server_public_port(const struct server *srv);
+/* A tunnel's public URL for name: https:// with the HTTPS port when HTTPS is served, else
+ * http://; the port left out when it is the scheme's own. */
+void server_public_url(const struct server *srv, const char *name, char *out, size_t outlen);
 
 #endif

@@ -40,7 +40,7 @@ SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: ThreadSanitizer|: run
 ACTIVE_REGISTRIES = set()
 
 FORWARDING_RE = re.compile(
-    r"^Forwarding (?P<url>http://(?P<host>(?P<sub>[a-z0-9-]+)\.(?P<domain>[^\s:/]+)"
+    r"^Forwarding (?P<url>https?://(?P<host>(?P<sub>[a-z0-9-]+)\.(?P<domain>[^\s:/]+)"
     r"(?::(?P<port>\d+))?)) -> (?P<target>http://\S+)$")
 
 # `ngrnotok tcp`: "Forwarding tcp://<domain>:<port> -> <host>:<port>".

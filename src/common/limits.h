@@ -155,9 +155,6 @@
 #define NGR_HTTP_HUP_DELAY_MS 200
 #define NGR_ADMIN_BACKLOG 64     /* connections: listen(2) backlog of the admin port */
 #define NGR_ADMIN_CONN_TIMEOUT_S 30 /* s: idle admin connection */
-/* bytes: one X-Forwarded-For value sent on, the public client's folded fields and its address
- * (with the NUL); a longer one gets a 431 page. */
-#define NGR_XFF_LEN 8192
 #define NGR_FIELD_NAME_LEN 256 /* bytes: a response field name handed to libmicrohttpd, with NUL */
 /* bytes: an error page's reason before escaping, its escaped title and text, the whole page */
 #define NGR_ERROR_REASON_LEN 300

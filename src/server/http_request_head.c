@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http_hop.h"
+#include "http_request_check.h"
 
 struct http_request_head_hops
 http_request_head_hops(const struct frame_field *fields, size_t n)
@@ -136,19 +137,22 @@ http_request_head_build(const struct http_request *rq, struct http_request_scrat
 {
     struct http_request_head_hops hops;
     struct frame_field *out = sc->out;
-    char *xff = sc->xff;
-    size_t i, n = 0, xff_len = 0, xff_at = SIZE_MAX;
+    size_t i, n = 0;
     int upgrade, rc;
 
     memset(h, 0, sizeof(*h));
+    rc = http_request_check(rq->target, rq->fields, rq->nfields, why);
+    if (rc != 0)
+        return rc;
     rc = http_request_head_body(rq, h, why);
     if (rc != 0)
         return rc;
 
     /* Copy the fields to forward, in order, into out (rq->fields must stay whole while it is
-     * scanned for Connection). X-Forwarded-For values are folded into one field, with the
-     * client's address last; X-Forwarded-Proto and -Host are ours to say; Expect was answered
-     * by libmicrohttpd already. */
+     * scanned for Connection). Forwarding fields are ours to say, never the public client's
+     * (X-Forwarded-*, Forwarded, X-Real-IP, also spelt with '_'): they are dropped and the
+     * gateway's X-Forwarded-For, -Proto and -Host added. Expect was answered by libmicrohttpd
+     * already. */
     upgrade = http_request_head_wants_upgrade(rq);
     hops = http_request_head_hops(rq->fields, rq->nfields);
     for (i = 0; i < rq->nfields; i++) {
@@ -156,33 +160,14 @@ http_request_head_build(const struct http_request *rq, struct http_request_scrat
         /* An upgrade keeps its Upgrade field; Connection is re-sent as "Upgrade" below. */
         int keep = upgrade && frame_str_eq(f.name, "upgrade");
         if ((!keep && http_request_head_is_hop(&hops, f.name)) || frame_str_eq(f.name, "expect") ||
-            frame_str_eq(f.name, "x-forwarded-proto") || frame_str_eq(f.name, "x-forwarded-host"))
+            http_request_is_forwarding(f.name))
             continue;
-        if (frame_str_eq(f.name, "x-forwarded-for")) {
-            if (xff_len + f.value.len + 2 >= NGR_XFF_LEN)
-                return http_request_head_too_large(why, "The X-Forwarded-For header is too long.");
-            xff_len += (size_t)snprintf(xff + xff_len, NGR_XFF_LEN - xff_len, "%s%.*s",
-                                        xff_len ? ", " : "", (int)f.value.len, f.value.p);
-            if (xff_at != SIZE_MAX)
-                continue;
-            xff_at = n;
-        }
         out[n++] = f;
     }
-    if (xff_len + strlen(rq->client_ip) + 3 >= NGR_XFF_LEN)
-        return http_request_head_too_large(why, "The X-Forwarded-For header is too long.");
-    if (xff_at == SIZE_MAX) {
-        xff_at = n;
-        out[n++].name = frame_str_c("X-Forwarded-For");
-    }
-    if (xff_len == 0) { /* the usual case: the client's address alone, no copy */
-        out[xff_at].value = frame_str_c(rq->client_ip);
-    } else {
-        snprintf(xff + xff_len, NGR_XFF_LEN - xff_len, ", %s", rq->client_ip);
-        out[xff_at].value = frame_str_c(xff);
-    }
-    if (n + 2 + (upgrade ? 1 : 0) > NGR_MAX_HEADERS)
+    if (n + 3 + (upgrade ? 1 : 0) > NGR_MAX_HEADERS)
         return http_request_head_too_large(why, "The request has too many header fields.");
+    out[n].name = frame_str_c("X-Forwarded-For");
+    out[n++].value = frame_str_c(rq->client_ip);
     if (upgrade) {
         out[n].name = frame_str_c("Connection");
         out[n++].value = frame_str_c("Upgrade");

@@ -1,6 +1,6 @@
 /* http_request_head.h: a public request's head as libmicrohttpd parsed it -> the head its OPEN
- * carries (docs/protocol.md, section 16): hop-by-hop fields removed, X-Forwarded-For/-Proto/
- * -Host said by us, an upgrade recognised, the body kind from Content-Length and
+ * carries (docs/protocol.md, section 16): checked (http_request_check.h), hop-by-hop fields
+ * removed, X-Forwarded-For/-Proto/-Host said by us and the client's own dropped, an upgrade recognised, the body kind from Content-Length and
  * Transfer-Encoding. And, beside it, the filter on the way back: which fields of a REPLY become
  * response headers. Pure: works on arrays of struct frame_field, so it is tested without
  * libmicrohttpd. */
@@ -27,17 +27,17 @@ struct http_request {
     size_t nfields;
 };
 
-/* Where a head's results are written: the fields sent on, and the folded X-Forwarded-For. One
- * per process (the gateway's context holds it); valid until the next build. */
+/* Where a head's results are written: the fields sent on. One per process (the gateway's
+ * context holds it); valid until the next build. */
 struct http_request_scratch {
-    struct frame_field out[NGR_MAX_HEADERS + 3];
-    char xff[NGR_XFF_LEN];
+    struct frame_field out[NGR_MAX_HEADERS + 4];
 };
 
-/* Fills h (all of it but h->tunnel) for rq: method, target, client address, scheme "http",
- * host, the body kind and length, FRAME_HEAD_UPGRADE for an upgrade request, and the fields to
- * send on, which point into rq, sc and the strings of rq. Returns 0, or NGR_EINVAL (a malformed
- * Content-Length: 400) or NGR_ELIMIT (X-Forwarded-For longer than NGR_XFF_LEN, more than
+/* Fills h (all of it but h->tunnel) for rq: method, target, client address, scheme, host, the
+ * body kind and length, FRAME_HEAD_UPGRADE for an upgrade request, and the fields to send on,
+ * which point into rq, sc and the strings of rq. First the head is checked
+ * (http_request_check.h). Returns 0, or NGR_EPROTO (framing a smuggler could use, a bad name,
+ * value or target: 400), NGR_EINVAL (a malformed Content-Length: 400) or NGR_ELIMIT (more than
  * NGR_MAX_HEADERS fields to send: 431) with the page in why. */
 NGR_MUST_CHECK int http_request_head_build(const struct http_request *rq,
                                            struct http_request_scratch *sc, struct frame_head *h,

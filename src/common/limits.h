@@ -141,7 +141,14 @@
 #define NGR_HTTP_CONN_MEMORY (32 * 1024)
 #define NGR_MHD_RUNS_PER_TURN 8                /* libmicrohttpd runs per loop turn, at most */
 #define NGR_HTTP_CONN_LIMIT 4096               /* public connections at once */
-#define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection */
+#define NGR_HTTP_CONN_TIMEOUT_S 120            /* s: idle public keep-alive connection (the
+                                                * default of --idle-timeout) */
+/* ms: a public connection's first request head must be complete this soon after it opens, else
+ * 408 and close (--request-head-timeout; slowloris) */
+#define NGR_REQUEST_HEAD_MS 10000
+/* public requests and TCP connections open at once on one tunnel, past which 503 with
+ * Retry-After (--max-streams-per-tunnel) */
+#define NGR_TUNNEL_STREAMS 2000
 /* bytes a content reader may copy at once, for a response of known length: libmicrohttpd
  * allocates (and zeroes) this block with each streamed response and sends from it. 256 KiB
  * against 64 KiB: downloads 665 -> 760 MB/s. A shorter body gets a block of its size; a chunked

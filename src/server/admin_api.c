@@ -23,12 +23,14 @@ admin_api_tunnel_json(const struct tunnel *t)
 
     gmtime_r(&t->created_at, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", t->id,
-                     "subdomain", t->subdomain, "proto",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "id",
+                     t->id, "subdomain", t->subdomain, "proto",
                      t->proto == FRAME_PROTO_TCP ? "tcp" : "http", "public_url", t->public_url,
                      "client_addr", t->client_addr, "created_at", created, "requests",
                      (json_int_t)t->requests, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
-                     (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams);
+                     (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams, "limits_hit",
+                     "max_body_size", (json_int_t)t->hit_body, "max_streams_per_tunnel",
+                     (json_int_t)t->hit_streams);
 }
 
 /* Takes ownership of body. hname: one more header (Allow, WWW-Authenticate), or NULL. */

@@ -26,6 +26,9 @@ config_defaults(struct server_config *c)
     c->log_level = LOG_LEVEL_INFO;
     c->session_budget = NGR_SESSION_BUDGET;
     c->gateway_budget = NGR_GATEWAY_BUDGET;
+    c->max_streams_per_tunnel = NGR_TUNNEL_STREAMS;
+    c->request_head_timeout_ms = NGR_REQUEST_HEAD_MS;
+    c->idle_timeout_s = NGR_HTTP_CONN_TIMEOUT_S;
     snprintf(c->reserved_names, sizeof(c->reserved_names), "%s", NAME_POLICY_DEFAULT_RESERVED);
 }
 
@@ -266,6 +269,31 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
                            "tcp_addr \"%s\": expected a numeric IP address such as 127.0.0.1 or ::",
                            value);
         snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
+        return 0;
+    }
+    if (config_key_is(key, "max_body_size")) {
+        if (strcmp(value, "0") == 0 || strcasecmp(value, "unlimited") == 0) {
+            c->max_body_size = 0;
+            return 0;
+        }
+        return config_parse_size(key, value, 1, &c->max_body_size, err);
+    }
+    if (config_key_is(key, "max_streams_per_tunnel")) {
+        if ((rc = config_parse_uint(key, value, 1000000, &n, err)) != 0)
+            return rc;
+        if (n == 0)
+            return err_set(err, NGR_EINVAL, "max_streams_per_tunnel: at least 1");
+        c->max_streams_per_tunnel = (unsigned)n;
+        return 0;
+    }
+    if (config_key_is(key, "request_head_timeout"))
+        return config_parse_seconds(key, value, &c->request_head_timeout_ms, err);
+    if (config_key_is(key, "idle_timeout")) {
+        if ((rc = config_parse_uint(key, value, 86400, &n, err)) != 0)
+            return rc;
+        if (n == 0)
+            return err_set(err, NGR_EINVAL, "idle_timeout: at least 1 second");
+        c->idle_timeout_s = (unsigned)n;
         return 0;
     }
     if (config_key_is(key, "session_budget"))

@@ -40,6 +40,10 @@ struct server_config {
     char tcp_host[NGR_ADDR_LEN]; /* where TCP tunnels listen (default 127.0.0.1) */
     uint64_t session_budget; /* bytes: one session's stream windows, past which none grows */
     uint64_t gateway_budget; /* bytes: all stream windows; past it no new stream opens */
+    uint64_t max_body_size;  /* bytes of one public request's body; 0: unlimited (413) */
+    unsigned max_streams_per_tunnel; /* public requests and connections open at once (503) */
+    uint64_t request_head_timeout_ms; /* a public connection's first head, complete (408) */
+    unsigned idle_timeout_s;  /* a kept-alive public connection with no request is closed */
 };
 
 /* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */

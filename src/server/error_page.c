@@ -69,8 +69,14 @@ error_page_code(int status)
     switch (status) {
     case 400:
         return "bad-request";
+    case 308:
+        return "use-https";
     case 404:
         return "tunnel-not-found";
+    case 408:
+        return "request-timeout";
+    case 413:
+        return "body-too-large";
     case 431:
         return "headers-too-large";
     case 502:

@@ -69,6 +69,14 @@ main_usage(FILE *f)
             "                               K, M, G: KiB, MiB, GiB)\n"
             "      --gateway-budget SIZE    memory all streams together may buffer; past it\n"
             "                               new requests get 503 (default 1G)\n"
+            "      --max-body-size SIZE     largest public request body, else 413 (default:\n"
+            "                               unlimited; K, M, G)\n"
+            "      --max-streams-per-tunnel N  public requests and connections open at once on\n"
+            "                               one tunnel, else 503 (default 2000)\n"
+            "      --request-head-timeout SEC  a public connection's first request head must be\n"
+            "                               complete this soon, else 408 (default 10)\n"
+            "      --idle-timeout SEC       close a kept-alive public connection idle this long\n"
+            "                               (default 120)\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -119,6 +127,10 @@ static const struct option main_options[] = {
     {"https-cert", required_argument, NULL, 18},
     {"https-key", required_argument, NULL, 19},
     {"http-redirect", no_argument, NULL, 20},
+    {"max-body-size", required_argument, NULL, 21},
+    {"max-streams-per-tunnel", required_argument, NULL, 22},
+    {"request-head-timeout", required_argument, NULL, 23},
+    {"idle-timeout", required_argument, NULL, 24},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -131,6 +143,8 @@ static const char *const main_keys[] = {
     [9] = "tcp_ports", [10] = "tcp_addr", [11] = "session_budget", [12] = "gateway_budget",
     [13] = "auth_tokens", [14] = "reserved_names", [15] = "admin_token", [16] = "admin_token_file",
     [17] = "https_addr", [18] = "https_cert", [19] = "https_key", [20] = "http_redirect",
+    [21] = "max_body_size", [22] = "max_streams_per_tunnel", [23] = "request_head_timeout",
+    [24] = "idle_timeout",
 };
 
 static void
@@ -195,6 +209,10 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 17:
         case 18:
         case 19:
+        case 21:
+        case 22:
+        case 23:
+        case 24:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:

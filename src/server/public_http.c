@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Where a request is in its life; each state follows the ones before it. */
@@ -62,6 +63,7 @@ struct pub_req {
     unsigned upgrade : 1;        /* the request asks for a protocol upgrade */
     unsigned tls : 1;            /* it came over HTTPS */
     unsigned redirect : 1;       /* its page is a 308 to the same URL over HTTPS */
+    uint64_t body_in;            /* request body bytes passed on (max_body_size) */
     struct frame_head head;      /* the REPLY, decoded once on arrival; fields point into reply */
     void *reply;                 /* owned until the response is built: head's fields, the payload */
     struct buf body; /* response bytes waiting for libmicrohttpd, at most one stream window */
@@ -256,15 +258,87 @@ public_http_free(void *arg)
     free(req);
 }
 
-/* A public connection closed: its pool (NGR_HTTP_CONN_MEMORY) is freed after this. */
+/* One public connection, from its accept to its close: the deadline of its first request head
+ * (slowloris: a client that sends its head a byte at a time stays under libmicrohttpd's idle
+ * timeout for ever). */
+struct pub_conn {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    struct loop_timer head_deadline;
+    int tls;
+};
+
+static void
+public_http_on_head_deadline(void *arg)
+{
+#define PUB_408_BODY "The request head did not arrive in time (request_head_timeout).\n"
+    static const char answer[] = "HTTP/1.1 408 Request Timeout\r\n"
+                                 "Connection: close\r\n"
+                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                 "X-Ngrnotok-Error: request-timeout\r\n"
+                                 "Content-Length: 64\r\n\r\n" PUB_408_BODY;
+    _Static_assert(sizeof(PUB_408_BODY) - 1 == 64, "the 408's Content-Length");
+    struct pub_conn *pc = arg;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(pc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    if (ci == NULL)
+        return;
+    pc->srv->head_timeouts++;
+    log_debug("public connection: no complete request head within %" PRIu64 " ms: closing",
+              pc->srv->cfg.request_head_timeout_ms);
+    /* libmicrohttpd has written nothing on a connection still reading its first head, so a
+     * plain one can get the 408 straight; over TLS there is no plain text to write. Shutting the
+     * socket down makes libmicrohttpd close it at its next event. */
+    if (!pc->tls && send(ci->connect_fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("public connection: 408: %s", strerror(errno));
+    shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+/* A public connection opened (its head deadline starts) or closed (its pool,
+ * NGR_HTTP_CONN_MEMORY, is freed after this). */
 static void
 public_http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct server *srv = cls;
+    struct pub_conn *pc = *socket_context;
 
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+
+        pc = calloc(1, sizeof(*pc));
+        if (pc == NULL)
+            return; /* no deadline for this one: libmicrohttpd's idle timeout still holds */
+        pc->srv = srv;
+        pc->conn = conn;
+        pc->tls = ci != NULL && srv->https.daemon != NULL && ci->daemon == srv->https.daemon;
+        loop_timer_init(&pc->head_deadline, public_http_on_head_deadline, pc);
+        loop_timer_start(srv->loop, &pc->head_deadline, srv->cfg.request_head_timeout_ms);
+        *socket_context = pc;
+        return;
+    }
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (pc != NULL) {
+            loop_timer_stop(srv->loop, &pc->head_deadline);
+            free(pc);
+            *socket_context = NULL;
+        }
         heap_trim_note(&srv->trim);
+    }
+}
+
+/* The connection's request head is complete: its deadline is met. */
+static void
+public_http_head_arrived(struct pub_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct pub_conn *pc = ci != NULL ? ci->socket_context : NULL;
+
+    if (pc != NULL)
+        loop_timer_stop(req->srv->loop, &pc->head_deadline);
 }
 
 static void
@@ -378,6 +452,23 @@ public_http_open(struct pub_req *req, const char *method)
     h.tunnel = t->handle;
     upgrade = (h.flags & FRAME_HEAD_UPGRADE) != 0;
 
+    if (h.body == FRAME_BODY_LENGTH && srv->cfg.max_body_size != 0 &&
+        h.length > srv->cfg.max_body_size) {
+        t->hit_body++;
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 413, "Content Too Large",
+                         "The request body is %" PRIu64 " bytes; this gateway takes at most %" PRIu64
+                         " (max_body_size).",
+                         h.length, srv->cfg.max_body_size);
+        return;
+    }
+    if (t->streams >= srv->cfg.max_streams_per_tunnel) {
+        t->hit_streams++;
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 503, "Service Unavailable",
+                         "The tunnel has %u requests in progress, its limit "
+                         "(max_streams_per_tunnel); try again shortly.",
+                         srv->cfg.max_streams_per_tunnel);
+        return;
+    }
     rc = session_stream_open(t->sess, &req->st, &public_http_stream_ops, req);
     if (rc == NGR_EAGAIN) {
         log_warn("stream: the gateway's memory budget for streams is spent (gateway_budget, "
@@ -596,6 +687,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
          * connection whose response was queued before the body was read), so only errors are
          * answered at once; a proxied request waits for its response head. */
         req->conn = conn;
+        public_http_head_arrived(req);
         public_http_open(req, method);
         if (req->state == PUB_REQ_FAILED) /* nobody will read a body: answer now, and close */
             return public_http_queue_page(req);
@@ -609,6 +701,20 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
             *upload_data_size = 0; /* nobody will read the rest of the body: drop it */
             return MHD_YES;
         }
+        if (req->srv->cfg.max_body_size != 0 &&
+            req->body_in + *upload_data_size > req->srv->cfg.max_body_size) {
+            /* A chunked body that grew past the limit: the service's stream is cut (it must not
+             * take a truncated body for a whole one) and, if no answer started, 413. */
+            if (req->tunnel != NULL)
+                req->tunnel->hit_body++;
+            public_http_fail(req, FRAME_CODE_TOO_LARGE, "request body over the gateway's limit",
+                             413, "Content Too Large",
+                             "The request body is larger than this gateway takes: %" PRIu64
+                             " bytes (max_body_size).",
+                             req->srv->cfg.max_body_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
         room = session_send_room(&req->st);
         take = *upload_data_size < room ? *upload_data_size : room;
         if (take > 0) {
@@ -618,6 +724,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
                 return MHD_YES;
             }
             *upload_data_size -= (size_t)sent;
+            req->body_in += (uint64_t)sent;
             if (req->tunnel != NULL)
                 req->tunnel->bytes_in += (uint64_t)sent;
         }
@@ -835,7 +942,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
         public_http_on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)NGR_HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, MHD_OPTION_END);
     if (mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err) != 0)
         return err->code;
     if (!srv->cfg.https_on)
@@ -856,7 +963,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_OPTION_NOTIFY_CONNECTION, public_http_on_connection, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)NGR_HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+        srv->cfg.idle_timeout_s, MHD_OPTION_END);
     return mhd_glue_start(&srv->https, srv->loop, d, fd, "HTTPS", err);
 }
 

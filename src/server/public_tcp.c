@@ -75,6 +75,15 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
         close(fd);
         return;
     }
+    if (l->t->streams >= l->srv->cfg.max_streams_per_tunnel) {
+        l->t->hit_streams++;
+        log_warn("tcp: refusing a connection to tunnel %s: %u connections open, its limit "
+                 "(max_streams_per_tunnel)",
+                 l->t->id, l->srv->cfg.max_streams_per_tunnel);
+        close(fd);
+        free(tc);
+        return;
+    }
     tc->fd = fd;
     tc->l = l;
     net_format_ip(sa, tc->peer, sizeof(tc->peer));

@@ -28,6 +28,8 @@ struct tunnel {
     uint64_t bytes_in;        /* request body bytes from public clients toward the local service */
     uint64_t bytes_out;       /* response body bytes from the local service toward public clients */
     uint32_t streams;         /* open now */
+    uint64_t hit_body;        /* requests refused: body over max_body_size (413) */
+    uint64_t hit_streams;     /* requests or connections refused: max_streams_per_tunnel (503) */
     uint32_t handle;          /* the client's BIND handle, named in OPEN */
     struct session *sess;     /* the owner's control session, where its streams open; borrowed */
     struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */

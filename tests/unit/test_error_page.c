@@ -76,6 +76,9 @@ test_error_page_code(void **state)
     } cases[] = {
         {400, "bad-request"},
         {404, "tunnel-not-found"},
+        {308, "use-https"},
+        {408, "request-timeout"},
+        {413, "body-too-large"},
         {431, "headers-too-large"},
         {502, "bad-gateway"},
         {503, "unavailable"},

@@ -1,5 +1,6 @@
 /* cli.c: parse ngrnotok's command line; see cli.h. */
 #include "cli.h"
+#include "cidr.h"
 #include "frame.h"
 
 #include <ctype.h>
@@ -32,6 +33,11 @@ cli_usage(FILE *f)
             "                             (for dev servers that check it, such as Vite)\n"
             "      --token TOKEN          the gateway's token, if it asks for one\n"
             "                             (or $NGRNOTOK_TOKEN)\n"
+            "      --basic-auth USER:PASS the gateway asks visitors for these credentials\n"
+            "                             (HTTP basic auth; repeatable; use HTTPS)\n"
+            "      --allow-cidr CIDR      only visitors from this range reach the tunnel\n"
+            "                             (repeatable; IPv4 or IPv6, e.g. 203.0.113.0/24)\n"
+            "      --deny-cidr CIDR       visitors from this range are refused (repeatable)\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
@@ -45,6 +51,9 @@ static const struct option cli_options_long[] = {
     {"subdomain", required_argument, NULL, 'n'},
     {"host-header", required_argument, NULL, 1},
     {"token", required_argument, NULL, 2},
+    {"basic-auth", required_argument, NULL, 3},
+    {"allow-cidr", required_argument, NULL, 4},
+    {"deny-cidr", required_argument, NULL, 5},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -77,6 +86,31 @@ cli_set_subdomain(struct cli_options *o, const char *s, struct ngr_err *err)
                        s, lower);
     }
     memcpy(o->subdomain, s, len + 1);
+    return 0;
+}
+
+/* --basic-auth, --allow-cidr, --deny-cidr: checked here, so a typo is reported before the
+ * gateway is reached; the gateway checks them again. */
+static int
+cli_add_protection(struct cli_options *o, int ch, const char *v, struct ngr_err *err)
+{
+    static const char *const keys[] = {[3] = "basic_auth", [4] = "allow_cidr", [5] = "deny_cidr"};
+    static const char *const flags[] = {[3] = "--basic-auth", [4] = "--allow-cidr",
+                                        [5] = "--deny-cidr"};
+    struct cidr c;
+    const char *colon = strchr(v, ':');
+
+    if (o->nprotect >= NGR_BIND_OPTS_MAX)
+        return err_set(err, NGR_EINVAL, "at most %d of --basic-auth, --allow-cidr and --deny-cidr",
+                       NGR_BIND_OPTS_MAX);
+    if (ch == 3 && (colon == NULL || colon == v || colon[1] == '\0' ||
+                    strlen(v) > NGR_BASIC_AUTH_LEN))
+        return err_set(err, NGR_EINVAL, "--basic-auth: expected USER:PASSWORD, both non-empty");
+    if (ch != 3 && cidr_parse(v, strlen(v), &c, err) != 0)
+        return err_prefix(err, flags[ch]);
+    o->protect[o->nprotect].key = keys[ch];
+    o->protect[o->nprotect].value = v;
+    o->nprotect++;
     return 0;
 }
 
@@ -154,6 +188,12 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         case 2:
             snprintf(o->token, sizeof(o->token), "%s", optarg);
             break;
+        case 3:
+        case 4:
+        case 5:
+            if ((rc = cli_add_protection(o, ch, optarg, err)) != 0)
+                return rc;
+            break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;
@@ -188,5 +228,13 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
     if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)
         return err_prefix(err, "local service");
+    {
+        size_t i;
+
+        for (i = 0; i < o->nprotect; i++)
+            if (o->proto == FRAME_PROTO_TCP && strcmp(o->protect[i].key, "basic_auth") == 0)
+                return err_set(err, NGR_EINVAL, "--basic-auth is for HTTP tunnels; a TCP tunnel "
+                                                "can use --allow-cidr and --deny-cidr");
+    }
     return CLI_RUN;
 }

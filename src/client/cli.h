@@ -19,6 +19,12 @@ struct cli_options {
     int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
     char token[CLI_TOKEN_LEN];
     enum log_level log_level;
+    /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
+     * "deny_cidr" with the option's value (borrowed from argv). */
+    struct {
+        const char *key, *value;
+    } protect[NGR_BIND_OPTS_MAX];
+    size_t nprotect;
 };
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1 }; /* cli_parse results besides errors */

@@ -151,6 +151,10 @@ client_control_connected(struct client *cl, int fd)
     b.subdomain = frame_str_c(cl->opt.subdomain);
     net_format_addr(&cl->opt.local, local, sizeof(local));
     b.target = frame_str_c(local);
+    for (b.nopts = 0; b.nopts < cl->opt.nprotect; b.nopts++) {
+        b.opts[b.nopts].name = frame_str_c(cl->opt.protect[b.nopts].key);
+        b.opts[b.nopts].value = frame_str_c(cl->opt.protect[b.nopts].value);
+    }
     session_send_bind(&cl->sess, &b);
 }
 

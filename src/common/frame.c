@@ -257,6 +257,17 @@ frame_bind_encode(uint8_t *out, size_t cap, const struct frame_bind *b)
     frame_w_u8(&w, b->proto);
     frame_w_str(&w, b->subdomain);
     frame_w_str(&w, b->target);
+    if (b->nopts > NGR_BIND_OPTS_MAX)
+        w.overflow = 1;
+    else if (b->nopts > 0) {
+        size_t i;
+
+        frame_w_u16(&w, (uint16_t)b->nopts);
+        for (i = 0; i < b->nopts; i++) {
+            frame_w_str(&w, b->opts[i].name);
+            frame_w_str(&w, b->opts[i].value);
+        }
+    }
     return frame_w_finish(&w, FRAME_BIND, 0, 0);
 }
 
@@ -270,6 +281,20 @@ frame_bind_decode(const struct frame *f, struct frame_bind *b)
     b->proto = frame_r_u8(&r);
     b->subdomain = frame_r_str(&r);
     b->target = frame_r_str(&r);
+    b->nopts = 0;
+    if (!r.short_read && r.off < r.len) {
+        size_t n = frame_r_u16(&r), i;
+
+        if (n == 0 || n > NGR_BIND_OPTS_MAX)
+            return NGR_EPROTO;
+        for (i = 0; i < n; i++) {
+            b->opts[i].name = frame_r_str(&r);
+            b->opts[i].value = frame_r_str(&r);
+            if (b->opts[i].name.len == 0 && !r.short_read)
+                return NGR_EPROTO;
+        }
+        b->nopts = n;
+    }
     return frame_r_done(&r);
 }
 

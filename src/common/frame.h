@@ -119,6 +119,11 @@ struct frame_bind {
     uint8_t proto;              /* enum frame_proto */
     struct frame_str subdomain; /* empty: the gateway picks a UUID */
     struct frame_str target;    /* the local address, for display ("localhost:3000") */
+    /* What the tunnel asks the gateway to enforce (protocol.md, BIND): "basic_auth" USER:PASS,
+     * "allow_cidr" / "deny_cidr" CIDR, each repeatable. Absent on the wire when there is none,
+     * so a BIND without them is what older clients send. */
+    struct frame_field opts[NGR_BIND_OPTS_MAX];
+    size_t nopts;
 };
 ssize_t frame_bind_encode(uint8_t *out, size_t cap, const struct frame_bind *b);
 int frame_bind_decode(const struct frame *f, struct frame_bind *b);

@@ -47,6 +47,10 @@
 #define NGR_MAX_STRING 65535                /* bytes in one length-prefixed string */
 #define NGR_MAX_MESSAGE 256                 /* bytes: human text in ERROR, RST, GOAWAY */
 #define NGR_MAX_SUBDOMAIN 63                /* bytes: one DNS label */
+#define NGR_BIND_OPTS_MAX 32                /* protections one BIND asks for (basic auth, CIDRs) */
+#define NGR_CIDR_MAX 32                     /* address ranges in one allow or deny list */
+#define NGR_BASIC_AUTH_MAX 8                /* user:password pairs on one tunnel */
+#define NGR_BASIC_AUTH_LEN 512              /* bytes of one user:password */
 
 /* Client tokens (auth_tokens.c). */
 #define NGR_TOKEN_MAX 256                  /* bytes in one token */

@@ -1,6 +1,7 @@
 /* admin_api.c: the admin API, a second libmicrohttpd daemon on the same loop. It answers at once
  * from the tunnel table with jansson; nothing here runs per public request. */
 #include "admin_api.h"
+#include "access_rules.h"
 #include "frame.h"
 #include "log.h"
 #include "net.h"
@@ -23,14 +24,20 @@ admin_api_tunnel_json(const struct tunnel *t)
 
     gmtime_r(&t->created_at, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "id",
-                     t->id, "subdomain", t->subdomain, "proto",
+    const struct access_rules *r = t->rules;
+
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I},"
+                     " s:{s:b, s:I, s:I}}",
+                     "id", t->id, "subdomain", t->subdomain, "proto",
                      t->proto == FRAME_PROTO_TCP ? "tcp" : "http", "public_url", t->public_url,
                      "client_addr", t->client_addr, "created_at", created, "requests",
                      (json_int_t)t->requests, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
                      (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams, "limits_hit",
                      "max_body_size", (json_int_t)t->hit_body, "max_streams_per_tunnel",
-                     (json_int_t)t->hit_streams);
+                     (json_int_t)t->hit_streams, "address", (json_int_t)t->hit_address,
+                     "basic_auth", (json_int_t)t->hit_auth, "protection", "basic_auth",
+                     r != NULL && r->ncreds > 0, "allow_cidr", (json_int_t)(r ? r->allow.n : 0),
+                     "deny_cidr", (json_int_t)(r ? r->deny.n : 0));
 }
 
 /* Takes ownership of body. hname: one more header (Allow, WWW-Authenticate), or NULL. */

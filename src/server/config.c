@@ -271,6 +271,26 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "deny_cidr")) {
+        /* Adds: the flag repeats, and the file's value is a comma-separated list. */
+        const char *p = value;
+
+        while (*p != '\0') {
+            size_t len = strcspn(p, ",");
+            const char *s = p;
+
+            while (len > 0 && (*s == ' ' || *s == '\t'))
+                s++, len--;
+            while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+                len--;
+            if (len > 0 && cidr_list_add(&c->deny_cidr, s, len, err) != 0)
+                return err_prefix(err, "deny_cidr");
+            p += strcspn(p, ",");
+            if (*p == ',')
+                p++;
+        }
+        return 0;
+    }
     if (config_key_is(key, "max_body_size")) {
         if (strcmp(value, "0") == 0 || strcasecmp(value, "unlimited") == 0) {
             c->max_body_size = 0;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "limits.h"
 #include "log.h"
@@ -44,6 +45,7 @@ struct server_config {
     unsigned max_streams_per_tunnel; /* public requests and connections open at once (503) */
     uint64_t request_head_timeout_ms; /* a public connection's first head, complete (408) */
     unsigned idle_timeout_s;  /* a kept-alive public connection with no request is closed */
+    struct cidr_list deny_cidr; /* public clients refused on every tunnel (--deny-cidr) */
 };
 
 /* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */

@@ -5,6 +5,7 @@
 #include "control.h"
 #include "frame.h"
 #include "listener.h"
+#include "access_rules.h"
 #include "log.h"
 #include "name_policy.h"
 #include "net.h"
@@ -141,15 +142,34 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     return session_send_bound(&c->sess, &out);
 }
 
-/* A new tunnel for BIND b on c, or NULL with the session closed (out of memory). */
+/* A new tunnel for BIND b on c, or NULL with the BIND refused (bad protections) or the
+ * session closed (out of memory). */
 static struct tunnel *
 control_tunnel_new(struct ctl_conn *c, const struct frame_bind *b)
 {
     struct tunnel *t = tunnel_new();
+    struct ngr_err err;
 
     if (t == NULL) {
         session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
         return NULL;
+    }
+    if (b->nopts > 0) {
+        t->rules = malloc(sizeof(*t->rules));
+        if (t->rules == NULL) {
+            tunnel_free(t);
+            session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
+            return NULL;
+        }
+        if (access_rules_init(t->rules, &err) != 0 ||
+            access_rules_from_bind(t->rules, b, &err) != 0 ||
+            (b->proto == FRAME_PROTO_TCP && t->rules->ncreds > 0 &&
+             err_set(&err, NGR_EINVAL, "basic auth is for HTTP tunnels; a TCP tunnel can "
+                                       "only limit addresses") != 0)) {
+            tunnel_free(t);
+            control_refuse_bind(c, b->handle, FRAME_CODE_UNSUPPORTED, err.msg);
+            return NULL;
+        }
     }
     t->proto = b->proto;
     t->handle = b->handle;

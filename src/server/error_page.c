@@ -71,6 +71,10 @@ error_page_code(int status)
         return "bad-request";
     case 308:
         return "use-https";
+    case 401:
+        return "auth-required";
+    case 403:
+        return "forbidden";
     case 404:
         return "tunnel-not-found";
     case 408:

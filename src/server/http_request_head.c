@@ -160,7 +160,8 @@ http_request_head_build(const struct http_request *rq, struct http_request_scrat
         /* An upgrade keeps its Upgrade field; Connection is re-sent as "Upgrade" below. */
         int keep = upgrade && frame_str_eq(f.name, "upgrade");
         if ((!keep && http_request_head_is_hop(&hops, f.name)) || frame_str_eq(f.name, "expect") ||
-            http_request_is_forwarding(f.name))
+            http_request_is_forwarding(f.name) ||
+            (rq->drop_authorization && frame_str_eq(f.name, "authorization")))
             continue;
         out[n++] = f;
     }

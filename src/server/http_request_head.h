@@ -25,6 +25,7 @@ struct http_request {
     const char *client_ip;
     const struct frame_field *fields;
     size_t nfields;
+    int drop_authorization; /* the gateway checked basic auth: Authorization stops here */
 };
 
 /* Where a head's results are written: the fields sent on. One per process (the gateway's

@@ -5,6 +5,7 @@
  * (http_request_head.c) and the error pages (error_page.c) are modules of their own; this file
  * is a request's life. docs/architecture.md walks through it. */
 #include "public_http.h"
+#include "access_rules.h"
 #include "error_page.h"
 #include "http_request_head.h"
 #include "http_route.h"
@@ -63,6 +64,7 @@ struct pub_req {
     unsigned upgrade : 1;        /* the request asks for a protocol upgrade */
     unsigned tls : 1;            /* it came over HTTPS */
     unsigned redirect : 1;       /* its page is a 308 to the same URL over HTTPS */
+    unsigned auth_challenge : 1; /* its page is a 401 asking for basic auth */
     uint64_t body_in;            /* request body bytes passed on (max_body_size) */
     struct frame_head head;      /* the REPLY, decoded once on arrival; fields point into reply */
     void *reply;                 /* owned until the response is built: head's fields, the payload */
@@ -410,6 +412,13 @@ public_http_open(struct pub_req *req, const char *method)
     char label[NGR_DOMAIN_LEN + 1], client_ip[NGR_PEER_LEN];
     int len, no_body, upgrade, rc;
 
+    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
+    if (srv->cfg.deny_cidr.n > 0 && cidr_list_match(&srv->cfg.deny_cidr, client_ip)) {
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 403, "Forbidden",
+                         "This gateway does not serve your address (%s).", client_ip);
+        return;
+    }
     rq.host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     len = http_route_parse(rq.host, srv->cfg.domain, label, sizeof(label), &why);
     if (len < 0) {
@@ -430,8 +439,23 @@ public_http_open(struct pub_req *req, const char *method)
         return;
     }
     req->is_head = strcmp(method, "HEAD") == 0;
-    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
+    /* What the tunnel's client asked the gateway to enforce: nothing reaches it otherwise. */
+    if (t->rules != NULL && !access_rules_address_ok(t->rules, client_ip)) {
+        t->hit_address++;
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 403, "Forbidden",
+                         "Your address (%s) may not reach this tunnel.", client_ip);
+        return;
+    }
+    if (t->rules != NULL &&
+        !access_rules_auth_ok(t->rules, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                                    MHD_HTTP_HEADER_AUTHORIZATION))) {
+        t->hit_auth++;
+        req->auth_challenge = 1;
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 401, "Unauthorized",
+                         "This tunnel asks for a user name and a password. Reach it over HTTPS: "
+                         "over plain HTTP they travel in clear text.");
+        return;
+    }
 
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, public_http_collect_header, &col);
     if (col.overflow) {
@@ -440,6 +464,7 @@ public_http_open(struct pub_req *req, const char *method)
         return;
     }
     rq.method = method;
+    rq.drop_authorization = t->rules != NULL && t->rules->ncreds > 0; /* the gateway's, not the service's */
     rq.scheme = req->tls ? "https" : "http";
     rq.target = req->target;
     rq.client_ip = client_ip;
@@ -650,6 +675,12 @@ public_http_queue_page(struct pub_req *req)
     size_t hlen;
 
     req->state = PUB_REQ_QUEUED;
+    if (req->auth_challenge)
+        return error_page_queue_with(req->conn, &req->page, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                     "Basic realm=\"ngrnotok tunnel\", charset=\"UTF-8\"") ==
+                       MHD_YES
+                   ? MHD_YES
+                   : MHD_NO;
     if (!req->redirect)
         return error_page_queue(req->conn, &req->page) == MHD_YES ? MHD_YES : MHD_NO;
     /* Host was checked by http_route_parse: a name of ours, perhaps with a port. */

@@ -2,6 +2,7 @@
  * method CONNECT, docs/protocol.md) and pipes the socket's bytes through it; the client connects
  * to its local port and pipes the other end. */
 #include "public_tcp.h"
+#include "access_rules.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -75,6 +76,16 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
         close(fd);
         return;
     }
+    net_format_ip(sa, tc->peer, sizeof(tc->peer));
+    if (cidr_list_match(&l->srv->cfg.deny_cidr, tc->peer) ||
+        (l->t->rules != NULL && !access_rules_address_ok(l->t->rules, tc->peer))) {
+        l->t->hit_address += l->t->rules != NULL;
+        log_info("tcp: refusing a connection from %s to tunnel %s: its address is denied",
+                 tc->peer, l->t->id);
+        close(fd);
+        free(tc);
+        return;
+    }
     if (l->t->streams >= l->srv->cfg.max_streams_per_tunnel) {
         l->t->hit_streams++;
         log_warn("tcp: refusing a connection to tunnel %s: %u connections open, its limit "
@@ -86,7 +97,6 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     }
     tc->fd = fd;
     tc->l = l;
-    net_format_ip(sa, tc->peer, sizeof(tc->peer));
     loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
     if (session_stream_open(l->t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {

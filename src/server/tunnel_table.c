@@ -33,6 +33,9 @@ tunnel_new(void)
 void
 tunnel_free(struct tunnel *t)
 {
+    if (t == NULL)
+        return;
+    free(t->rules);
     free(t);
 }
 

@@ -12,6 +12,8 @@
 #include "err.h"
 #include "limits.h"
 
+struct access_rules;
+
 struct session;
 struct tcp_listener;
 
@@ -30,6 +32,9 @@ struct tunnel {
     uint32_t streams;         /* open now */
     uint64_t hit_body;        /* requests refused: body over max_body_size (413) */
     uint64_t hit_streams;     /* requests or connections refused: max_streams_per_tunnel (503) */
+    uint64_t hit_address;     /* refused by the tunnel's address rules (403, or closed) */
+    uint64_t hit_auth;        /* refused for want of its basic-auth credentials (401) */
+    struct access_rules *rules; /* what the client asked the gateway to enforce; NULL: none; owned */
     uint32_t handle;          /* the client's BIND handle, named in OPEN */
     struct session *sess;     /* the owner's control session, where its streams open; borrowed */
     struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */

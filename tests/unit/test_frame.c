@@ -1059,6 +1059,63 @@ test_frame_bad_heads(void **state)
     free(r);
 }
 
+/* BIND's protections: absent on the wire when there is none (the layout older clients send),
+ * else a count and key/value pairs; a count of 0 or over NGR_BIND_OPTS_MAX, or an empty key, is
+ * malformed. */
+static void
+test_frame_bind_options(void **state)
+{
+    uint8_t buf[4096], plain[256];
+    struct frame_bind b, got;
+    struct frame f;
+    ssize_t n, m;
+    size_t i;
+
+    (void)state;
+    memset(&b, 0, sizeof(b));
+    b.handle = 1;
+    b.proto = FRAME_PROTO_HTTP;
+    b.subdomain = frame_str_c("app");
+    b.target = frame_str_c("localhost:3000");
+    m = frame_bind_encode(plain, sizeof(plain), &b);
+    assert_true(m > 0);
+    b.opts[0].name = frame_str_c("basic_auth");
+    b.opts[0].value = frame_str_c("alice:pw");
+    b.opts[1].name = frame_str_c("allow_cidr");
+    b.opts[1].value = frame_str_c("10.0.0.0/8");
+    b.nopts = 2;
+    n = frame_bind_encode(buf, sizeof(buf), &b);
+    assert_true(n > m);
+    assert_memory_equal(buf + NGR_FRAME_HEADER_LEN, plain + NGR_FRAME_HEADER_LEN,
+                        (size_t)m - NGR_FRAME_HEADER_LEN); /* the same start: options follow */
+    test_frame_decode_whole("BIND with options", buf, (size_t)n, &f);
+    assert_int_equal(frame_bind_decode(&f, &got), 0);
+    assert_int_equal(got.nopts, 2);
+    assert_true(frame_str_eq(got.opts[0].name, "basic_auth"));
+    assert_true(frame_str_eq(got.opts[1].value, "10.0.0.0/8"));
+    test_frame_decode_whole("BIND without", plain, (size_t)m, &f);
+    assert_int_equal(frame_bind_decode(&f, &got), 0);
+    assert_int_equal(got.nopts, 0);
+    /* A count of 0 (the options present but empty) is malformed. */
+    memcpy(buf, plain, (size_t)m);
+    buf[m] = 0;
+    buf[m + 1] = 0;
+    frame_header_encode(buf, FRAME_BIND, 0, 0, (uint32_t)(m + 2 - NGR_FRAME_HEADER_LEN));
+    test_frame_decode_whole("BIND with 0 options", buf, (size_t)m + 2, &f);
+    assert_int_equal(frame_bind_decode(&f, &got), NGR_EPROTO);
+    /* Too many to encode. */
+    for (i = 0; i < NGR_BIND_OPTS_MAX; i++)
+        b.opts[i] = b.opts[0];
+    b.nopts = NGR_BIND_OPTS_MAX + 1;
+    assert_int_equal(frame_bind_encode(buf, sizeof(buf), &b), NGR_ELIMIT);
+    b.nopts = NGR_BIND_OPTS_MAX;
+    n = frame_bind_encode(buf, sizeof(buf), &b);
+    assert_true(n > 0);
+    test_frame_decode_whole("BIND with the most options", buf, (size_t)n, &f);
+    assert_int_equal(frame_bind_decode(&f, &got), 0);
+    assert_int_equal(got.nopts, NGR_BIND_OPTS_MAX);
+}
+
 /* Strings over NGR_MAX_STRING and payloads over NGR_FRAME_MAX_PAYLOAD are refused on encode;
  * a payload of exactly NGR_FRAME_MAX_PAYLOAD is not. */
 static void
@@ -1194,6 +1251,7 @@ main(void)
         cmocka_unit_test(test_frame_too_many_fields),
         cmocka_unit_test(test_frame_bad_heads),
         cmocka_unit_test(test_frame_encode_limits),
+        cmocka_unit_test(test_frame_bind_options),
         cmocka_unit_test(test_frame_str_helpers),
         cmocka_unit_test(test_frame_mutations),
     };

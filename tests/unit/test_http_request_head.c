@@ -59,7 +59,7 @@ static int
 test_head_build(const char *lines, struct frame_head *h, struct error_page *why)
 {
     struct http_request rq = {"GET", "http", "/path?q=1", "myapp.localhost:8081", "192.0.2.7",
-                              NULL, 0};
+                              NULL, 0, 0};
 
     rq.fields = test_head_fields;
     rq.nfields = test_head_place(lines);

@@ -38,6 +38,10 @@ cli_usage(FILE *f)
             "      --allow-cidr CIDR      only visitors from this range reach the tunnel\n"
             "                             (repeatable; IPv4 or IPv6, e.g. 203.0.113.0/24)\n"
             "      --deny-cidr CIDR       visitors from this range are refused (repeatable)\n"
+            "      --rate-limit N/s       the gateway takes at most N requests a second for the\n"
+            "                             tunnel (N/m: a minute), else 429; at most its\n"
+            "                             --max-rate\n"
+            "      --rate-burst N         how many may come at once (default: a second's)\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
@@ -54,6 +58,8 @@ static const struct option cli_options_long[] = {
     {"basic-auth", required_argument, NULL, 3},
     {"allow-cidr", required_argument, NULL, 4},
     {"deny-cidr", required_argument, NULL, 5},
+    {"rate-limit", required_argument, NULL, 6},
+    {"rate-burst", required_argument, NULL, 7},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -89,12 +95,13 @@ cli_set_subdomain(struct cli_options *o, const char *s, struct ngr_err *err)
     return 0;
 }
 
-/* --basic-auth, --allow-cidr, --deny-cidr: checked here, so a typo is reported before the
+/* --basic-auth, --allow-cidr, --deny-cidr, --rate-limit, --rate-burst: checked here, so a typo is reported before the
  * gateway is reached; the gateway checks them again. */
 static int
 cli_add_protection(struct cli_options *o, int ch, const char *v, struct ngr_err *err)
 {
-    static const char *const keys[] = {[3] = "basic_auth", [4] = "allow_cidr", [5] = "deny_cidr"};
+    static const char *const keys[] = {[3] = "basic_auth", [4] = "allow_cidr", [5] = "deny_cidr",
+                                       [6] = "rate_limit", [7] = "rate_burst"};
     static const char *const flags[] = {[3] = "--basic-auth", [4] = "--allow-cidr",
                                         [5] = "--deny-cidr"};
     struct cidr c;
@@ -106,8 +113,12 @@ cli_add_protection(struct cli_options *o, int ch, const char *v, struct ngr_err 
     if (ch == 3 && (colon == NULL || colon == v || colon[1] == '\0' ||
                     strlen(v) > NGR_BASIC_AUTH_LEN))
         return err_set(err, NGR_EINVAL, "--basic-auth: expected USER:PASSWORD, both non-empty");
-    if (ch != 3 && cidr_parse(v, strlen(v), &c, err) != 0)
+    if ((ch == 4 || ch == 5) && cidr_parse(v, strlen(v), &c, err) != 0)
         return err_prefix(err, flags[ch]);
+    /* The rate's syntax and its ceiling are the gateway's to judge (its max_rate): it says why. */
+    if ((ch == 6 || ch == 7) && (v[0] < '0' || v[0] > '9'))
+        return err_set(err, NGR_EINVAL, "%s \"%s\": expected a number%s",
+                       ch == 6 ? "--rate-limit" : "--rate-burst", v, ch == 6 ? " a second, N/s" : "");
     o->protect[o->nprotect].key = keys[ch];
     o->protect[o->nprotect].value = v;
     o->nprotect++;
@@ -191,6 +202,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         case 3:
         case 4:
         case 5:
+        case 6:
+        case 7:
             if ((rc = cli_add_protection(o, ch, optarg, err)) != 0)
                 return rc;
             break;

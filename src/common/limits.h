@@ -51,6 +51,7 @@
 #define NGR_CIDR_MAX 32                     /* address ranges in one allow or deny list */
 #define NGR_BASIC_AUTH_MAX 8                /* user:password pairs on one tunnel */
 #define NGR_BASIC_AUTH_LEN 512              /* bytes of one user:password */
+#define NGR_RATE_MAX 1000000                /* requests a second: the most a rate limit says */
 
 /* Client tokens (auth_tokens.c). */
 #define NGR_TOKEN_MAX 256                  /* bytes in one token */

@@ -1,6 +1,7 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
 #include "name_policy.h"
+#include "rate_limit.h"
 #include "readfile.h"
 
 #include <arpa/inet.h>
@@ -270,6 +271,15 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
                            value);
         snprintf(c->tcp_host, sizeof(c->tcp_host), "%s", value);
         return 0;
+    }
+    if (config_key_is(key, "max_rate")) {
+        if (value[0] == '\0' || strcmp(value, "0") == 0 || strcasecmp(value, "unlimited") == 0) {
+            c->max_rate = 0;
+            return 0;
+        }
+        return rate_limit_parse(value, strlen(value), &c->max_rate, err) != 0
+                   ? err_prefix(err, "max_rate")
+                   : 0;
     }
     if (config_key_is(key, "deny_cidr")) {
         /* Adds: the flag repeats, and the file's value is a comma-separated list. */

@@ -46,6 +46,8 @@ struct server_config {
     uint64_t request_head_timeout_ms; /* a public connection's first head, complete (408) */
     unsigned idle_timeout_s;  /* a kept-alive public connection with no request is closed */
     struct cidr_list deny_cidr; /* public clients refused on every tunnel (--deny-cidr) */
+    uint32_t max_rate;        /* requests a second per tunnel: the default and the most a
+                               * client may ask for (--max-rate); 0: none */
 };
 
 /* The embedded defaults: everything on one machine (domain localhost, 127.0.0.1:8080-8082). */

@@ -142,6 +142,41 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     return session_send_bound(&c->sess, &out);
 }
 
+/* The rate t takes: what BIND asked for (rate_limit, rate_burst), at most the gateway's
+ * max_rate, which is also the default. Returns 0, or NGR_EINVAL with the reason. */
+static int
+control_bind_rate(struct ctl_conn *c, const struct frame_bind *b, struct tunnel *t,
+                  struct ngr_err *err)
+{
+    uint32_t per_s = c->srv->cfg.max_rate, burst = 0, max = c->srv->cfg.max_rate;
+    size_t i;
+
+    for (i = 0; i < b->nopts; i++) {
+        struct frame_str v = b->opts[i].value;
+
+        if (frame_str_eq(b->opts[i].name, "rate_limit")) {
+            if (rate_limit_parse(v.p, v.len, &per_s, err) != 0)
+                return NGR_EINVAL;
+            if (max != 0 && per_s > max)
+                return err_set(err, NGR_EINVAL,
+                               "rate %u/s is above this gateway's maximum of %u/s (max_rate)",
+                               per_s, max);
+        } else if (frame_str_eq(b->opts[i].name, "rate_burst")) {
+            unsigned long n = 0;
+            size_t k;
+
+            for (k = 0; k < v.len && v.p[k] >= '0' && v.p[k] <= '9' && n <= NGR_RATE_MAX; k++)
+                n = n * 10 + (unsigned long)(v.p[k] - '0');
+            if (v.len == 0 || k != v.len || n == 0 || n > NGR_RATE_MAX)
+                return err_set(err, NGR_EINVAL, "rate burst: a number of requests, 1 to %d",
+                               NGR_RATE_MAX);
+            burst = (uint32_t)n;
+        }
+    }
+    rate_limit_init(&t->rate, per_s, burst, loop_now(c->srv->loop));
+    return 0;
+}
+
 /* A new tunnel for BIND b on c, or NULL with the BIND refused (bad protections) or the
  * session closed (out of memory). */
 static struct tunnel *
@@ -152,6 +187,11 @@ control_tunnel_new(struct ctl_conn *c, const struct frame_bind *b)
 
     if (t == NULL) {
         session_close(&c->sess, FRAME_CODE_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (control_bind_rate(c, b, t, &err) != 0) {
+        tunnel_free(t);
+        control_refuse_bind(c, b->handle, FRAME_CODE_UNSUPPORTED, err.msg);
         return NULL;
     }
     if (b->nopts > 0) {

@@ -81,6 +81,8 @@ error_page_code(int status)
         return "request-timeout";
     case 413:
         return "body-too-large";
+    case 429:
+        return "too-many-requests";
     case 431:
         return "headers-too-large";
     case 502:

@@ -79,6 +79,9 @@ main_usage(FILE *f)
             "                               (default 120)\n"
             "      --deny-cidr CIDR         refuse public clients from this address range on\n"
             "                               every tunnel (repeatable; IPv4 or IPv6)\n"
+            "      --max-rate N/s           requests a second one tunnel takes, else 429: the\n"
+            "                               default and the most a client may ask for with\n"
+            "                               --rate-limit (default: none)\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -134,6 +137,7 @@ static const struct option main_options[] = {
     {"request-head-timeout", required_argument, NULL, 23},
     {"idle-timeout", required_argument, NULL, 24},
     {"deny-cidr", required_argument, NULL, 25},
+    {"max-rate", required_argument, NULL, 26},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -147,7 +151,7 @@ static const char *const main_keys[] = {
     [13] = "auth_tokens", [14] = "reserved_names", [15] = "admin_token", [16] = "admin_token_file",
     [17] = "https_addr", [18] = "https_cert", [19] = "https_key", [20] = "http_redirect",
     [21] = "max_body_size", [22] = "max_streams_per_tunnel", [23] = "request_head_timeout",
-    [24] = "idle_timeout", [25] = "deny_cidr",
+    [24] = "idle_timeout", [25] = "deny_cidr", [26] = "max_rate",
 };
 
 static void
@@ -217,6 +221,7 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 23:
         case 24:
         case 25:
+        case 26:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:

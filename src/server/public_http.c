@@ -65,6 +65,7 @@ struct pub_req {
     unsigned tls : 1;            /* it came over HTTPS */
     unsigned redirect : 1;       /* its page is a 308 to the same URL over HTTPS */
     unsigned auth_challenge : 1; /* its page is a 401 asking for basic auth */
+    uint32_t retry_after;        /* s: its page is a 429 saying when to come back */
     uint64_t body_in;            /* request body bytes passed on (max_body_size) */
     struct frame_head head;      /* the REPLY, decoded once on arrival; fields point into reply */
     void *reply;                 /* owned until the response is built: head's fields, the payload */
@@ -411,6 +412,7 @@ public_http_open(struct pub_req *req, const char *method)
     const union MHD_ConnectionInfo *ci;
     char label[NGR_DOMAIN_LEN + 1], client_ip[NGR_PEER_LEN];
     int len, no_body, upgrade, rc;
+    uint32_t wait;
 
     ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
@@ -461,6 +463,15 @@ public_http_open(struct pub_req *req, const char *method)
     if (col.overflow) {
         public_http_fail(req, FRAME_CODE_NONE, NULL, 431, "Request Header Fields Too Large",
                          "The request has more than %d header fields.", NGR_MAX_HEADERS);
+        return;
+    }
+    if ((wait = rate_limit_take(&t->rate, loop_now(srv->loop))) != 0) {
+        t->hit_rate++;
+        req->retry_after = wait;
+        public_http_fail(req, FRAME_CODE_NONE, NULL, 429, "Too Many Requests",
+                         "The tunnel takes %u requests a second (its rate limit); try again in %u "
+                         "s.",
+                         t->rate.per_s, wait);
         return;
     }
     rq.method = method;
@@ -675,6 +686,15 @@ public_http_queue_page(struct pub_req *req)
     size_t hlen;
 
     req->state = PUB_REQ_QUEUED;
+    if (req->retry_after != 0) {
+        char s[16];
+
+        snprintf(s, sizeof(s), "%u", req->retry_after);
+        return error_page_queue_with(req->conn, &req->page, MHD_HTTP_HEADER_RETRY_AFTER, s) ==
+                       MHD_YES
+                   ? MHD_YES
+                   : MHD_NO;
+    }
     if (req->auth_challenge)
         return error_page_queue_with(req->conn, &req->page, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                      "Basic realm=\"ngrnotok tunnel\", charset=\"UTF-8\"") ==

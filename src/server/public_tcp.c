@@ -86,6 +86,14 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
         free(tc);
         return;
     }
+    if (rate_limit_take(&l->t->rate, loop_now(l->srv->loop)) != 0) {
+        l->t->hit_rate++;
+        log_info("tcp: refusing a connection from %s to tunnel %s: over its rate of %u/s",
+                 tc->peer, l->t->id, l->t->rate.per_s);
+        close(fd);
+        free(tc);
+        return;
+    }
     if (l->t->streams >= l->srv->cfg.max_streams_per_tunnel) {
         l->t->hit_streams++;
         log_warn("tcp: refusing a connection to tunnel %s: %u connections open, its limit "

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "limits.h"
+#include "rate_limit.h"
 
 struct access_rules;
 
@@ -35,6 +36,8 @@ struct tunnel {
     uint64_t hit_address;     /* refused by the tunnel's address rules (403, or closed) */
     uint64_t hit_auth;        /* refused for want of its basic-auth credentials (401) */
     struct access_rules *rules; /* what the client asked the gateway to enforce; NULL: none; owned */
+    struct rate_limit rate;   /* requests (TCP: connections) a second it takes; per_s 0: any */
+    uint64_t hit_rate;        /* refused by that rate (429; TCP: closed) */
     uint32_t handle;          /* the client's BIND handle, named in OPEN */
     struct session *sess;     /* the owner's control session, where its streams open; borrowed */
     struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */

@@ -124,3 +124,37 @@ def test_limit_values_refused(binaries):
                              ("--idle-timeout", "0", "at least 1 second")):
         r = P.run_cli([flag, value], binary_name="ngrnotokd")
         assert r.returncode == 2 and why in r.stderr, (flag, r.stderr)
+
+
+def test_rate_limit(procs):
+    # 1 a second with a burst of 3: the first three pass at once, the next is told to wait.
+    tun = procs.tunnel("--rate-limit", "1/s", "--rate-burst", "3")
+    statuses = [tun.request("GET", "/echo").status for _ in range(3)]
+    assert statuses == [200, 200, 200], statuses
+    r = tun.request("GET", "/echo")
+    assert r.status == 429, r
+    assert r.header("Retry-After") == "1", r
+    assert "rate limit" in r.text() and "1 requests a second" in r.text(), r.text()
+    info = only_tunnel(tun.gateway)
+    assert info["limits_hit"]["rate_limit"] >= 1
+    assert (info["protection"]["rate_per_s"], info["protection"]["rate_burst"]) == (1, 3)
+    # After the wait it passes again.
+    P.wait_until(lambda: tun.request("GET", "/echo").status == 200, 10,
+                 "a request after the rate's wait", procs.tails)
+
+
+def test_gateway_max_rate(procs):
+    gw = procs.gateway("--max-rate", "5/s")
+    up = procs.upstream()
+    # Above the gateway's maximum: refused with the reason.
+    r = P.run_cli(["http", "--server", gw.control_addr, "--rate-limit", "50/s", up.port],
+                  timeout=15)
+    assert r.returncode != 0 and "above this gateway's maximum of 5/s" in r.stderr, r.stderr
+    r = P.run_cli(["http", "--server", gw.control_addr, "--rate-limit", "fast", up.port],
+                  timeout=15)
+    assert r.returncode != 0 and "--rate-limit" in r.stderr, r.stderr
+    # No ask: the gateway's maximum is the tunnel's rate.
+    cl = procs.client(gw, up.port)
+    info = gw.admin("GET", "/tunnels/" + gw.tunnels()[0]["id"]).json()
+    assert info["protection"]["rate_per_s"] == 5
+    assert gw.request("GET", "/echo", cl.host).status == 200

@@ -60,7 +60,8 @@ def test_allow_and_deny_cidr(procs):
     assert by_name["elsewhere"]["limits_hit"]["address"] == 1
     assert by_name["elsewhere"]["protection"]["allow_cidr"] == 2
     assert by_name["allowed"]["protection"] == {"basic_auth": False, "allow_cidr": 1,
-                                                "deny_cidr": 1}
+                                                "deny_cidr": 1, "rate_per_s": 0,
+                                                "rate_burst": 0}
 
 
 def test_gateway_wide_deny(procs):

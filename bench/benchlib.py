@@ -496,14 +496,16 @@ def start_ssh_forward(tmp, name, sshd, local_ports, port=None, timeout=15):
         raise BenchError("ssh exited; " + ssh.log_tail())
     return ssh, ports
 
-def start_gateway(bins, tmp, name, tcp_range=None):
-    """ngrnotokd on free ports (--ports-file); the Proc gets .addrs and .http_port."""
+def start_gateway(bins, tmp, name, tcp_range=None, extra=()):
+    """ngrnotokd on free ports (--ports-file); the Proc gets .addrs and .http_port. extra: more
+    flags."""
     ports_file = os.path.join(tmp, name + ".ports")
     argv = [bins["gateway"], "--control-addr", "127.0.0.1:0", "--http-addr",
             "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--ports-file", ports_file,
             "--log-level", "warn"]
     if tcp_range:
         argv += ["--tcp-ports", "%d-%d" % tcp_range]
+    argv += list(extra)
     gw = Proc(name, argv, tmp, stdout_lines=False)
     wait_until(lambda: os.path.exists(ports_file) or (not gw.alive() and "dead"), 10,
                name + "'s ports file")

@@ -154,6 +154,11 @@
 /* public requests and TCP connections open at once on one tunnel, past which 503 with
  * Retry-After (--max-streams-per-tunnel) */
 #define NGR_TUNNEL_STREAMS 2000
+/* tunnels one client token may hold at once (--max-tunnels-per-token) */
+#define NGR_TUNNELS_PER_TOKEN 100
+/* control connections from one source address at once (--max-conns-per-ip; 0: any). Behind a
+ * proxy every client has the proxy's address: raise it there. */
+#define NGR_CONNS_PER_IP 200
 /* bytes a content reader may copy at once, for a response of known length: libmicrohttpd
  * allocates (and zeroes) this block with each streamed response and sends from it. 256 KiB
  * against 64 KiB: downloads 665 -> 760 MB/s. A shorter body gets a block of its size; a chunked

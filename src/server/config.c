@@ -28,6 +28,9 @@ config_defaults(struct server_config *c)
     c->session_budget = NGR_SESSION_BUDGET;
     c->gateway_budget = NGR_GATEWAY_BUDGET;
     c->max_streams_per_tunnel = NGR_TUNNEL_STREAMS;
+    c->max_tunnels = NGR_MAX_SESSIONS;
+    c->max_tunnels_per_token = NGR_TUNNELS_PER_TOKEN;
+    c->max_conns_per_ip = NGR_CONNS_PER_IP;
     c->request_head_timeout_ms = NGR_REQUEST_HEAD_MS;
     c->idle_timeout_s = NGR_HTTP_CONN_TIMEOUT_S;
     snprintf(c->reserved_names, sizeof(c->reserved_names), "%s", NAME_POLICY_DEFAULT_RESERVED);
@@ -307,6 +310,22 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
             return 0;
         }
         return config_parse_size(key, value, 1, &c->max_body_size, err);
+    }
+    if (config_key_is(key, "max_tunnels") || config_key_is(key, "max_tunnels_per_token") ||
+        config_key_is(key, "max_conns_per_ip")) {
+        int per_ip = config_key_is(key, "max_conns_per_ip");
+
+        if ((rc = config_parse_uint(key, value, NGR_MAX_SESSIONS, &n, err)) != 0)
+            return rc;
+        if (n == 0 && !per_ip)
+            return err_set(err, NGR_EINVAL, "%s: at least 1", key);
+        if (per_ip)
+            c->max_conns_per_ip = (unsigned)n;
+        else if (config_key_is(key, "max_tunnels"))
+            c->max_tunnels = (unsigned)n;
+        else
+            c->max_tunnels_per_token = (unsigned)n;
+        return 0;
     }
     if (config_key_is(key, "max_streams_per_tunnel")) {
         if ((rc = config_parse_uint(key, value, 1000000, &n, err)) != 0)

@@ -46,6 +46,9 @@ struct server_config {
     uint64_t request_head_timeout_ms; /* a public connection's first head, complete (408) */
     unsigned idle_timeout_s;  /* a kept-alive public connection with no request is closed */
     struct cidr_list deny_cidr; /* public clients refused on every tunnel (--deny-cidr) */
+    unsigned max_tunnels;           /* tunnels in all (--max-tunnels) */
+    unsigned max_tunnels_per_token; /* tunnels one token holds (--max-tunnels-per-token) */
+    unsigned max_conns_per_ip;      /* control connections from one address; 0: any */
     uint32_t max_rate;        /* requests a second per tunnel: the default and the most a
                                * client may ask for (--max-rate); 0: none */
 };

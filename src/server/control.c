@@ -29,6 +29,8 @@ struct ctl_conn {
     struct tunnel *tunnel;           /* one per session for now; the protocol allows more */
     struct loop_timer bind_deadline; /* HELLO and BIND must both arrive in time */
     int has_token;                   /* the gateway asked for a token and this one was valid */
+    int ip_counted;                  /* in srv->conns_by_ip */
+    int token_counted;               /* its tunnel is in srv->tunnels_by_token */
     uint8_t token[AUTH_TOKEN_DIGEST]; /* its digest: a reload looks it up again */
     char token_id[sizeof(((struct auth_token *)0)->id)]; /* for logs */
 };
@@ -133,6 +135,9 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     struct frame_bound out;
 
     c->tunnel = t;
+    c->srv->ntunnels++;
+    if (c->has_token)
+        c->token_counted = usage_add(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) == 0;
     memset(&out, 0, sizeof(out));
     out.handle = t->handle;
     out.id = frame_str_c(t->id);
@@ -256,6 +261,23 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
                             "this gateway serves one tunnel per connection");
         return 0;
     }
+    if (c->srv->ntunnels >= c->srv->cfg.max_tunnels) {
+        c->srv->hit_tunnels++;
+        snprintf(msg, sizeof(msg), "this gateway holds its maximum of %u tunnels (max_tunnels); "
+                                   "try again later",
+                 c->srv->cfg.max_tunnels);
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNAVAILABLE, msg);
+        return 0;
+    }
+    if (c->has_token && usage_get(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) >=
+                            c->srv->cfg.max_tunnels_per_token) {
+        c->srv->hit_tunnels_per_token++;
+        snprintf(msg, sizeof(msg), "this token holds its maximum of %u tunnels "
+                                   "(max_tunnels_per_token); close one first",
+                 c->srv->cfg.max_tunnels_per_token);
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNAVAILABLE, msg);
+        return 0;
+    }
     if (b.proto != FRAME_PROTO_HTTP && b.proto != FRAME_PROTO_TCP) {
         control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED, "unknown tunnel protocol");
         return 0;
@@ -336,10 +358,15 @@ control_on_closed(void *owner, struct session *s, const char *reason)
         tunnel_table_remove(&c->srv->tunnels, c->tunnel);
         tunnel_free(c->tunnel);
         c->tunnel = NULL;
+        c->srv->ntunnels--;
     } else {
         log_info("control %s: closed: %s", c->peer, reason);
     }
     loop_timer_stop(c->srv->loop, &c->bind_deadline);
+    if (c->ip_counted)
+        usage_drop(&c->srv->conns_by_ip, c->peer, strlen(c->peer));
+    if (c->token_counted)
+        usage_drop(&c->srv->tunnels_by_token, c->token, sizeof(c->token));
     TAILQ_REMOVE(&c->srv->conns, c, entry);
     c->srv->nconns--;
     session_free(&c->sess);
@@ -384,6 +411,19 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
         close(fd);
         free(c);
         return;
+    }
+    /* Counted from here to control_on_closed; past the limit the client is told why. */
+    c->ip_counted = usage_add(&srv->conns_by_ip, c->peer, strlen(c->peer)) == 0;
+    if (srv->cfg.max_conns_per_ip != 0 &&
+        usage_get(&srv->conns_by_ip, c->peer, strlen(c->peer)) > srv->cfg.max_conns_per_ip) {
+        srv->hit_conns_per_ip++;
+        log_warn("control %s: refused: %u control connections from this address already "
+                 "(max_conns_per_ip)",
+                 c->peer, srv->cfg.max_conns_per_ip);
+        session_close(&c->sess, FRAME_CODE_UNAVAILABLE,
+                      "too many connections from your address: this gateway takes %u "
+                      "(max_conns_per_ip)",
+                      srv->cfg.max_conns_per_ip);
     }
     session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
     loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);

@@ -82,6 +82,10 @@ main_usage(FILE *f)
             "      --max-rate N/s           requests a second one tunnel takes, else 429: the\n"
             "                               default and the most a client may ask for with\n"
             "                               --rate-limit (default: none)\n"
+            "      --max-tunnels N          tunnels in all (default 20000)\n"
+            "      --max-tunnels-per-token N  tunnels one client token holds (default 100)\n"
+            "      --max-conns-per-ip N     control connections from one address (default 200;\n"
+            "                               0: any)\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -138,6 +142,9 @@ static const struct option main_options[] = {
     {"idle-timeout", required_argument, NULL, 24},
     {"deny-cidr", required_argument, NULL, 25},
     {"max-rate", required_argument, NULL, 26},
+    {"max-tunnels", required_argument, NULL, 27},
+    {"max-tunnels-per-token", required_argument, NULL, 28},
+    {"max-conns-per-ip", required_argument, NULL, 29},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -152,6 +159,7 @@ static const char *const main_keys[] = {
     [17] = "https_addr", [18] = "https_cert", [19] = "https_key", [20] = "http_redirect",
     [21] = "max_body_size", [22] = "max_streams_per_tunnel", [23] = "request_head_timeout",
     [24] = "idle_timeout", [25] = "deny_cidr", [26] = "max_rate",
+    [27] = "max_tunnels", [28] = "max_tunnels_per_token", [29] = "max_conns_per_ip",
 };
 
 static void
@@ -222,6 +230,9 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 24:
         case 25:
         case 26:
+        case 27:
+        case 28:
+        case 29:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:
@@ -460,6 +471,8 @@ main(int argc, char **argv)
     heap_trim_stop(&srv.trim);
     auth_tokens_free(&srv.tokens);
     auth_tokens_free(&srv.admin_tokens);
+    usage_clear(&srv.conns_by_ip);
+    usage_clear(&srv.tunnels_by_token);
     tls_cert_free();
     loop_free(srv.loop);
     log_info("stopped");

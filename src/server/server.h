@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "mhd_glue.h"
 #include "tunnel_table.h"
+#include "usage_count.h"
 #include "window.h"
 
 struct ctl_conn;
@@ -34,6 +35,10 @@ struct server {
     struct listener control;
     TAILQ_HEAD(, ctl_conn) conns;
     size_t nconns;
+    struct usage_count *conns_by_ip;     /* control connections per source address */
+    struct usage_count *tunnels_by_token; /* tunnels per token digest */
+    size_t ntunnels;
+    uint64_t hit_conns_per_ip, hit_tunnels, hit_tunnels_per_token; /* refusals, for the log */
 
     /* public_http.c */
     struct mhd_glue http;

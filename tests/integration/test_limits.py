@@ -4,6 +4,7 @@ slowloris, with Debian's slowhttptest), bad values refused."""
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -158,3 +159,38 @@ def test_gateway_max_rate(procs):
     info = gw.admin("GET", "/tunnels/" + gw.tunnels()[0]["id"]).json()
     assert info["protection"]["rate_per_s"] == 5
     assert gw.request("GET", "/echo", cl.host).status == 200
+
+
+def test_control_side_limits(procs):
+    tok = "team-" + "a1b2c3d4e5f6"
+    path = procs.tmpdir / "tokens"
+    path.write_text(tok + "\n")
+    gw = procs.gateway("--auth-tokens", path, "--max-tunnels-per-token", "2", "--max-tunnels", "3",
+                       "--max-conns-per-ip", "4")
+    up = procs.upstream()
+    procs.client(gw, up.port, "--token", tok)
+    procs.client(gw, up.port, "--token", tok)
+    r = P.run_cli(["http", "--server", gw.control_addr, "--token", tok, up.port], timeout=15)
+    assert r.returncode != 0 and "maximum of 2 tunnels (max_tunnels_per_token)" in r.stderr, \
+        r.stderr
+    other_path = procs.tmpdir / "tokens2"
+    other_path.write_text("%s\nsecond-token-99\n" % tok)
+    other_path.rename(path)
+    gw.proc.send_signal(signal.SIGHUP)
+    P.wait_until(lambda: "SIGHUP: 2 token(s)" in gw.proc.stderr_tail(), 10,
+                 "the gateway to re-read its tokens", procs.tails)
+    procs.client(gw, up.port, "--token", "second-token-99")
+    r = P.run_cli(["http", "--server", gw.control_addr, "--token", "second-token-99", up.port],
+                  timeout=15)
+    assert r.returncode != 0 and "maximum of 3 tunnels (max_tunnels)" in r.stderr, r.stderr
+    # Three control connections are open (the three tunnels) and a fourth is held open; a fifth
+    # from the same address (accepted after it: the listen queue keeps their order) is refused
+    # with the reason, whatever it asks.
+    held = socket.create_connection(("127.0.0.1", gw.control_port), timeout=10)
+    try:
+        r = P.run_cli(["http", "--server", gw.control_addr, "--token", tok, up.port], timeout=15)
+        assert r.returncode != 0 and "too many connections from your address" in r.stderr, \
+            r.stderr
+    finally:
+        held.close()
+    assert len(gw.tunnels()) == 3

@@ -21,8 +21,10 @@ closes a connection only when it cannot read a request's framing. Every case car
 and smuggled request, so "the local service saw nothing" is "no tag in the bytes it received".
 """
 
+import os
 import re
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -767,3 +769,54 @@ def test_x_forwarded_from_public_client_replaced(setup, headers):
     if ordinary:
         problems.append(ordinary)
     fail_if(problems, "public client sent %r" % (headers,))
+
+
+# -- the control port ------------------------------------------------------------------------
+
+PREFACE = b"\x89NGRNOK\n"
+
+
+def hello_frame(max_payload=65536):
+    payload = struct.pack(">HIIII", 1, max_payload, 262144, 8388608, 10000)
+    payload += struct.pack(">H", 0) + struct.pack(">H", 5) + b"evil/"
+    n = len(payload)
+    return bytes([n >> 16 & 255, n >> 8 & 255, n & 255, 1, 0]) + b"\0\0\0\0" + payload
+
+
+@pytest.mark.parametrize("bytes_sent", [
+    pytest.param(os.urandom(4096), id="garbage"),
+    pytest.param(PREFACE + b"\xff\xff\xff\x01\x00\x00\x00\x00\x00" + b"x" * 4096,
+                 id="frame-over-16mib-announced"),
+    pytest.param(PREFACE + b"\x01\x00\x01\x01\x00\x00\x00\x00\x00" + b"y" * 65537,
+                 id="frame-over-64kib"),
+    pytest.param(PREFACE + hello_frame() + b"\x00\x00\x05\x63\x00\x00\x00\x00\x07zzzzz",
+                 id="unknown-frame-type-after-hello"),
+    pytest.param(PREFACE + hello_frame(max_payload=1), id="hello-below-minimum-frame"),
+])
+def test_hostile_control_client_is_cut_off_alone(procs, bytes_sent):
+    """Bytes no client would send reach the control port: that connection is closed, and a
+    tunnel of another client keeps serving, before and after."""
+    tun = procs.tunnel()
+    assert tun.request("GET", "/echo").status == 200
+    s = socket.create_connection(("127.0.0.1", tun.gateway.control_port), timeout=10)
+    try:
+        s.sendall(bytes_sent)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # cut off while still sending: as good
+    deadline = time.monotonic() + 15
+    closed = False
+    while time.monotonic() < deadline:
+        try:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            if s.recv(65536) == b"":
+                closed = True
+                break
+        except ConnectionResetError:
+            closed = True
+            break
+        except socket.timeout:
+            break
+    s.close()
+    assert closed, "the gateway kept a control connection that sent %r..." % bytes_sent[:32]
+    assert tun.request("GET", "/echo").status == 200
+    assert tun.gateway.proc.poll() is None

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "name_policy.h"
 #include "err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +46,7 @@ fuzz_config_valid(const struct server_config *c)
     fuzz_config_check(len > 0 && len <= NGR_DOMAIN_LEN);
     for (i = 0; i <= len; i++) {
         if (i == len || c->domain[i] == '.') {
-            fuzz_config_check(config_valid_label(c->domain + start, i - start));
+            fuzz_config_check(name_valid_label(c->domain + start, i - start));
             start = i + 1;
         }
     }

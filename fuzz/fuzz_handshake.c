@@ -62,7 +62,7 @@ fuzz_handshake_bind(const struct frame *f)
     if (frame_bind_decode(f, &b) != 0)
         return;
     fuzz_handshake_check(b.nopts <= NGR_BIND_OPTS_MAX);
-    if (b.subdomain.len > 0 && config_valid_label(b.subdomain.p, b.subdomain.len)) {
+    if (b.subdomain.len > 0 && name_valid_label(b.subdomain.p, b.subdomain.len)) {
         memcpy(name, b.subdomain.p, b.subdomain.len);
         name[b.subdomain.len] = '\0';
         if (name_policy_check(NAME_POLICY_DEFAULT_RESERVED, name, why, sizeof(why)) != 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "name_policy.h"
 #include "http_route.h"
 #include "limits.h"
 
@@ -37,7 +38,7 @@ fuzz_host_accepted(const char *host, const char *domain, const char *label, int 
     size_t dlen = strlen(domain), i, at;
 
     fuzz_host_check(n >= 1 && n <= NGR_MAX_SUBDOMAIN && strlen(label) == (size_t)n);
-    fuzz_host_check(config_valid_label(label, (size_t)n));
+    fuzz_host_check(name_valid_label(label, (size_t)n));
     for (i = 0; i < (size_t)n; i++)
         fuzz_host_check(fuzz_host_lower(host[i]) == label[i]);
     fuzz_host_check(host[n] == '.');

@@ -36,19 +36,6 @@ config_defaults(struct server_config *c)
     snprintf(c->reserved_names, sizeof(c->reserved_names), "%s", NAME_POLICY_DEFAULT_RESERVED);
 }
 
-int
-config_valid_label(const char *s, size_t len)
-{
-    size_t i;
-
-    if (len == 0 || len > NGR_MAX_SUBDOMAIN || s[0] == '-' || s[len - 1] == '-')
-        return 0;
-    for (i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
 /* A domain: dot-separated labels, each valid once lowercased. */
 static int
 config_set_domain(struct server_config *c, const char *v, struct ngr_err *err)
@@ -66,7 +53,7 @@ config_set_domain(struct server_config *c, const char *v, struct ngr_err *err)
     d[len] = '\0';
     for (i = 0; i <= len; i++) {
         if (i == len || d[i] == '.') {
-            if (!config_valid_label(d + start, i - start))
+            if (!name_valid_label(d + start, i - start))
                 return err_set(err, NGR_EINVAL, "domain \"%s\": not a valid DNS name", v);
             start = i + 1;
         }

@@ -67,7 +67,5 @@ int config_parse(struct server_config *c, const char *text, size_t len, struct n
 /* Reads and parses a file (at most CONFIG_MAX_FILE bytes). */
 int config_load(struct server_config *c, const char *path, struct ngr_err *err);
 
-/* 1 if s is a valid subdomain label: 1..63 of [a-z0-9-], not starting or ending with '-'. */
-int config_valid_label(const char *s, size_t len);
 
 #endif

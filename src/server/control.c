@@ -285,7 +285,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     if (b.proto == FRAME_PROTO_TCP)
         return control_bind_tcp(c, &b);
     if (b.subdomain.len > 0) {
-        if (!config_valid_label(b.subdomain.p, b.subdomain.len)) {
+        if (!name_valid_label(b.subdomain.p, b.subdomain.len)) {
             log_escape(esc, sizeof(esc), b.subdomain.p, b.subdomain.len);
             snprintf(msg, sizeof(msg),
                      "invalid subdomain '%s': use 1-63 lowercase letters, digits or '-', "

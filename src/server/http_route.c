@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "name_policy.h"
 #include "limits.h"
 
 void
@@ -67,7 +68,7 @@ http_route_parse(const char *host, const char *domain, char *label, size_t cap,
     }
     len -= dlen + 1;
     label[len] = '\0';
-    if (!config_valid_label(label, len)) {
+    if (!name_valid_label(label, len)) {
         http_route_not_found(why, label, domain);
         return -1;
     }

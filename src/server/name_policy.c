@@ -1,11 +1,24 @@
 /* name_policy.c: reserved names and UUID-shaped names; see name_policy.h. */
 #include "name_policy.h"
-#include "config.h"
+#include "limits.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+int
+name_valid_label(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > NGR_MAX_SUBDOMAIN || s[0] == '-' || s[len - 1] == '-')
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
 
 int
 name_policy_parse(const char *list, char *out, size_t outlen, struct ngr_err *err)
@@ -42,7 +55,7 @@ name_policy_parse(const char *list, char *out, size_t outlen, struct ngr_err *er
         for (i = 0; i < len; i++)
             name[i] = (char)tolower((unsigned char)start[i]);
         name[len] = '\0';
-        if (!config_valid_label(name, len))
+        if (!name_valid_label(name, len))
             return err_set(err, NGR_EINVAL,
                            "reserved_names: \"%s\" is not a name (letters, digits, '-')", name);
         if (o + (o > 0) + len + 1 > outlen)

@@ -9,6 +9,9 @@
 
 #include "err.h"
 
+/* 1 if s is a valid subdomain label: 1..63 of [a-z0-9-], not starting or ending with '-'. */
+int name_valid_label(const char *s, size_t len);
+
 /* What --reserved-names is when not set. */
 #define NAME_POLICY_DEFAULT_RESERVED                                                           \
     "www,api,admin,mail,smtp,imap,pop,ftp,ns,ns1,ns2,mx,webmail,autoconfig,autodiscover"

@@ -6,12 +6,14 @@
  * is a request's life. docs/architecture.md walks through it. */
 #include "public_http.h"
 #include "access_rules.h"
+#include "public_admit.h"
 #include "error_page.h"
 #include "http_request_head.h"
 #include "http_route.h"
 #include "log.h"
 #include "net.h"
 #include "pipe.h"
+#include "public_conn.h"
 #include "tls_cert.h"
 #include "tunnel_table.h"
 
@@ -261,89 +263,6 @@ public_http_free(void *arg)
     free(req);
 }
 
-/* One public connection, from its accept to its close: the deadline of its first request head
- * (slowloris: a client that sends its head a byte at a time stays under libmicrohttpd's idle
- * timeout for ever). */
-struct pub_conn {
-    struct server *srv;
-    struct MHD_Connection *conn;
-    struct loop_timer head_deadline;
-    int tls;
-};
-
-static void
-public_http_on_head_deadline(void *arg)
-{
-#define PUB_408_BODY "The request head did not arrive in time (request_head_timeout).\n"
-    static const char answer[] = "HTTP/1.1 408 Request Timeout\r\n"
-                                 "Connection: close\r\n"
-                                 "Content-Type: text/plain; charset=utf-8\r\n"
-                                 "X-Ngrnotok-Error: request-timeout\r\n"
-                                 "Content-Length: 64\r\n\r\n" PUB_408_BODY;
-    _Static_assert(sizeof(PUB_408_BODY) - 1 == 64, "the 408's Content-Length");
-    struct pub_conn *pc = arg;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(pc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-    if (ci == NULL)
-        return;
-    pc->srv->head_timeouts++;
-    log_debug("public connection: no complete request head within %" PRIu64 " ms: closing",
-              pc->srv->cfg.request_head_timeout_ms);
-    /* libmicrohttpd has written nothing on a connection still reading its first head, so a
-     * plain one can get the 408 straight; over TLS there is no plain text to write. Shutting the
-     * socket down makes libmicrohttpd close it at its next event. */
-    if (!pc->tls && send(ci->connect_fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        log_debug("public connection: 408: %s", strerror(errno));
-    shutdown(ci->connect_fd, SHUT_RDWR);
-}
-
-/* A public connection opened (its head deadline starts) or closed (its pool,
- * NGR_HTTP_CONN_MEMORY, is freed after this). */
-static void
-public_http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    struct server *srv = cls;
-    struct pub_conn *pc = *socket_context;
-
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
-
-        pc = calloc(1, sizeof(*pc));
-        if (pc == NULL)
-            return; /* no deadline for this one: libmicrohttpd's idle timeout still holds */
-        pc->srv = srv;
-        pc->conn = conn;
-        pc->tls = ci != NULL && srv->https.daemon != NULL && ci->daemon == srv->https.daemon;
-        loop_timer_init(&pc->head_deadline, public_http_on_head_deadline, pc);
-        loop_timer_start(srv->loop, &pc->head_deadline, srv->cfg.request_head_timeout_ms);
-        *socket_context = pc;
-        return;
-    }
-    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        if (pc != NULL) {
-            loop_timer_stop(srv->loop, &pc->head_deadline);
-            free(pc);
-            *socket_context = NULL;
-        }
-        heap_trim_note(&srv->trim);
-    }
-}
-
-/* The connection's request head is complete: its deadline is met. */
-static void
-public_http_head_arrived(struct pub_req *req)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct pub_conn *pc = ci != NULL ? ci->socket_context : NULL;
-
-    if (pc != NULL)
-        loop_timer_stop(req->srv->loop, &pc->head_deadline);
-}
-
 static void
 public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -412,13 +331,12 @@ public_http_open(struct pub_req *req, const char *method)
     const union MHD_ConnectionInfo *ci;
     char label[NGR_DOMAIN_LEN + 1], client_ip[NGR_PEER_LEN];
     int len, no_body, upgrade, rc;
-    uint32_t wait;
+    struct public_admit_extra extra;
 
     ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
-    if (srv->cfg.deny_cidr.n > 0 && cidr_list_match(&srv->cfg.deny_cidr, client_ip)) {
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 403, "Forbidden",
-                         "This gateway does not serve your address (%s).", client_ip);
+    if (public_admit_address(srv, client_ip, &why) != 0) {
+        public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
     rq.host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -441,21 +359,13 @@ public_http_open(struct pub_req *req, const char *method)
         return;
     }
     req->is_head = strcmp(method, "HEAD") == 0;
-    /* What the tunnel's client asked the gateway to enforce: nothing reaches it otherwise. */
-    if (t->rules != NULL && !access_rules_address_ok(t->rules, client_ip)) {
-        t->hit_address++;
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 403, "Forbidden",
-                         "Your address (%s) may not reach this tunnel.", client_ip);
-        return;
-    }
-    if (t->rules != NULL &&
-        !access_rules_auth_ok(t->rules, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                                    MHD_HTTP_HEADER_AUTHORIZATION))) {
-        t->hit_auth++;
-        req->auth_challenge = 1;
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 401, "Unauthorized",
-                         "This tunnel asks for a user name and a password. Reach it over HTTPS: "
-                         "over plain HTTP they travel in clear text.");
+    if (public_admit_tunnel(srv, t, client_ip,
+                            MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_AUTHORIZATION),
+                            &why, &extra) != 0) {
+        req->auth_challenge = extra.auth_challenge;
+        req->retry_after = extra.retry_after;
+        public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
 
@@ -463,15 +373,6 @@ public_http_open(struct pub_req *req, const char *method)
     if (col.overflow) {
         public_http_fail(req, FRAME_CODE_NONE, NULL, 431, "Request Header Fields Too Large",
                          "The request has more than %d header fields.", NGR_MAX_HEADERS);
-        return;
-    }
-    if ((wait = rate_limit_take(&t->rate, loop_now(srv->loop))) != 0) {
-        t->hit_rate++;
-        req->retry_after = wait;
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 429, "Too Many Requests",
-                         "The tunnel takes %u requests a second (its rate limit); try again in %u "
-                         "s.",
-                         t->rate.per_s, wait);
         return;
     }
     rq.method = method;
@@ -488,21 +389,8 @@ public_http_open(struct pub_req *req, const char *method)
     h.tunnel = t->handle;
     upgrade = (h.flags & FRAME_HEAD_UPGRADE) != 0;
 
-    if (h.body == FRAME_BODY_LENGTH && srv->cfg.max_body_size != 0 &&
-        h.length > srv->cfg.max_body_size) {
-        t->hit_body++;
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 413, "Content Too Large",
-                         "The request body is %" PRIu64 " bytes; this gateway takes at most %" PRIu64
-                         " (max_body_size).",
-                         h.length, srv->cfg.max_body_size);
-        return;
-    }
-    if (t->streams >= srv->cfg.max_streams_per_tunnel) {
-        t->hit_streams++;
-        public_http_fail(req, FRAME_CODE_NONE, NULL, 503, "Service Unavailable",
-                         "The tunnel has %u requests in progress, its limit "
-                         "(max_streams_per_tunnel); try again shortly.",
-                         srv->cfg.max_streams_per_tunnel);
+    if (public_admit_stream(srv, t, &h, &why) != 0) {
+        public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
     rc = session_stream_open(t->sess, &req->st, &public_http_stream_ops, req);
@@ -738,7 +626,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
          * connection whose response was queued before the body was read), so only errors are
          * answered at once; a proxied request waits for its response head. */
         req->conn = conn;
-        public_http_head_arrived(req);
+        public_conn_head_arrived(req->srv, req->conn);
         public_http_open(req, method);
         if (req->state == PUB_REQ_FAILED) /* nobody will read a body: answer now, and close */
             return public_http_queue_page(req);
@@ -991,7 +879,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, public_http_on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        public_http_on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        public_conn_notify, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)NGR_HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, MHD_OPTION_END);
     if (mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err) != 0)
@@ -1011,7 +899,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_retrieve, MHD_OPTION_HTTPS_PRIORITIES,
         NGR_TLS_PRIORITIES, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK,
         public_http_on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, public_http_on_connection, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, public_conn_notify, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         srv->cfg.idle_timeout_s, MHD_OPTION_END);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "name_policy.h"
 #include "err.h"
 #include "guard.h"
 
@@ -234,7 +235,7 @@ test_config_set_keys(void **state)
 }
 
 static void
-test_config_valid_label(void **state)
+test_name_valid_label(void **state)
 {
     static const char *const good[] = {"a", "z9", "my-app", "0", "a-b-c", "xn--bcher-kva"};
     static const char *const bad[] = {"", "-a", "a-", "-", "A", "a_b", "a.b", "a b", "caf\xc3\xa9"};
@@ -243,17 +244,17 @@ test_config_valid_label(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        if (!config_valid_label(good[i], strlen(good[i])))
+        if (!name_valid_label(good[i], strlen(good[i])))
             fail_msg("\"%s\" refused", good[i]);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (config_valid_label(bad[i], strlen(bad[i])))
+        if (name_valid_label(bad[i], strlen(bad[i])))
             fail_msg("\"%s\" accepted", bad[i]);
     memset(label, 'a', sizeof(label));
-    assert_true(config_valid_label(label, NGR_MAX_SUBDOMAIN));
-    assert_false(config_valid_label(label, NGR_MAX_SUBDOMAIN + 1));
+    assert_true(name_valid_label(label, NGR_MAX_SUBDOMAIN));
+    assert_false(name_valid_label(label, NGR_MAX_SUBDOMAIN + 1));
     /* Only len bytes count. */
-    assert_true(config_valid_label("ab-", 2));
-    assert_true(config_valid_label((const char *)guard_place("abc", 3), 3));
+    assert_true(name_valid_label("ab-", 2));
+    assert_true(name_valid_label((const char *)guard_place("abc", 3), 3));
 }
 
 static void
@@ -311,7 +312,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults),     cmocka_unit_test(test_config_parse_file),
         cmocka_unit_test(test_config_parse_errors), cmocka_unit_test(test_config_parse_limits),
-        cmocka_unit_test(test_config_set_keys),     cmocka_unit_test(test_config_valid_label),
+        cmocka_unit_test(test_config_set_keys),     cmocka_unit_test(test_name_valid_label),
         cmocka_unit_test(test_config_load),
     };
 

@@ -1,0 +1,76 @@
+/* public_admit.c: a public request's admission to its tunnel; see public_admit.h. */
+#include "public_admit.h"
+#include "access_rules.h"
+#include "cidr.h"
+#include "rate_limit.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int
+public_admit_address(const struct server *srv, const char *client_ip, struct error_page *why)
+{
+    if (srv->cfg.deny_cidr.n == 0 || !cidr_list_match(&srv->cfg.deny_cidr, client_ip))
+        return 0;
+    error_page_set(why, 403, "Forbidden", "This gateway does not serve your address (%s).",
+                   client_ip);
+    return -1;
+}
+
+int
+public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
+                    const char *authorization, struct error_page *why,
+                    struct public_admit_extra *extra)
+{
+    uint32_t wait;
+
+    memset(extra, 0, sizeof(*extra));
+    /* What the tunnel's client asked the gateway to enforce: nothing reaches it otherwise. */
+    if (t->rules != NULL && !access_rules_address_ok(t->rules, client_ip)) {
+        t->hit_address++;
+        error_page_set(why, 403, "Forbidden", "Your address (%s) may not reach this tunnel.",
+                       client_ip);
+        return -1;
+    }
+    if (t->rules != NULL && !access_rules_auth_ok(t->rules, authorization)) {
+        t->hit_auth++;
+        extra->auth_challenge = 1;
+        error_page_set(why, 401, "Unauthorized",
+                       "This tunnel asks for a user name and a password. Reach it over HTTPS: "
+                       "over plain HTTP they travel in clear text.");
+        return -1;
+    }
+    if ((wait = rate_limit_take(&t->rate, loop_now(srv->loop))) != 0) {
+        t->hit_rate++;
+        extra->retry_after = wait;
+        error_page_set(why, 429, "Too Many Requests",
+                       "The tunnel takes %u requests a second (its rate limit); try again in %u s.",
+                       t->rate.per_s, wait);
+        return -1;
+    }
+    return 0;
+}
+
+int
+public_admit_stream(const struct server *srv, struct tunnel *t, const struct frame_head *h,
+                    struct error_page *why)
+{
+    if (h->body == FRAME_BODY_LENGTH && srv->cfg.max_body_size != 0 &&
+        h->length > srv->cfg.max_body_size) {
+        t->hit_body++;
+        error_page_set(why, 413, "Content Too Large",
+                       "The request body is %" PRIu64 " bytes; this gateway takes at most %" PRIu64
+                       " (max_body_size).",
+                       h->length, srv->cfg.max_body_size);
+        return -1;
+    }
+    if (t->streams >= srv->cfg.max_streams_per_tunnel) {
+        t->hit_streams++;
+        error_page_set(why, 503, "Service Unavailable",
+                       "The tunnel has %u requests in progress, its limit "
+                       "(max_streams_per_tunnel); try again shortly.",
+                       srv->cfg.max_streams_per_tunnel);
+        return -1;
+    }
+    return 0;
+}

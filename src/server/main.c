@@ -299,9 +299,9 @@ main_load_https(struct server *srv, struct ngr_err *err)
         return err_set(err, NGR_EINVAL, "https_addr needs a certificate and its key: --https-cert "
                                         "FILE --https-key FILE (PEM; a wildcard for *.%s)",
                        c->domain);
-    if (tls_cert_load(c->https_cert, c->https_key, err) != 0)
+    if (tls_cert_load(&srv->https_cert, c->https_cert, c->https_key, err) != 0)
         return err_prefix(err, "https certificate");
-    tls_cert_names(names, sizeof(names));
+    tls_cert_names(&srv->https_cert, names, sizeof(names));
     log_info("HTTPS certificate %s for %s", c->https_cert, names[0] ? names : "(no DNS names)");
     return 0;
 }
@@ -350,7 +350,7 @@ main_on_signal(void *arg, int signo)
 
         control_reload_tokens(srv);
         if (srv->cfg.https_on) {
-            if (tls_cert_load(srv->cfg.https_cert, srv->cfg.https_key, &err) != 0)
+            if (tls_cert_load(&srv->https_cert, srv->cfg.https_cert, srv->cfg.https_key, &err) != 0)
                 log_warn("SIGHUP: https certificate: %s; the certificate in use is kept", err.msg);
             else
                 log_info("SIGHUP: HTTPS certificate re-read from %s", srv->cfg.https_cert);
@@ -433,7 +433,7 @@ main(int argc, char **argv)
     heap_trim_stop(&srv.trim);
     auth_tokens_free(&srv.tokens);
     auth_tokens_free(&srv.admin_tokens);
-    tls_cert_free();
+    tls_cert_free(&srv.https_cert);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

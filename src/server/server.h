@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
+#include "tls_cert.h"
 #include "tunnel_table.h"
 #include "window.h"
 
@@ -39,6 +40,7 @@ struct server {
     struct mhd_glue http;
     uint16_t http_port;                 /* bound */
     struct mhd_glue https;              /* daemon NULL unless cfg.https_on */
+    struct tls_cert https_cert;         /* cfg.https_cert */
     uint16_t https_port;                /* bound */
     TAILQ_HEAD(, pub_req) http_waiting; /* suspended requests: shutdown resumes them all */
     struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */

@@ -32,6 +32,11 @@ cli_usage(FILE *f)
             "                             (for dev servers that check it, such as Vite)\n"
             "      --token TOKEN          the gateway's token, if it asks for one\n"
             "                             (or $NGRNOTOK_TOKEN)\n"
+            "      --tls                  connect over TLS: the gateway's certificate must\n"
+            "                             chain to a CA of the system's store and name the\n"
+            "                             --server host (its DNS name or IP address)\n"
+            "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
+            "                             the system's, for a private CA; implies --tls\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
@@ -45,6 +50,8 @@ static const struct option cli_options_long[] = {
     {"subdomain", required_argument, NULL, 'n'},
     {"host-header", required_argument, NULL, 1},
     {"token", required_argument, NULL, 2},
+    {"tls", no_argument, NULL, 3},
+    {"ca", required_argument, NULL, 4},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -153,6 +160,16 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             break;
         case 2:
             snprintf(o->token, sizeof(o->token), "%s", optarg);
+            break;
+        case 3:
+            o->tls = 1;
+            break;
+        case 4:
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->ca))
+                return err_set(err, NGR_EINVAL, "--ca: %s", optarg[0] ? "path too long"
+                                                                   : "needs a file name");
+            snprintf(o->ca, sizeof(o->ca), "%s", optarg);
+            o->tls = 1;
             break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;

@@ -62,6 +62,7 @@
 #define NGR_REDIRECT_TARGET_MAX 8192 /* bytes of request target a redirect to HTTPS repeats */
 /* TLS on the control connection (tls_io.c). */
 #define NGR_TLS_RECORD 16384   /* bytes of plaintext in one TLS record we send: TLS's most */
+#define NGR_CA_PATH_LEN 512    /* bytes, with the NUL: the client's --ca FILE */
 
 /* Session health. */
 #define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */

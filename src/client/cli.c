@@ -42,6 +42,11 @@ cli_usage(FILE *f)
             "                             tunnel (N/m: a minute), else 429; at most its\n"
             "                             --max-rate\n"
             "      --rate-burst N         how many may come at once (default: a second's)\n"
+            "      --tls                  connect over TLS: the gateway's certificate must\n"
+            "                             chain to a CA of the system's store and name the\n"
+            "                             --server host (its DNS name or IP address)\n"
+            "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
+            "                             the system's, for a private CA; implies --tls\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
@@ -60,6 +65,8 @@ static const struct option cli_options_long[] = {
     {"deny-cidr", required_argument, NULL, 5},
     {"rate-limit", required_argument, NULL, 6},
     {"rate-burst", required_argument, NULL, 7},
+    {"tls", no_argument, NULL, 8},
+    {"ca", required_argument, NULL, 9},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -206,6 +213,16 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         case 7:
             if ((rc = cli_add_protection(o, ch, optarg, err)) != 0)
                 return rc;
+            break;
+        case 8:
+            o->tls = 1;
+            break;
+        case 9:
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->ca))
+                return err_set(err, NGR_EINVAL, "--ca: %s", optarg[0] ? "path too long"
+                                                                   : "needs a file name");
+            snprintf(o->ca, sizeof(o->ca), "%s", optarg);
+            o->tls = 1;
             break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;

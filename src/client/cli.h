@@ -18,6 +18,8 @@ struct cli_options {
     char subdomain[NGR_MAX_SUBDOMAIN + 1]; /* empty: the gateway picks one */
     int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
     char token[CLI_TOKEN_LEN];
+    int tls;                  /* the control connection over TLS (--tls, or --ca) */
+    char ca[NGR_CA_PATH_LEN]; /* the CAs to trust (PEM); empty: the system's */
     enum log_level log_level;
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr" with the option's value (borrowed from argv). */

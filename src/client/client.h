@@ -3,6 +3,7 @@
 #ifndef NGR_CLIENT_H
 #define NGR_CLIENT_H
 
+#include <gnutls/gnutls.h>
 #include <stdint.h>
 
 #include "cli.h"
@@ -12,6 +13,7 @@
 #include "session.h"
 
 struct replay;
+struct tls_io;
 
 struct client {
     struct cli_options opt;
@@ -21,9 +23,11 @@ struct client {
     /* control.c */
     struct session sess;
     int sess_live;  /* sess initialised */
-    int connect_fd; /* while the TCP connect is in progress */
+    int connect_fd; /* while the TCP connect (then the TLS handshake) is in progress */
     struct loop_io connect_io;
     struct loop_timer connect_timer;
+    gnutls_certificate_credentials_t tls_cred; /* --tls: the CAs trusted, else NULL */
+    struct tls_io *tls; /* the TLS handshake under way (the session's once done) */
     int bound;       /* BOUND arrived: the tunnel is up */
     uint32_t handle; /* our BIND handle */
     char public_url[NGR_URL_LEN];

@@ -1,11 +1,13 @@
-/* control.c: the client's control connection: non-blocking connect, preface, HELLO and BIND in
- * one write, WELCOME and BOUND (or ERROR) back, then OPEN frames are handed to replay.c. */
+/* control.c: the client's control connection: non-blocking connect, with --tls TLS's handshake,
+ * then preface, HELLO and BIND in one write, WELCOME and BOUND (or ERROR) back, then OPEN frames
+ * are handed to replay.c. */
 #include "control.h"
 #include "frame.h"
 #include "log.h"
 #include "net.h"
 #include "forward.h"
 #include "replay.h"
+#include "tls_io.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -124,9 +126,22 @@ static const struct session_handler client_control_handler = {
     .on_closed = client_control_on_closed,
 };
 
-/* Connected: preface, HELLO and BIND go out together. */
+/* The connection failed before its session started: fd (and the TLS session) close, and the
+ * client exits with 1. */
 static void
-client_control_connected(struct client *cl, int fd)
+client_control_fail(struct client *cl, int fd)
+{
+    tls_io_free(cl->tls);
+    cl->tls = NULL;
+    close(fd);
+    cl->exit_code = 1;
+    loop_stop(cl->loop);
+}
+
+/* Connected (over tls if not NULL, which the session then owns): preface, HELLO and BIND go
+ * out together. */
+static void
+client_control_connected(struct client *cl, int fd, struct tls_io *tls)
 {
     struct frame_hello h;
     struct frame_bind b;
@@ -134,12 +149,13 @@ client_control_connected(struct client *cl, int fd)
 
     if (session_init(&cl->sess, cl->loop, fd, 0, &client_control_handler, cl) != 0) {
         client_control_say("cannot watch the control connection: %s", strerror(errno));
-        close(fd);
-        cl->exit_code = 1;
-        loop_stop(cl->loop);
+        cl->tls = tls;
+        client_control_fail(cl, fd);
         return;
     }
     cl->sess_live = 1;
+    if (tls != NULL)
+        session_set_tls(&cl->sess, tls);
     session_local_hello(&cl->sess, &h);
     h.token = frame_str_c(cl->opt.token);
     h.agent = frame_str_c("ngrnotok/" NGR_VERSION);
@@ -158,6 +174,84 @@ client_control_connected(struct client *cl, int fd)
     session_send_bind(&cl->sess, &b);
 }
 
+/* TLS's handshake, on the socket's readiness: then the session starts over it. */
+static void
+client_control_on_tls(void *arg, uint32_t events)
+{
+    struct client *cl = arg;
+    struct ngr_err err;
+    char addr[NGR_ADDR_LEN + 8], desc[64];
+    uint32_t want = LOOP_WRITE;
+    int fd = cl->connect_fd, rc;
+    struct tls_io *t;
+
+    (void)events;
+    rc = tls_io_handshake(cl->tls, &want, &err);
+    if (rc == NGR_EAGAIN) {
+        if (loop_io_mod(cl->loop, &cl->connect_io, want) != 0) {
+            client_control_say("cannot watch the control connection: %s", strerror(errno));
+            loop_io_del(cl->loop, &cl->connect_io);
+            loop_timer_stop(cl->loop, &cl->connect_timer);
+            cl->connect_fd = -1;
+            client_control_fail(cl, fd);
+        }
+        return;
+    }
+    loop_io_del(cl->loop, &cl->connect_io);
+    loop_timer_stop(cl->loop, &cl->connect_timer);
+    cl->connect_fd = -1;
+    net_format_addr(&cl->opt.server, addr, sizeof(addr));
+    if (rc == NGR_ECLOSED) {
+        client_control_say("TLS handshake with %s failed: the gateway closed the connection; it "
+                           "may not speak TLS on this port (run without --tls)",
+                           addr);
+        client_control_fail(cl, fd);
+        return;
+    }
+    if (rc == NGR_ETRUST) {
+        client_control_say("TLS handshake with %s failed: the gateway's certificate is not "
+                           "trusted: %s%s",
+                           addr, err.msg,
+                           cl->opt.ca[0] == '\0' ? " (for a private CA: --ca FILE)" : "");
+        client_control_fail(cl, fd);
+        return;
+    }
+    if (rc != 0) {
+        client_control_say("TLS handshake with %s failed: %s", addr, err.msg);
+        client_control_fail(cl, fd);
+        return;
+    }
+    tls_io_describe(cl->tls, desc, sizeof(desc));
+    log_debug("control connection to %s: %s", addr, desc);
+    t = cl->tls;
+    cl->tls = NULL;
+    client_control_connected(cl, fd, t);
+}
+
+/* --tls: the TLS session starts on the connected socket; its handshake has NGR_HANDSHAKE_MS. */
+static void
+client_control_start_tls(struct client *cl, int fd)
+{
+    struct ngr_err err;
+
+    cl->tls = tls_io_client(fd, cl->tls_cred, cl->opt.server.host, &err);
+    if (cl->tls == NULL) {
+        client_control_say("%s", err.msg);
+        client_control_fail(cl, fd);
+        return;
+    }
+    cl->connect_fd = fd;
+    loop_timer_start(cl->loop, &cl->connect_timer, NGR_HANDSHAKE_MS);
+    if (loop_io_add(cl->loop, &cl->connect_io, fd, LOOP_WRITE, client_control_on_tls, cl) != 0) {
+        client_control_say("cannot watch the control connection: %s", strerror(errno));
+        loop_timer_stop(cl->loop, &cl->connect_timer);
+        cl->connect_fd = -1;
+        client_control_fail(cl, fd);
+        return;
+    }
+    client_control_on_tls(cl, LOOP_WRITE); /* the ClientHello goes out now */
+}
+
 static void
 client_control_on_connect(void *arg, uint32_t events)
 {
@@ -170,12 +264,13 @@ client_control_on_connect(void *arg, uint32_t events)
     cl->connect_fd = -1;
     if (net_connect_result(fd, &cl->opt.server, &err) != 0) {
         client_control_say("cannot reach the gateway: %s", err.msg);
-        close(fd);
-        cl->exit_code = 1;
-        loop_stop(cl->loop);
+        client_control_fail(cl, fd);
         return;
     }
-    client_control_connected(cl, fd);
+    if (cl->tls_cred != NULL)
+        client_control_start_tls(cl, fd);
+    else
+        client_control_connected(cl, fd, NULL);
 }
 
 static void
@@ -183,15 +278,18 @@ client_control_on_connect_timeout(void *arg)
 {
     struct client *cl = arg;
     char addr[NGR_ADDR_LEN + 8];
+    int fd = cl->connect_fd;
 
     net_format_addr(&cl->opt.server, addr, sizeof(addr));
-    client_control_say("cannot reach the gateway at %s: no answer within %d s", addr,
-                       NGR_CONNECT_MS / 1000);
+    if (cl->tls != NULL)
+        client_control_say("TLS handshake with %s failed: no answer within %d s", addr,
+                           NGR_HANDSHAKE_MS / 1000);
+    else
+        client_control_say("cannot reach the gateway at %s: no answer within %d s", addr,
+                           NGR_CONNECT_MS / 1000);
     loop_io_del(cl->loop, &cl->connect_io);
-    close(cl->connect_fd);
     cl->connect_fd = -1;
-    cl->exit_code = 1;
-    loop_stop(cl->loop);
+    client_control_fail(cl, fd);
 }
 
 int

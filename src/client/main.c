@@ -8,6 +8,7 @@
 #include "replay.h"
 #include "session.h"
 #include "signals.h"
+#include "tls_io.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -58,6 +59,13 @@ main(int argc, char **argv)
         fprintf(stderr, "ngrnotok: libcurl failed to initialise\n");
         return 1;
     }
+    /* --tls: the CAs the gateway's certificate must chain to, read before anything starts. */
+    if (cl.opt.tls &&
+        tls_io_client_cred(&cl.tls_cred, cl.opt.ca[0] != '\0' ? cl.opt.ca : NULL, &err) != 0) {
+        fprintf(stderr, "ngrnotok: %s: %s%s\n", cl.opt.ca[0] != '\0' ? "--ca" : "--tls", err.msg,
+                cl.opt.ca[0] != '\0' ? "" : " (give the gateway's CA with --ca FILE)");
+        return 2;
+    }
     /* Resolved once: the loop never blocks on a lookup. */
     if (net_resolve_all(&cl.opt.local, &cl.local_resolved, &err) != 0) {
         fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
@@ -92,6 +100,9 @@ main(int argc, char **argv)
         session_close(&cl.sess, 0, "exiting");
         loop_run_deferred(cl.loop);
     }
+    tls_io_free(cl.tls); /* a handshake still under way */
+    if (cl.tls_cred != NULL)
+        gnutls_certificate_free_credentials(cl.tls_cred);
     replay_free(cl.replay);
     signals_stop(&sig);
     heap_trim_stop(&cl.trim);

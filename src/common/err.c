@@ -57,6 +57,8 @@ err_name(int code)
         return "not found";
     case NGR_ECLOSED:
         return "closed";
+    case NGR_ETRUST:
+        return "certificate not trusted";
     }
     return "unknown error";
 }

@@ -16,6 +16,7 @@ enum {
     NGR_EEXIST = -7,  /* name already taken */
     NGR_ENOENT = -8,  /* no such thing */
     NGR_ECLOSED = -9, /* the peer or the object is gone */
+    NGR_ETRUST = -10, /* a peer's certificate failed verification */
 };
 
 /* On a function whose result must not be dropped: a failure it reports would otherwise pass

@@ -61,9 +61,13 @@
 /* TLS (tls_cert.c). */
 #define NGR_TLS_FILE_MAX (1024 * 1024) /* bytes: a certificate chain or key file */
 #define NGR_TLS_CHAIN_MAX 16           /* certificates in one chain file */
-/* GnuTLS priorities of every TLS listener: the library's defaults, without TLS 1.0 and 1.1 */
+/* GnuTLS priorities of every TLS listener and of the client's control connection: the
+ * library's defaults, without TLS 1.0 and 1.1 */
 #define NGR_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
 #define NGR_REDIRECT_TARGET_MAX 8192 /* bytes of request target a redirect to HTTPS repeats */
+/* TLS on the control connection (tls_io.c). */
+#define NGR_TLS_RECORD 16384   /* bytes of plaintext in one TLS record we send: TLS's most */
+#define NGR_CA_PATH_LEN 512    /* bytes, with the NUL: the client's --ca FILE */
 
 /* Session health. */
 #define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */

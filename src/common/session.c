@@ -6,6 +6,7 @@
 #include "err.h"
 #include "log.h"
 #include "net.h"
+#include "tls_io.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ static void session_return_credit(struct session *s, struct stream *st);
 static void session_on_heartbeat(void *arg);
 static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8]);
 static void session_on_flush(void *arg);
+static void session_on_tls_more(void *arg);
 static void session_reap(void *arg);
 static void session_all_writable(struct session *s);
 static void session_return_credit(struct session *s, struct stream *st);
@@ -52,6 +54,7 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     window_budget_init(&s->budget, NGR_SESSION_BUDGET);
     s->next_id = gateway ? 1 : 2;
     loop_defer_init(&s->flush, session_on_flush, s);
+    loop_defer_init(&s->tls_more, session_on_tls_more, s);
     loop_defer_init(&s->reap, session_reap, s);
     s->preface_left = gateway ? NGR_PREFACE_LEN : 0;
     if (!gateway && buf_append(&s->ctl, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
@@ -71,15 +74,28 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
 }
 
 void
+session_set_tls(struct session *s, struct tls_io *t)
+{
+    s->tls = t;
+    /* Nothing should wait inside GnuTLS after a handshake, but bytes there would never be
+     * announced by epoll. */
+    if (tls_io_pending(t) > 0)
+        loop_defer(s->loop, &s->tls_more);
+}
+
+void
 session_free(struct session *s)
 {
     if (s == NULL)
         return;
     loop_defer_cancel(s->loop, &s->flush);
+    loop_defer_cancel(s->loop, &s->tls_more);
     loop_defer_cancel(s->loop, &s->reap);
     loop_timer_stop(s->loop, &s->heartbeat);
     if (s->fd >= 0) {
         loop_io_del(s->loop, &s->io);
+        tls_io_free(s->tls); /* close_notify first, if the socket takes it */
+        s->tls = NULL;
         close(s->fd);
         s->fd = -1;
     }
@@ -773,8 +789,10 @@ session_in_missing(const struct session *s)
     return frame_size(buf_head(&s->in)) - s->in.len;
 }
 
+/* Reads and decodes up to NGR_READ_BUDGET bytes. buffered_only (TLS): only the bytes already
+ * decrypted inside GnuTLS, never the socket. */
 static void
-session_read(struct session *s)
+session_read(struct session *s, int buffered_only)
 {
     size_t total = 0;
 
@@ -802,12 +820,14 @@ session_read(struct session *s)
         memcpy(session_read_area, buf_head(&s->in), have);
         iov[cnt].iov_base = session_read_area + have;
         iov[cnt++].iov_len = room;
-        n = readv(s->fd, iov, cnt);
+        n = s->tls == NULL ? readv(s->fd, iov, cnt)
+                           : tls_io_readv(s->tls, iov, cnt, buffered_only);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                session_close(s, 0, "read: %s", strerror(errno));
+                session_close(s, 0, "read: %s",
+                              s->tls == NULL ? strerror(errno) : tls_io_error(s->tls));
             return;
         }
         if (n == 0) {
@@ -840,10 +860,16 @@ session_read(struct session *s)
             }
         }
         /* A short read drained the socket: skip the read that would only say EAGAIN (epoll is
-         * level-triggered and reports what arrives next). */
+         * level-triggered and reports what arrives next). Over TLS too: a short read leaves
+         * nothing inside GnuTLS. */
         if ((size_t)n < need + room)
             return;
     }
+    /* The budget is spent. Over TLS, the rest of a record may wait decrypted inside GnuTLS,
+     * where epoll does not see it: it is read at the end of this turn, and only it (what the
+     * socket holds is reported in the next turn). */
+    if (s->tls != NULL && !s->closing && tls_io_pending(s->tls) > 0)
+        loop_defer(s->loop, &s->tls_more);
 }
 
 static void
@@ -854,7 +880,7 @@ session_on_io(void *arg, uint32_t events)
     if (s->closing)
         return;
     if (events & (LOOP_READ | LOOP_HUP | LOOP_ERR))
-        session_read(s);
+        session_read(s, 0);
     if (!s->closing && (events & LOOP_WRITE) && session__flush(s) != 0)
         session_close(s, 0, "write failed");
 }
@@ -896,6 +922,15 @@ session_on_flush(void *arg)
 
     if (s->fd >= 0 && session__flush(s) != 0 && !s->closing)
         session_close(s, 0, "write failed");
+}
+
+static void
+session_on_tls_more(void *arg)
+{
+    struct session *s = arg;
+
+    if (!s->closing && s->fd >= 0)
+        session_read(s, 1);
 }
 
 /* The deferral of a closed session, after its last flush: detaches every stream, tells each

@@ -21,6 +21,7 @@
 
 struct session;
 struct stream;
+struct tls_io;
 
 /* What a stream's owner does with its frames: one table per kind of stream end (an HTTP
  * request, a raw pipe). Every stream has one, set when it is opened or accepted; the session
@@ -75,6 +76,8 @@ struct session {
     struct loop *loop;
     struct loop_io io;
     int fd;
+    struct tls_io *tls;      /* NULL: plain TCP; else every byte goes through it (tls_io.h) */
+    struct loop_defer tls_more; /* TLS: decrypted bytes wait inside GnuTLS, read them */
     const struct session_handler *h;
     void *owner;
 
@@ -134,7 +137,11 @@ struct session {
  * Returns 0 or NGR_ESYS. */
 NGR_MUST_CHECK int session_init(struct session *s, struct loop *l, int fd, int gateway,
                                 const struct session_handler *h, void *owner);
-/* Closes the fd and frees buffers and the stream table (not the streams). */
+/* Makes s read and write through t, a TLS session on its fd whose handshake is done; s owns t
+ * from now on (session_free frees it). Call it right after session_init, in the same turn. */
+void session_set_tls(struct session *s, struct tls_io *t);
+/* Closes the fd (and its TLS session) and frees buffers and the stream table (not the
+ * streams). */
 void session_free(struct session *s);
 /* The memory budgets of s's receive windows (window.h): its own limit in bytes, and the whole
  * process's budget, shared by every session (NULL: none), which must outlive s. By default a

@@ -8,6 +8,7 @@
 #include "session_out.h"
 #include "err.h"
 #include "net.h"
+#include "tls_io.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -161,7 +162,7 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
     int i;
 
     if (s->out.len == 0 && s->ctl.len == 0 && total >= NGR_DIRECT_WRITE) {
-        ssize_t w = writev(s->fd, iov, cnt);
+        ssize_t w = s->tls == NULL ? writev(s->fd, iov, cnt) : tls_io_writev(s->tls, iov, cnt);
         /* On any error the bytes are queued: the next flush meets the error and reports it. */
         skip = w > 0 ? (size_t)w : 0;
         session_tune_unsent(s);
@@ -182,7 +183,9 @@ session_queue_iov(struct session *s, struct iovec *iov, int cnt, size_t total)
         }
         skip = 0;
     }
-    if (s->out.len > 0)
+    /* Over TLS, all of it may be taken with the last record not yet wholly out: the flush
+     * sends the rest, and arms EPOLLOUT while it cannot. */
+    if (s->out.len > 0 || (s->tls != NULL && tls_io_unsent(s->tls)))
         session__mark_pending(s);
     return 0;
 }
@@ -385,7 +388,7 @@ session_tune_unsent(struct session *s)
 int
 session__flush(struct session *s)
 {
-    int wrote = 0;
+    int wrote = 0, more;
 
     for (;;) {
         struct iovec iov[3];
@@ -394,8 +397,13 @@ session__flush(struct session *s)
         ssize_t n;
         int cnt = 0;
 
-        if (a + b + c == 0)
+        if (a + b + c == 0) {
+            /* Over TLS, the rest of a record GnuTLS took may still be waiting for the socket. */
+            if (s->tls != NULL && tls_io_unsent(s->tls) && tls_io_writev(s->tls, NULL, 0) < 0 &&
+                errno != EAGAIN)
+                return NGR_ECLOSED;
             break;
+        }
         if (a > 0) {
             iov[cnt].iov_base = (void *)buf_head(&s->out);
             iov[cnt++].iov_len = a;
@@ -408,7 +416,7 @@ session__flush(struct session *s)
             iov[cnt].iov_base = (void *)(buf_head(&s->out) + a);
             iov[cnt++].iov_len = c;
         }
-        n = writev(s->fd, iov, cnt);
+        n = s->tls == NULL ? writev(s->fd, iov, cnt) : tls_io_writev(s->tls, iov, cnt);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -428,10 +436,11 @@ session__flush(struct session *s)
     }
     if (wrote)
         session_tune_unsent(s);
-    if ((s->out.len > 0 || s->ctl.len > 0) && !s->want_write) {
+    more = s->out.len > 0 || s->ctl.len > 0 || (s->tls != NULL && tls_io_unsent(s->tls));
+    if (more && !s->want_write) {
         s->want_write = 1;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP | LOOP_WRITE);
-    } else if (s->out.len == 0 && s->ctl.len == 0 && s->want_write) {
+    } else if (!more && s->want_write) {
         s->want_write = 0;
         loop_io_mod(s->loop, &s->io, LOOP_READ | LOOP_HUP);
     }

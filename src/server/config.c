@@ -173,8 +173,12 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         c->https_on = 1;
         return net_parse_addr(value, NULL, 1, &c->https_addr, err);
     }
-    if (config_key_is(key, "https_cert") || config_key_is(key, "https_key")) {
-        char *dst = config_key_is(key, "https_cert") ? c->https_cert : c->https_key;
+    if (config_key_is(key, "https_cert") || config_key_is(key, "https_key") ||
+        config_key_is(key, "tls_cert") || config_key_is(key, "tls_key")) {
+        char *dst = config_key_is(key, "https_cert") ? c->https_cert
+                    : config_key_is(key, "https_key") ? c->https_key
+                    : config_key_is(key, "tls_cert")  ? c->tls_cert
+                                                      : c->tls_key;
 
         if (strlen(value) >= CONFIG_PATH_LEN)
             return err_set(err, NGR_EINVAL, "%s: path too long", key);

@@ -22,9 +22,11 @@ struct server_config {
     struct net_addr control_addr;
     struct net_addr http_addr;
     struct net_addr admin_addr;
+    char tls_cert[CONFIG_PATH_LEN]; /* PEM chain: the control port speaks TLS with it */
+    char tls_key[CONFIG_PATH_LEN];  /* its key; both empty: plain TCP */
     struct net_addr https_addr;    /* public HTTPS listener, if https_on */
     int https_on;
-    char https_cert[CONFIG_PATH_LEN]; /* PEM chain for *.domain */
+    char https_cert[CONFIG_PATH_LEN]; /* PEM chain for *.domain; empty: tls_cert's */
     char https_key[CONFIG_PATH_LEN];
     int http_redirect;             /* plain HTTP answers 308 to HTTPS */
     unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */

@@ -1,7 +1,7 @@
-/* control.c: the gateway's control plane: accepts client connections, runs the handshake
- * (preface, HELLO -> WELCOME, BIND -> BOUND or ERROR) and registers tunnels. Stream frames never
- * come here: the session hands them to each stream's ops. docs/protocol.md describes the
- * exchange. */
+/* control.c: the gateway's control plane: accepts client connections, runs TLS's handshake on
+ * a TLS control port, then the session's (preface, HELLO -> WELCOME, BIND -> BOUND or ERROR) and
+ * registers tunnels. Stream frames never come here: the session hands them to each stream's
+ * ops. docs/protocol.md describes the exchange. */
 #include "control.h"
 #include "frame.h"
 #include "listener.h"
@@ -10,6 +10,7 @@
 #include "name_policy.h"
 #include "net.h"
 #include "public_tcp.h"
+#include "tls_io.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -25,6 +26,13 @@ struct ctl_conn {
     struct server *srv;
     TAILQ_ENTRY(ctl_conn) entry;
     char peer[NGR_PEER_LEN];
+    /* Before the session: on a TLS port, the first byte is awaited, then TLS's handshake. */
+    int fd;
+    int live;                /* sess is initialised (the handshake before it, if any, done) */
+    struct loop_io pre_io;   /* the socket until then */
+    struct tls_io *tls;      /* the handshake under way (the session's once done) */
+    struct loop_defer drop;  /* closed before its session started: freed at the turn's end */
+    int plain_on_tls;        /* a plain client on the TLS port: HELLO gets the ERROR saying so */
     int hello_done;
     struct tunnel *tunnel;           /* one per session for now; the protocol allows more */
     struct loop_timer bind_deadline; /* HELLO and BIND must both arrive in time */
@@ -97,6 +105,15 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
 
     if (c->hello_done)
         return NGR_EPROTO;
+    /* Whatever its version, a plain client cannot use a TLS control port: its HELLO (and its
+     * token) came in clear. It is told how to connect instead. */
+    if (c->plain_on_tls) {
+        log_info("control %s: refused: a plain client on the TLS control port", c->peer);
+        session_close(&c->sess, FRAME_CODE_UNSUPPORTED,
+                      "this gateway's control port speaks TLS: run ngrnotok with --tls (and "
+                      "--ca FILE for a private CA)");
+        return 0;
+    }
     /* The version leads HELLO in every version: check it before the rest of the layout. */
     version = f->length >= 2 ? (unsigned)(f->payload[0] << 8 | f->payload[1]) : 0;
     if (version != NGR_PROTOCOL_VERSION) {
@@ -378,14 +395,130 @@ static const struct session_handler control_handler = {
     .on_closed = control_on_closed,
 };
 
+static void control_drop(struct ctl_conn *c, const char *why);
+
 static void
 control_on_bind_deadline(void *arg)
 {
     struct ctl_conn *c = arg;
 
-    if (c->tunnel == NULL)
+    if (!c->live)
+        control_drop(c, c->tls != NULL ? "TLS handshake not finished in time"
+                                       : "nothing sent in time");
+    else if (c->tunnel == NULL)
         session_close(&c->sess, FRAME_CODE_PROTOCOL, "no tunnel requested within %d ms",
                       NGR_HANDSHAKE_MS);
+}
+
+static void
+control_free_dropped(void *arg)
+{
+    free(arg);
+}
+
+/* Ends a connection whose session never started (a failed TLS handshake, a peer gone, the
+ * deadline, shutdown): its socket closes now, its memory at the end of the turn (an event of
+ * the current batch may still name it). */
+static void
+control_drop(struct ctl_conn *c, const char *why)
+{
+    log_info("control %s: closed: %s", c->peer, why);
+    loop_timer_stop(c->srv->loop, &c->bind_deadline);
+    loop_io_del(c->srv->loop, &c->pre_io);
+    tls_io_free(c->tls);
+    c->tls = NULL;
+    close(c->fd);
+    TAILQ_REMOVE(&c->srv->conns, c, entry);
+    c->srv->nconns--;
+    loop_defer_init(&c->drop, control_free_dropped, c);
+    loop_defer(c->srv->loop, &c->drop);
+}
+
+/* The session starts on c's socket, over tls if not NULL (the session owns it then). */
+static void
+control_start_session(struct ctl_conn *c, struct tls_io *tls)
+{
+    struct server *srv = c->srv;
+
+    if (session_init(&c->sess, srv->loop, c->fd, 1, &control_handler, c) != 0) {
+        c->tls = tls;
+        control_drop(c, "cannot watch the connection");
+        return;
+    }
+    c->live = 1;
+    c->tls = NULL;
+    if (tls != NULL)
+        session_set_tls(&c->sess, tls);
+    session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
+    /* Counted from here to control_on_closed; past the limit the client is told why. */
+    c->ip_counted = usage_add(&srv->conns_by_ip, c->peer, strlen(c->peer)) == 0;
+    if (srv->cfg.max_conns_per_ip != 0 &&
+        usage_get(&srv->conns_by_ip, c->peer, strlen(c->peer)) > srv->cfg.max_conns_per_ip) {
+        srv->hit_conns_per_ip++;
+        log_warn("control %s: refused: %u control connections from this address already "
+                 "(max_conns_per_ip)",
+                 c->peer, srv->cfg.max_conns_per_ip);
+        session_close(&c->sess, FRAME_CODE_UNAVAILABLE,
+                      "too many connections from your address: this gateway takes %u "
+                      "(max_conns_per_ip)",
+                      srv->cfg.max_conns_per_ip);
+    }
+}
+
+/* A TLS control port: the first byte says what the client speaks (0x16: a TLS handshake
+ * record; our preface starts with 0x89), then TLS's handshake runs on the socket's readiness,
+ * within the connection's deadline. */
+static void
+control_on_pre_io(void *arg, uint32_t events)
+{
+    struct ctl_conn *c = arg;
+    struct ngr_err err;
+    uint32_t want = LOOP_READ;
+    char desc[64];
+    int rc;
+
+    (void)events;
+    if (c->tls == NULL) {
+        uint8_t first;
+        ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            control_drop(c, n == 0 ? "closed before sending anything" : strerror(errno));
+            return;
+        }
+        if (first != 0x16) {
+            /* Not TLS: a plain session, whose preface check answers an HTTP client as on
+             * any control port, and whose HELLO gets the ERROR that says to use --tls. */
+            loop_io_del(c->srv->loop, &c->pre_io);
+            c->plain_on_tls = 1;
+            control_start_session(c, NULL);
+            return;
+        }
+        c->tls = tls_io_server(c->fd, c->srv->control_cred, &c->srv->control_cert, &err);
+        if (c->tls == NULL) {
+            control_drop(c, err.msg);
+            return;
+        }
+    }
+    rc = tls_io_handshake(c->tls, &want, &err);
+    if (rc == NGR_EAGAIN) {
+        if (loop_io_mod(c->srv->loop, &c->pre_io, want) != 0)
+            control_drop(c, "cannot watch the connection");
+        return;
+    }
+    if (rc != 0) {
+        char why[NGR_ERR_LEN + 32];
+
+        snprintf(why, sizeof(why), "TLS handshake failed: %s", err.msg);
+        control_drop(c, why);
+        return;
+    }
+    tls_io_describe(c->tls, desc, sizeof(desc));
+    log_debug("control %s: %s", c->peer, desc);
+    loop_io_del(c->srv->loop, &c->pre_io);
+    control_start_session(c, c->tls);
 }
 
 static void
@@ -405,32 +538,26 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
         return;
     }
     c->srv = srv;
+    c->fd = fd;
+    c->pre_io.fd = -1;
     net_format_ip(peer, c->peer, sizeof(c->peer));
     net_tune_stream(fd);
-    if (session_init(&c->sess, srv->loop, fd, 1, &control_handler, c) != 0) {
-        close(fd);
-        free(c);
-        return;
-    }
-    /* Counted from here to control_on_closed; past the limit the client is told why. */
-    c->ip_counted = usage_add(&srv->conns_by_ip, c->peer, strlen(c->peer)) == 0;
-    if (srv->cfg.max_conns_per_ip != 0 &&
-        usage_get(&srv->conns_by_ip, c->peer, strlen(c->peer)) > srv->cfg.max_conns_per_ip) {
-        srv->hit_conns_per_ip++;
-        log_warn("control %s: refused: %u control connections from this address already "
-                 "(max_conns_per_ip)",
-                 c->peer, srv->cfg.max_conns_per_ip);
-        session_close(&c->sess, FRAME_CODE_UNAVAILABLE,
-                      "too many connections from your address: this gateway takes %u "
-                      "(max_conns_per_ip)",
-                      srv->cfg.max_conns_per_ip);
-    }
-    session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
+    /* HELLO and BIND (and, on a TLS port, the TLS handshake before them) must arrive in time. */
     loop_timer_init(&c->bind_deadline, control_on_bind_deadline, c);
     loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
     TAILQ_INSERT_TAIL(&srv->conns, c, entry);
     srv->nconns++;
     log_debug("control: connection from %s", c->peer);
+    if (srv->control_cred == NULL) {
+        control_start_session(c, NULL);
+        return;
+    }
+    if (loop_io_add(srv->loop, &c->pre_io, fd, LOOP_READ, control_on_pre_io, c) != 0) {
+        control_drop(c, "cannot watch the connection");
+        return;
+    }
+    /* The ClientHello is often there already. */
+    control_on_pre_io(c, LOOP_READ);
 }
 
 int
@@ -440,6 +567,9 @@ control_start(struct server *srv, struct ngr_err *err)
 
     TAILQ_INIT(&srv->conns);
     window_budget_init(&srv->budget, srv->cfg.gateway_budget);
+    if (tls_cert_loaded(&srv->control_cert) && srv->control_cred == NULL &&
+        tls_cert_credentials(&srv->control_cred, err) != 0)
+        return err->code;
     fd = net_listen(&srv->cfg.control_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return fd;
@@ -467,7 +597,7 @@ control_reload_tokens(struct server *srv)
     {
         const struct auth_token *t;
 
-        if (!c->has_token || c->sess.closing)
+        if (!c->live || !c->has_token || c->sess.closing)
             continue;
         t = auth_tokens_find(&srv->tokens, c->token);
         if (t == NULL) {
@@ -493,13 +623,25 @@ control_reload_tokens(struct server *srv)
 void
 control_stop(struct server *srv)
 {
-    struct ctl_conn *c;
+    struct ctl_conn *c, *next;
 
     listener_stop(&srv->control);
-    TAILQ_FOREACH(c, &srv->conns, entry)
-    {
+    for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, entry);
+        if (!c->live) {
+            control_drop(c, "gateway shutting down");
+            continue;
+        }
         session_send_goaway(&c->sess, FRAME_CODE_UNAVAILABLE,
                             c->sess.next_id > 2 ? c->sess.next_id - 2 : 0, "gateway shutting down");
         session_close(&c->sess, 0, "gateway shutting down");
     }
+}
+
+void
+control_free(struct server *srv)
+{
+    if (srv->control_cred != NULL)
+        gnutls_certificate_free_credentials(srv->control_cred);
+    srv->control_cred = NULL;
 }

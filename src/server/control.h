@@ -1,5 +1,6 @@
-/* control.h: the control plane of the gateway: accepting client connections, the handshake
- * (HELLO, BIND) and the tunnels they register. docs/protocol.md has the rules. */
+/* control.h: the control plane of the gateway: accepting client connections (over TLS when
+ * the control port has a certificate), the handshake (HELLO, BIND) and the tunnels they
+ * register. docs/protocol.md has the rules. */
 #ifndef NGR_CONTROL_H
 #define NGR_CONTROL_H
 
@@ -9,8 +10,12 @@
 
 /* Listens on cfg.control_addr (port written back) and accepts on the loop. */
 NGR_MUST_CHECK int control_start(struct server *srv, struct ngr_err *err);
-/* Sends GOAWAY to every client and closes the listener; sessions end at the turn's end. */
+/* Sends GOAWAY to every client and closes the listener; sessions end at the turn's end, and
+ * connections still in TLS's handshake at once. */
 void control_stop(struct server *srv);
+/* Frees the control port's TLS credentials, once every session is gone (after the loop's last
+ * deferrals). */
+void control_free(struct server *srv);
 /* SIGHUP: re-reads the tokens file (kept as it was if the file is bad, with a warning), and
  * closes, telling each client why, the sessions whose token is gone or no longer allows their
  * tunnel's name. */

@@ -38,11 +38,14 @@ main_usage(FILE *f)
             "  -d, --domain DOMAIN          public domain; tunnels are <name>.DOMAIN (default "
             "localhost)\n"
             "      --control-addr HOST:PORT where clients connect (default 127.0.0.1:8080)\n"
+            "      --tls-cert FILE          the control port speaks TLS with this certificate\n"
+            "      --tls-key FILE           chain and its key (PEM; clients then need --tls);\n"
+            "                               re-read on SIGHUP\n"
             "      --http-addr HOST:PORT    public HTTP listener (default 127.0.0.1:8081)\n"
             "      --https-addr HOST:PORT   also a public HTTPS listener; public URLs are then\n"
             "                               https:// (default: none)\n"
-            "      --https-cert FILE        its certificate chain (PEM), for *.DOMAIN; re-read\n"
-            "      --https-key FILE         and its key (PEM)               on SIGHUP\n"
+            "      --https-cert FILE        its certificate chain (PEM), for *.DOMAIN, and its\n"
+            "      --https-key FILE         key (default: --tls-cert's); re-read on SIGHUP\n"
             "      --http-redirect          answer plain HTTP with 308 to HTTPS\n"
             "      --admin-addr HOST:PORT   admin API, GET /tunnels (default 127.0.0.1:8082)\n"
             "      --admin-token TOKEN      the admin API asks for Authorization: Bearer TOKEN\n"
@@ -92,7 +95,8 @@ main_usage(FILE *f)
             "  -V, --version                show the version and exit\n"
             "\n"
             "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
-            "gateway, telling connected clients first; SIGHUP re-reads the tokens files.\n");
+            "gateway, telling connected clients first; SIGHUP re-reads the tokens files and\n"
+            "the certificates.\n");
 }
 
 /* A command-line mistake: say which option, point to --help, exit 2. */
@@ -145,6 +149,8 @@ static const struct option main_options[] = {
     {"max-tunnels", required_argument, NULL, 27},
     {"max-tunnels-per-token", required_argument, NULL, 28},
     {"max-conns-per-ip", required_argument, NULL, 29},
+    {"tls-cert", required_argument, NULL, 30},
+    {"tls-key", required_argument, NULL, 31},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -160,6 +166,7 @@ static const char *const main_keys[] = {
     [21] = "max_body_size", [22] = "max_streams_per_tunnel", [23] = "request_head_timeout",
     [24] = "idle_timeout", [25] = "deny_cidr", [26] = "max_rate",
     [27] = "max_tunnels", [28] = "max_tunnels_per_token", [29] = "max_conns_per_ip",
+    [30] = "tls_cert", [31] = "tls_key",
 };
 
 static void
@@ -233,6 +240,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 27:
         case 28:
         case 29:
+        case 30:
+        case 31:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:
@@ -273,15 +282,17 @@ main_write_ports(struct server *srv)
     char tmp[CONFIG_PATH_LEN + 8], c[NGR_ADDR_LEN + 8], h[NGR_ADDR_LEN + 8], a[NGR_ADDR_LEN + 8];
     char s[NGR_ADDR_LEN + 8] = "";
     FILE *f;
+    int tls;
 
     net_format_addr(&srv->cfg.control_addr, c, sizeof(c));
     net_format_addr(&srv->cfg.http_addr, h, sizeof(h));
     net_format_addr(&srv->cfg.admin_addr, a, sizeof(a));
     if (srv->cfg.https_on)
         net_format_addr(&srv->cfg.https_addr, s, sizeof(s));
-    log_info("listening: control %s, http %s%s%s, admin %s, domain %s", c, h,
-             s[0] ? ", https " : "", s, a, srv->cfg.domain);
-    log_info("expose a local port with: ngrnotok http --server %s 3000", c);
+    tls = tls_cert_loaded(&srv->control_cert);
+    log_info("listening: control %s%s, http %s%s%s, admin %s, domain %s", c, tls ? " (TLS)" : "",
+             h, s[0] ? ", https " : "", s, a, srv->cfg.domain);
+    log_info("expose a local port with: ngrnotok http --server %s%s 3000", c, tls ? " --tls" : "");
     if (srv->cfg.ports_file[0] == '\0')
         return;
     /* Written whole then renamed, so a reader never sees half a file. */
@@ -317,11 +328,43 @@ main_load_tokens(struct server *srv, struct ngr_err *err)
     return 0;
 }
 
+/* The control port's certificate (tls_cert, tls_key): both or neither. */
+static int
+main_load_control_tls(struct server *srv, struct ngr_err *err)
+{
+    const struct server_config *c = &srv->cfg;
+    char names[256];
+
+    if (c->tls_cert[0] == '\0' && c->tls_key[0] == '\0')
+        return 0;
+    if (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0')
+        return err_set(err, NGR_EINVAL, "TLS on the control port needs a certificate and its key: "
+                                        "--tls-cert FILE --tls-key FILE (PEM)");
+    if (tls_cert_load(&srv->control_cert, c->tls_cert, c->tls_key, err) != 0)
+        return err_prefix(err, "control TLS certificate");
+    tls_cert_names(&srv->control_cert, names, sizeof(names));
+    log_info("control port over TLS: certificate %s for %s", c->tls_cert,
+             names[0] ? names : "(no DNS names or addresses)");
+    return 0;
+}
+
+/* The files the public HTTPS listener's certificate comes from: its own, else the control
+ * port's. */
+static void
+main_https_files(const struct server_config *c, const char **cert, const char **key)
+{
+    int own = c->https_cert[0] != '\0' || c->https_key[0] != '\0';
+
+    *cert = own ? c->https_cert : c->tls_cert;
+    *key = own ? c->https_key : c->tls_key;
+}
+
 /* The public HTTPS listener's certificate; its settings hang together or are refused. */
 static int
 main_load_https(struct server *srv, struct ngr_err *err)
 {
     const struct server_config *c = &srv->cfg;
+    const char *cert, *key;
     char names[256];
 
     if (!c->https_on) {
@@ -333,15 +376,41 @@ main_load_https(struct server *srv, struct ngr_err *err)
                                             "HOST:PORT): there is no HTTPS to redirect to");
         return 0;
     }
-    if (c->https_cert[0] == '\0' || c->https_key[0] == '\0')
+    main_https_files(c, &cert, &key);
+    if (cert[0] == '\0' || key[0] == '\0')
         return err_set(err, NGR_EINVAL, "https_addr needs a certificate and its key: --https-cert "
-                                        "FILE --https-key FILE (PEM; a wildcard for *.%s)",
+                                        "FILE --https-key FILE (PEM; a wildcard for *.%s), or "
+                                        "--tls-cert's",
                        c->domain);
-    if (tls_cert_load(c->https_cert, c->https_key, err) != 0)
+    if (tls_cert_load(&srv->https_cert, cert, key, err) != 0)
         return err_prefix(err, "https certificate");
-    tls_cert_names(names, sizeof(names));
-    log_info("HTTPS certificate %s for %s", c->https_cert, names[0] ? names : "(no DNS names)");
+    tls_cert_names(&srv->https_cert, names, sizeof(names));
+    log_info("HTTPS certificate %s for %s", cert, names[0] ? names : "(no DNS names)");
     return 0;
+}
+
+/* SIGHUP: both certificates are read again; one that does not load is kept out. */
+static void
+main_reload_certs(struct server *srv)
+{
+    const struct server_config *c = &srv->cfg;
+    const char *cert, *key;
+    struct ngr_err err;
+
+    if (tls_cert_loaded(&srv->control_cert)) {
+        if (tls_cert_load(&srv->control_cert, c->tls_cert, c->tls_key, &err) != 0)
+            log_warn("SIGHUP: control TLS certificate: %s; the certificate in use is kept",
+                     err.msg);
+        else
+            log_info("SIGHUP: control TLS certificate re-read from %s", c->tls_cert);
+    }
+    if (c->https_on) {
+        main_https_files(c, &cert, &key);
+        if (tls_cert_load(&srv->https_cert, cert, key, &err) != 0)
+            log_warn("SIGHUP: https certificate: %s; the certificate in use is kept", err.msg);
+        else
+            log_info("SIGHUP: HTTPS certificate re-read from %s", cert);
+    }
 }
 
 /* The admin API's token: the file's first line (surrounding blanks dropped), else
@@ -387,12 +456,7 @@ main_on_signal(void *arg, int signo)
         struct ngr_err err;
 
         control_reload_tokens(srv);
-        if (srv->cfg.https_on) {
-            if (tls_cert_load(srv->cfg.https_cert, srv->cfg.https_key, &err) != 0)
-                log_warn("SIGHUP: https certificate: %s; the certificate in use is kept", err.msg);
-            else
-                log_info("SIGHUP: HTTPS certificate re-read from %s", srv->cfg.https_cert);
-        }
+        main_reload_certs(srv);
         if (srv->cfg.admin_token_file[0] != '\0') {
             if (main_load_admin_token(srv, &err) != 0)
                 log_warn("SIGHUP: %s; the admin token in use is kept", err.msg);
@@ -441,7 +505,7 @@ main(int argc, char **argv)
     auth_tokens_init(&srv.admin_tokens);
     if (main_load_tokens(&srv, &err) != 0 || main_load_admin_token(&srv, &err) != 0)
         fatal("%s", err.msg);
-    if (main_load_https(&srv, &err) != 0)
+    if (main_load_control_tls(&srv, &err) != 0 || main_load_https(&srv, &err) != 0)
         fatal("%s", err.msg);
     if (!srv.admin_tokens.active && !net_host_is_loopback(srv.cfg.admin_addr.host))
         fatal("admin API on %s:%u without a token: anyone who reaches it could list every "
@@ -473,7 +537,9 @@ main(int argc, char **argv)
     auth_tokens_free(&srv.admin_tokens);
     usage_clear(&srv.conns_by_ip);
     usage_clear(&srv.tunnels_by_token);
-    tls_cert_free();
+    control_free(&srv);
+    tls_cert_free(&srv.control_cert);
+    tls_cert_free(&srv.https_cert);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

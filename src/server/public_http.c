@@ -888,6 +888,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         return 0;
     /* HTTPS: the same requests through a second daemon, which asks tls_cert.c for the
      * certificate at each handshake (so SIGHUP can replace it). */
+    tls_cert_set_https(&srv->https_cert);
     fd = net_listen(&srv->cfg.https_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return err_prefix(err, "HTTPS");
@@ -896,7 +897,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_retrieve, MHD_OPTION_HTTPS_PRIORITIES,
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_retrieve_https, MHD_OPTION_HTTPS_PRIORITIES,
         NGR_TLS_PRIORITIES, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK,
         public_http_on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, public_conn_notify, srv,

@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
+#include "tls_cert.h"
 #include "tunnel_table.h"
 #include "usage_count.h"
 #include "window.h"
@@ -39,11 +40,14 @@ struct server {
     struct usage_count *tunnels_by_token; /* tunnels per token digest */
     size_t ntunnels;
     uint64_t hit_conns_per_ip, hit_tunnels, hit_tunnels_per_token; /* refusals, for the log */
+    struct tls_cert control_cert; /* cfg.tls_cert: loaded, the control port speaks TLS */
+    gnutls_certificate_credentials_t control_cred; /* hands out control_cert (or NULL) */
 
     /* public_http.c */
     struct mhd_glue http;
     uint16_t http_port;                 /* bound */
     struct mhd_glue https;              /* daemon NULL unless cfg.https_on */
+    struct tls_cert https_cert;         /* cfg.https_cert, or else cfg.tls_cert */
     uint16_t https_port;                /* bound */
     TAILQ_HEAD(, pub_req) http_waiting; /* suspended requests: shutdown resumes them all */
     struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */

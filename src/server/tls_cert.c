@@ -1,8 +1,9 @@
-/* tls_cert.c: the gateway's certificate and key for TLS; see tls_cert.h. */
+/* tls_cert.c: the gateway's certificates and keys for TLS, one per listener; see tls_cert.h. */
 #include "tls_cert.h"
 #include "limits.h"
 #include "readfile.h"
 
+#include <arpa/inet.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +13,11 @@ struct tls_cert_set {
     gnutls_pcert_st pcert[NGR_TLS_CHAIN_MAX];
     unsigned int n;
     gnutls_privkey_t key;
-    char names[256]; /* DNS names of the first certificate */
+    char names[256]; /* DNS names and IP addresses of the first certificate */
 };
 
-/* The set in use, and the one before it (a handshake may still hold it). */
-static struct tls_cert_set *tls_cert_cur, *tls_cert_prev;
+/* The public HTTPS listener's (libmicrohttpd's callback has no context). */
+static struct tls_cert *tls_cert_https;
 
 static void
 tls_cert_set_free(struct tls_cert_set *s)
@@ -32,7 +33,7 @@ tls_cert_set_free(struct tls_cert_set *s)
     free(s);
 }
 
-/* The DNS subject alternative names of crt, comma-separated. */
+/* The DNS and IP subject alternative names of the certificate in pem, comma-separated. */
 static void
 tls_cert_read_names(const gnutls_datum_t *pem, char *out, size_t outlen)
 {
@@ -45,17 +46,23 @@ tls_cert_read_names(const gnutls_datum_t *pem, char *out, size_t outlen)
         return;
     if (gnutls_x509_crt_import(crt, pem, GNUTLS_X509_FMT_PEM) == 0) {
         for (i = 0;; i++) {
-            char name[256];
+            char name[256], ip[INET6_ADDRSTRLEN];
             size_t len = sizeof(name) - 1;
             int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len, NULL);
+            const char *shown = name;
 
             if (type < 0)
                 break;
-            if (type != GNUTLS_SAN_DNSNAME)
+            if (type == GNUTLS_SAN_IPADDRESS && (len == 4 || len == 16))
+                shown = inet_ntop(len == 4 ? AF_INET : AF_INET6, name, ip, sizeof(ip));
+            else if (type != GNUTLS_SAN_DNSNAME)
                 continue;
-            name[len] = '\0';
+            else
+                name[len] = '\0';
+            if (shown == NULL)
+                continue;
             o += (size_t)snprintf(out + o, o < outlen ? outlen - o : 0, "%s%s", o ? "," : "",
-                                  name);
+                                  shown);
             if (o >= outlen) {
                 out[outlen - 1] = '\0';
                 break;
@@ -66,7 +73,7 @@ tls_cert_read_names(const gnutls_datum_t *pem, char *out, size_t outlen)
 }
 
 int
-tls_cert_load(const char *cert_path, const char *key_path, struct ngr_err *err)
+tls_cert_load(struct tls_cert *c, const char *cert_path, const char *key_path, struct ngr_err *err)
 {
     struct tls_cert_set *s;
     gnutls_certificate_credentials_t check;
@@ -118,46 +125,85 @@ tls_cert_load(const char *cert_path, const char *key_path, struct ngr_err *err)
         tls_cert_set_free(s);
         return err->code;
     }
-    tls_cert_set_free(tls_cert_prev);
-    tls_cert_prev = tls_cert_cur;
-    tls_cert_cur = s;
+    tls_cert_set_free(c->prev);
+    c->prev = c->cur;
+    c->cur = s;
     return 0;
 }
 
 int
-tls_cert_loaded(void)
+tls_cert_loaded(const struct tls_cert *c)
 {
-    return tls_cert_cur != NULL;
+    return c->cur != NULL;
 }
 
 void
-tls_cert_names(char *out, size_t outlen)
+tls_cert_names(const struct tls_cert *c, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s", tls_cert_cur != NULL ? tls_cert_cur->names : "");
+    snprintf(out, outlen, "%s", c->cur != NULL ? c->cur->names : "");
+}
+
+void
+tls_cert_free(struct tls_cert *c)
+{
+    tls_cert_set_free(c->prev);
+    tls_cert_set_free(c->cur);
+    c->prev = c->cur = NULL;
+}
+
+/* Hands c's set in use to a handshake. */
+static int
+tls_cert_give(const struct tls_cert *c, gnutls_pcert_st **pcert, unsigned int *pcert_length,
+              gnutls_privkey_t *pkey)
+{
+    if (c == NULL || c->cur == NULL)
+        return -1;
+    *pcert = c->cur->pcert;
+    *pcert_length = c->cur->n;
+    *pkey = c->cur->key;
+    return 0;
+}
+
+void
+tls_cert_set_https(struct tls_cert *c)
+{
+    tls_cert_https = c;
 }
 
 int
-tls_cert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
-                  const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
-                  gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
+tls_cert_retrieve_https(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                        const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                        gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                        gnutls_privkey_t *pkey)
 {
     (void)session;
     (void)req_ca_dn;
     (void)nreqs;
     (void)pk_algos;
     (void)pk_algos_length;
-    if (tls_cert_cur == NULL)
-        return -1;
-    *pcert = tls_cert_cur->pcert;
-    *pcert_length = tls_cert_cur->n;
-    *pkey = tls_cert_cur->key;
-    return 0;
+    return tls_cert_give(tls_cert_https, pcert, pcert_length, pkey);
 }
 
-void
-tls_cert_free(void)
+/* Our own sessions' callback: the session's pointer is the listener's struct tls_cert. */
+static int
+tls_cert_retrieve_own(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                      const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                      gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
-    tls_cert_set_free(tls_cert_prev);
-    tls_cert_set_free(tls_cert_cur);
-    tls_cert_prev = tls_cert_cur = NULL;
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    return tls_cert_give(gnutls_session_get_ptr(session), pcert, pcert_length, pkey);
+}
+
+int
+tls_cert_credentials(gnutls_certificate_credentials_t *cred, struct ngr_err *err)
+{
+    int rc = gnutls_certificate_allocate_credentials(cred);
+
+    if (rc < 0)
+        return err_set(err, NGR_ENOMEM, "TLS credentials: %s", gnutls_strerror(rc));
+    gnutls_certificate_set_retrieve_function2(*cred, tls_cert_retrieve_own);
+    return 0;
 }

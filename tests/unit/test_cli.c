@@ -1,6 +1,6 @@
 /* test_cli.c: unit tests of ngrnotok's command line (src/client/cli.h): the port in its three
- * forms, the gateway address from --server or NGRNOTOK_SERVER, subdomains, --host-header, and
- * the message for each mistake. Help and version print to stdout. */
+ * forms, the gateway address from --server or NGRNOTOK_SERVER, subdomains, --host-header, --tls
+ * and --ca, and the message for each mistake. Help and version print to stdout. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,8 @@ test_cli_assert_defaults(const struct cli_options *o)
     assert_string_equal(o->subdomain, "");
     assert_int_equal(o->host_rewrite, 0);
     assert_string_equal(o->token, "");
+    assert_int_equal(o->tls, 0);
+    assert_string_equal(o->ca, "");
     assert_int_equal(o->log_level, LOG_LEVEL_WARN);
 }
 
@@ -246,6 +248,39 @@ test_cli_token(void **state)
     assert_int_equal(unsetenv("NGRNOTOK_TOKEN"), 0);
     test_cli_ok(&o, "http", "--token=abc", "3000");
     assert_string_equal(o.token, "abc");
+}
+
+/* --tls alone trusts the system's CAs; --ca FILE names others and implies --tls. */
+static void
+test_cli_tls(void **state)
+{
+    struct cli_options o;
+    char long_path[NGR_CA_PATH_LEN + 8];
+
+    (void)state;
+    test_cli_ok(&o, "http", "--tls", "3000");
+    assert_int_equal(o.tls, 1);
+    assert_string_equal(o.ca, "");
+    test_cli_ok(&o, "tcp", "--ca", "/etc/ngrnotok/ca.pem", "22");
+    assert_int_equal(o.tls, 1);
+    assert_string_equal(o.ca, "/etc/ngrnotok/ca.pem");
+    test_cli_ok(&o, "http", "--ca=ca.pem", "--tls", "3000");
+    assert_string_equal(o.ca, "ca.pem");
+    test_cli_fails("needs a value", "http", "3000", "--ca");
+    test_cli_fails("--ca: needs a file name", "http", "--ca=", "3000");
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = '\0';
+    {
+        /* Longer than test_cli_parse's copies: argv by hand. */
+        static char a0[] = "ngrnotok", a1[] = "http", a2[] = "--ca", a4[] = "3000";
+        char *argv[] = {a0, a1, a2, long_path, a4, NULL};
+        struct ngr_err err;
+
+        test_cli_reset_getopt();
+        assert_int_equal(cli_parse(5, argv, &o, &err), NGR_EINVAL);
+        assert_non_null(strstr(err.msg, "--ca: path too long"));
+    }
+    test_cli_fails("unknown option --tls=yes", "http", "--tls=yes", "3000");
 }
 
 static void
@@ -399,6 +434,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cli_bad_port, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_server, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_token, test_cli_setup, test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_tls, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_subdomain, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_host_header, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_verbose, test_cli_setup, test_cli_teardown),

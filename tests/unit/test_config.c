@@ -232,6 +232,13 @@ test_config_set_keys(void **state)
     assert_string_equal(c.domain, "x");
     assert_int_equal(config_set(&c, "public_port", "70000", &err), NGR_EINVAL);
     assert_int_equal(c.public_port, 65535);
+    /* The control port's certificate and key: paths, kept as given. */
+    assert_string_equal(c.tls_cert, "");
+    assert_int_equal(config_set(&c, "tls-cert", "/etc/ngrnotok/fullchain.pem", &err), 0);
+    assert_int_equal(config_set(&c, "TLS_KEY", "/etc/ngrnotok/privkey.pem", &err), 0);
+    assert_string_equal(c.tls_cert, "/etc/ngrnotok/fullchain.pem");
+    assert_string_equal(c.tls_key, "/etc/ngrnotok/privkey.pem");
+    assert_string_equal(c.https_cert, "");
 }
 
 static void

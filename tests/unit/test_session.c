@@ -4,7 +4,8 @@
  * condition, acts, and moves on; a deadline ends a test that stops making progress and says
  * what it was waiting for. Only session.h is used, and session_out.h for the arithmetic of the
  * kernel's unsent limit. One pair shares a loopback TCP connection instead, where that limit
- * applies. */
+ * applies. Some pairs speak TLS (tls_io.h, certificates from tls_keys.h): the session's reads
+ * and writes through the transport. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,8 +28,10 @@
 #include "loop.h"
 #include "session.h"
 #include "session_out.h"
+#include "tls_io.h"
 
 #include "script.h"
+#include "tls_keys.h"
 
 #define TEST_SESSION_POOL 80
 #define TEST_SESSION_RAW_CAP (256 * 1024)
@@ -121,6 +125,12 @@ struct test_session_env {
     const void *instance; /* the struct test_session_instance this test runs */
     struct test_session_side g, c;
     struct test_session_raw raw;
+    /* TLS pairs: body bytes each side consumed, turns that saw a record left inside GnuTLS
+     * unsent (either side), and whether decrypted bytes waited inside the client's GnuTLS at
+     * the end of a turn's events */
+    size_t tls_consumed[2];
+    unsigned tls_unsent_seen;
+    int tls_pending_seen;
     struct test_session_stream pool[TEST_SESSION_POOL];
     struct test_session_stream *a[TEST_SESSION_POOL]; /* streams the script opened */
 };
@@ -558,6 +568,70 @@ static void
 test_session_pair(struct test_session_env *e)
 {
     test_session_pair_on(e, 0);
+}
+
+/* The certificates of every TLS pair (made once, in main). */
+static struct tls_keys test_session_keys;
+
+/* A TLS handshake between the ends of sv (server on sv[0]), driven with poll: the sessions
+ * start after it, as control.c's do. */
+static void
+test_session_tls_handshake(int sv[2], struct tls_io *t[2])
+{
+    struct ngr_err err;
+    int done[2] = {0, 0}, i, rounds = 0;
+
+    t[0] = tls_io_server(sv[0], test_session_keys.server, NULL, &err);
+    t[1] = tls_io_client(sv[1], test_session_keys.client, "localhost", &err);
+    assert_non_null(t[0]);
+    assert_non_null(t[1]);
+    while (!done[0] || !done[1]) {
+        struct pollfd p[2];
+
+        assert_true(rounds++ < 1000);
+        for (i = 0; i < 2; i++) {
+            uint32_t want = LOOP_READ;
+            int rc = done[i] ? 0 : tls_io_handshake(t[i], &want, &err);
+
+            if (rc != 0 && rc != NGR_EAGAIN)
+                fail_msg("TLS handshake, %s: %s", i ? "client" : "server", err.msg);
+            done[i] = rc == 0;
+            p[i].fd = sv[i];
+            p[i].events = done[i] ? 0 : want == LOOP_WRITE ? POLLOUT : POLLIN;
+        }
+        if (!done[0] || !done[1])
+            assert_true(poll(p, 2, 5000) > 0);
+    }
+}
+
+/* A gateway and a client over TLS, on a socketpair or (tcp) loopback TCP. */
+static void
+test_session_pair_tls(struct test_session_env *e, int tcp)
+{
+    struct tls_io *t[2];
+    struct frame_hello h;
+    int sv[2];
+
+    if (tcp)
+        test_session_tcp_fds(sv);
+    else
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+                         0);
+    test_session_tls_handshake(sv, t);
+    assert_int_equal(session_init(&e->g.s, e->l, sv[0], 1, &test_session_handler, &e->g), 0);
+    session_set_tls(&e->g.s, t[0]);
+    e->g.live = 1;
+    assert_int_equal(session_init(&e->c.s, e->l, sv[1], 0, &test_session_handler, &e->c), 0);
+    session_set_tls(&e->c.s, t[1]);
+    e->c.live = 1;
+    e->g.accept = e->c.accept = 1;
+    session_local_hello(&e->c.s, &h);
+    h.agent = frame_str_c("test-client");
+    h.token = frame_str_c("secret");
+    assert_int_equal(session_queue(&e->c.s, test_session_area,
+                                   frame_hello_encode(test_session_area, NGR_SCRATCH_LEN, &h, 0),
+                                   0),
+                     0);
 }
 
 /* A gateway session facing a raw peer. */
@@ -2549,6 +2623,223 @@ test_session_accept_ids(void **state)
     session_free(NULL);
 }
 
+/* Over TLS: 4 MiB one way, or each way at once, on loopback TCP with 16 KiB socket buffers,
+ * so the socket takes TLS records in part and the session's flush must wait, EPOLLOUT armed,
+ * for a record that GnuTLS holds while the session's own queues are empty. Neither side tunes
+ * its windows: no PING would flush such a record by the way, and one way, nothing but the
+ * flush's own EPOLLOUT moves the last one. Every byte arrives, in order. */
+#define TEST_SESSION_TLS_BULK (4 * TEST_SESSION_MIB)
+
+struct test_session_tls_bulk_case {
+    const char *name;
+    int both; /* the client sends too */
+};
+
+static const struct test_session_tls_bulk_case test_session_tls_bulk_cases[] = {
+    {"one way", 0},
+    {"each way", 1},
+};
+
+static int
+test_session_tls_bulk_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    const struct test_session_tls_bulk_case *c = e->param;
+    struct test_session_stream *cs[2];
+    int small = 16 * 1024, i, n = c->both ? 2 : 1;
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->g.s.tune = e->c.s.tune = 0;
+        e->a[0] = test_session_open(e, &e->g, "/down");
+        if (c->both)
+            e->a[1] = test_session_open(e, &e->c, "/up");
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1 && e->g.naccepted == (size_t)(n - 1),
+                          "the OPENs accepted");
+        for (i = 0; i < 2; i++) {
+            struct session *sess = i ? &e->c.s : &e->g.s;
+
+            assert_int_equal(setsockopt(sess->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
+                             0);
+            assert_int_equal(setsockopt(sess->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)),
+                             0);
+        }
+        e->c.accepted[0]->pattern = 1;
+        if (c->both)
+            e->g.accepted[0]->pattern = 1;
+        t->phase++;
+        return 0;
+    case 2:
+        cs[0] = e->c.accepted[0];
+        cs[1] = c->both ? e->g.accepted[0] : NULL;
+        for (i = 0; i < n; i++) {
+            struct test_session_stream *ts = e->a[i];
+            size_t left = TEST_SESSION_TLS_BULK - ts->pushed;
+
+            if (ts->push_left == 0 && left > 0)
+                test_session_push(ts, ts->pushed, left < TEST_SESSION_MIB ? left : TEST_SESSION_MIB,
+                                  left <= TEST_SESSION_MIB);
+            if (cs[i]->got > e->tls_consumed[i]) {
+                session_consumed(&cs[i]->st, cs[i]->got - e->tls_consumed[i]);
+                e->tls_consumed[i] = cs[i]->got;
+            }
+        }
+        if (tls_io_unsent(e->g.s.tls) || tls_io_unsent(e->c.s.tls))
+            e->tls_unsent_seen++;
+        TEST_SCRIPT_AWAIT(t, cs[0]->end_calls == 1 && (!c->both || cs[1]->end_calls == 1),
+                          "4 MiB with END_STREAM");
+        for (i = 0; i < n; i++) {
+            assert_int_equal(cs[i]->got, TEST_SESSION_TLS_BULK);
+            assert_int_equal(cs[i]->bad_bytes, 0);
+            assert_int_equal(cs[i]->after_end, 0);
+            assert_int_equal(cs[i]->resets, 0);
+        }
+        assert_true(e->tls_unsent_seen > 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
+/* A transport for the gateway's TLS session that cuts one record: the cut_at-th write
+ * (counted from arming) takes half its bytes, then every write fails with EAGAIN until the
+ * test lets them through again. */
+static struct {
+    int armed, calls, cut_at, blocked;
+} test_session_cut;
+
+static ssize_t
+test_session_cut_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int cnt)
+{
+    int fd = (int)(long)ptr;
+
+    if (test_session_cut.blocked) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (test_session_cut.armed && ++test_session_cut.calls == test_session_cut.cut_at) {
+        struct iovec half = {iov[0].iov_base, iov[0].iov_len / 2};
+
+        test_session_cut.blocked = 1;
+        return writev(fd, &half, 1);
+    }
+    return writev(fd, (const struct iovec *)iov, cnt);
+}
+
+/* Over TLS: the last record of everything queued goes out only in part, so the session's own
+ * queues are empty while GnuTLS holds the record's rest. The flush must keep EPOLLOUT armed
+ * for it: nothing else is coming (no tuning, so no PING), and without it the body's end would
+ * never leave. One DATA frame of 64 KiB is five records (its header's and four of 16 KiB):
+ * the fifth write is cut. */
+static int
+test_session_tls_cut_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *cs;
+    gnutls_session_t gs;
+
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->g.s.tune = e->c.s.tune = 0;
+        e->a[0] = test_session_open(e, &e->g, "/cut");
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1 && e->g.s.ctl.len == 0 && !e->g.s.want_write,
+                          "the OPEN accepted, the gateway's queues empty");
+        e->c.accepted[0]->pattern = 1;
+        gs = tls_io_session(e->g.s.tls);
+        memset(&test_session_cut, 0, sizeof(test_session_cut));
+        gnutls_transport_set_vec_push_function(gs, test_session_cut_push);
+        test_session_cut.cut_at = 5;
+        test_session_cut.armed = 1;
+        /* Written at once (nothing queued before it), taken whole by TLS, the last record
+         * cut. */
+        assert_int_equal(test_session_send(e->a[0], 0, NGR_DIRECT_WRITE, 1), NGR_DIRECT_WRITE);
+        assert_int_equal(test_session_cut.calls, 5);
+        assert_true(tls_io_unsent(e->g.s.tls));
+        assert_int_equal(e->g.s.out.len, 0);
+        assert_int_equal(e->g.s.ctl.len, 0);
+        t->phase++;
+        return 0;
+    case 2:
+        TEST_SCRIPT_AWAIT(t, !e->g.s.flush.queued, "the turn's flush");
+        /* It tried again (still cut): EPOLLOUT is armed for the rest. */
+        assert_true(tls_io_unsent(e->g.s.tls));
+        assert_true(e->g.s.want_write);
+        test_session_cut.blocked = 0;
+        t->phase++;
+        return 0;
+    case 3:
+        cs = e->c.accepted[0];
+        TEST_SCRIPT_AWAIT(t, cs->end_calls == 1, "the body's end");
+        assert_int_equal(cs->got, NGR_DIRECT_WRITE);
+        assert_int_equal(cs->bad_bytes, 0);
+        assert_false(tls_io_unsent(e->g.s.tls));
+        assert_false(e->g.s.want_write);
+        return 1;
+    }
+    return 0;
+}
+
+/* Over TLS: a read that spends its budget inside a record leaves the record's rest decrypted
+ * inside GnuTLS, where epoll does not see it. With nothing more on the socket, the session
+ * still reads it, in the same turn. 256 KiB of body in four DATA frames are the window's
+ * worth: 262,180 bytes, sent while the client does not read, so the client's one read of
+ * NGR_READ_BUDGET (262,144) ends 36 bytes before the last record's end. No PING or WINDOW
+ * follows (neither side tunes its windows), so nothing else would wake the client. */
+static int
+test_session_tls_budget_script(struct test_script *t)
+{
+    struct test_session_env *e = t->arg;
+    struct test_session_stream *cs;
+    int big = 1024 * 1024;
+
+    if (e->c.live && e->c.s.tls != NULL && tls_io_pending(e->c.s.tls) > 0)
+        e->tls_pending_seen = 1;
+    switch (t->phase) {
+    case 0:
+        TEST_SCRIPT_AWAIT(t, test_session_ready(e), "HELLO and WELCOME");
+        e->g.s.tune = e->c.s.tune = 0;
+        e->a[0] = test_session_open(e, &e->g, "/window");
+        t->phase++;
+        return 0;
+    case 1:
+        TEST_SCRIPT_AWAIT(t, e->c.naccepted == 1, "the OPEN accepted");
+        e->c.accepted[0]->pattern = 1;
+        assert_int_equal(setsockopt(e->g.s.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big)), 0);
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, 0), 0);
+        assert_int_equal(test_session_send(e->a[0], 0, NGR_STREAM_WINDOW, 1), NGR_STREAM_WINDOW);
+        t->phase++;
+        return 0;
+    case 2:
+        TEST_SCRIPT_AWAIT(t,
+                          e->g.s.out.len == 0 && e->g.s.ctl.len == 0 &&
+                              !tls_io_unsent(e->g.s.tls),
+                          "all of the body in the socket (SO_SNDBUF large enough)");
+        assert_int_equal(loop_io_mod(e->l, &e->c.s.io, LOOP_READ | LOOP_HUP), 0);
+        t->phase++;
+        return 0;
+    case 3:
+        cs = e->c.accepted[0];
+        TEST_SCRIPT_AWAIT(t, cs->end_calls == 1, "the body's end");
+        assert_int_equal(cs->got, NGR_STREAM_WINDOW);
+        assert_int_equal(cs->bad_bytes, 0);
+        assert_true(e->tls_pending_seen);
+        assert_int_equal(tls_io_pending(e->c.s.tls), 0);
+        assert_false(e->g.closed);
+        assert_false(e->c.closed);
+        return 1;
+    }
+    return 0;
+}
+
 #define TEST_SESSION_NCASES(cases) (sizeof(cases) / sizeof(cases[0]))
 
 /* Every scripted test: how its sessions start, and its script. A script with a table of cases
@@ -2556,7 +2847,8 @@ test_session_accept_ids(void **state)
 struct test_session_scripted {
     const char *name;
     test_session_script script;
-    int raw; /* a gateway facing a raw peer, else a gateway and a client (2: across TCP) */
+    int raw; /* a gateway facing a raw peer, else a gateway and a client (2: across TCP; 3:
+              * over TLS on a socketpair; 4: over TLS across TCP) */
     const void *cases;
     size_t ncases, case_size;
 };
@@ -2592,6 +2884,14 @@ static const struct test_session_scripted test_session_scripts[] = {
     {"cut frames", test_session_cut_script, 1, NULL, 1, 0},
     {"trickled frame", test_session_trickle_script, 1, NULL, 1, 0},
     {"heartbeat", test_session_heartbeat_script, 1, NULL, 1, 0},
+    {"over TLS: open and data", test_session_data_script, 3, NULL, 1, 0},
+    {"over TLS: 4 MiB, records cut by the socket", test_session_tls_bulk_script, 4,
+     test_session_tls_bulk_cases, TEST_SESSION_NCASES(test_session_tls_bulk_cases),
+     sizeof(test_session_tls_bulk_cases[0])},
+    {"over TLS: the read budget ends inside a record", test_session_tls_budget_script, 3, NULL,
+     1, 0},
+    {"over TLS: the last record queued goes out in part", test_session_tls_cut_script, 3, NULL,
+     1, 0},
 };
 
 static void
@@ -2600,7 +2900,9 @@ test_session_scripted_test(void **state)
     struct test_session_env *e = *state;
     const struct test_session_instance *in = e->instance;
 
-    if (in->s->raw == 2)
+    if (in->s->raw == 3 || in->s->raw == 4)
+        test_session_pair_tls(e, in->s->raw == 4);
+    else if (in->s->raw == 2)
         test_session_pair_on(e, 1);
     else if (in->s->raw)
         test_session_raw_pair(e);
@@ -2609,7 +2911,7 @@ test_session_scripted_test(void **state)
     test_script_run(e->l, in->s->script, e);
 }
 
-#define TEST_SESSION_MAX_TESTS 64
+#define TEST_SESSION_MAX_TESTS 80
 
 int
 main(void)
@@ -2618,6 +2920,7 @@ main(void)
     static struct test_session_instance instances[TEST_SESSION_MAX_TESTS];
     static struct CMUnitTest tests[TEST_SESSION_MAX_TESTS];
     size_t i, j, n = 0;
+    int rc;
 
     tests[n++] = (struct CMUnitTest)cmocka_unit_test_setup_teardown(
         test_session_check_peer, test_session_setup, test_session_teardown);
@@ -2645,5 +2948,8 @@ main(void)
     }
     for (i = 0; i < sizeof(test_session_body); i++)
         test_session_body[i] = test_session_pattern(i);
-    return _cmocka_run_group_tests("session", tests, n, NULL, NULL);
+    tls_keys_make(&test_session_keys, "ngrnotok session test CA");
+    rc = _cmocka_run_group_tests("session", tests, n, NULL, NULL);
+    tls_keys_free(&test_session_keys);
+    return rc;
 }

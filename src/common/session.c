@@ -23,14 +23,12 @@ static uint8_t session_encode_area[NGR_SCRATCH_LEN];
 static uint8_t session_read_area[NGR_FRAME_HEADER_LEN - 1 + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
-static void session_return_credit(struct session *s, struct stream *st);
 static void session_on_heartbeat(void *arg);
 static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8]);
 static void session_on_flush(void *arg);
 static void session_on_tls_more(void *arg);
 static void session_reap(void *arg);
 static void session_all_writable(struct session *s);
-static void session_return_credit(struct session *s, struct stream *st);
 
 int
 session_init(struct session *s, struct loop *l, int fd, int gateway,
@@ -117,8 +115,8 @@ session_set_budgets(struct session *s, uint64_t session_limit, struct window_bud
 }
 
 /* Sends a PING to measure the round trip, unless one is in flight. */
-static void
-session_probe_rtt(struct session *s)
+void
+session__probe_rtt(struct session *s)
 {
     uint64_t now = loop_now(s->loop);
     uint8_t opaque[8] = {0};
@@ -242,7 +240,7 @@ session_send_open(struct stream *st, uint8_t flags, const struct frame_head *h)
     int rc = session_send_head(st, FRAME_OPEN, flags, h);
 
     if (rc == 0)
-        session_return_credit(st->sess, st); /* the window it starts with, if above the initial */
+        session__return_credit(st->sess, st); /* the window it starts with, if above the initial */
     return rc;
 }
 
@@ -252,8 +250,8 @@ session_send_reply(struct stream *st, uint8_t flags, const struct frame_head *h)
     return session_send_head(st, FRAME_REPLY, flags, h);
 }
 
-static int
-session_send_window(struct session *s, uint32_t stream_id, uint32_t increment)
+int
+session__send_window(struct session *s, uint32_t stream_id, uint32_t increment)
 {
     return session_queue(
         s, session_encode_area,
@@ -295,97 +293,6 @@ session_stream_find(struct session *s, uint32_t id)
     return st;
 }
 
-/* n bytes of windows go back to the session's budget and the shared one. */
-static void
-session_give_budget(struct session *s, uint64_t n)
-{
-    window_budget_give(&s->budget, n);
-    if (s->shared != NULL)
-        window_budget_give(s->shared, n);
-}
-
-/* Pays for a new stream's initial window: always from the session's budget (the session limit
- * bounds growth, not the streams themselves), from the shared one only within its limit unless
- * force. Returns 0 or NGR_EAGAIN. */
-static int
-session_charge_stream(struct session *s, int force)
-{
-    uint32_t n = s->local_stream_window;
-
-    if (s->shared != NULL) {
-        if (window_budget_take(s->shared, n) != 0) {
-            if (!force)
-                return NGR_EAGAIN;
-            s->shared->used += n;
-        }
-    }
-    s->budget.used += n;
-    return 0;
-}
-
-/* st's window grows by n bytes, paid from the budgets (the caller made sure they have room),
- * and the session window with it; both go to the peer as credit with the next returns. */
-static void
-session_grow(struct session *s, struct stream *st, uint32_t n)
-{
-    if (n == 0)
-        return;
-    s->budget.used += n;
-    if (s->shared != NULL)
-        s->shared->used += n;
-    st->rwin.size += n;
-    st->recv_grown += n;
-    s->local_session_window += n;
-    s->recv_grown += n;
-}
-
-/* What a stream showed its session about the windows new streams need (need bytes), kept
- * unless an earlier lesson, halved by its age, says more. */
-static void
-session_learn(struct session *s, uint32_t need)
-{
-    uint64_t now = loop_now(s->loop);
-
-    if (need > NGR_STREAM_WINDOW_OPEN_MAX)
-        need = NGR_STREAM_WINDOW_OPEN_MAX;
-    if (need <= s->local_stream_window ||
-        need < window_open_size(0, s->open_window, now - s->open_window_ms))
-        return;
-    s->open_window = need;
-    s->open_window_ms = now;
-}
-
-/* A new stream starts with the window its session's earlier streams needed
- * (window_open_size): the part above the initial window is granted as growth, sent by WINDOW
- * once the peer knows the stream, and paid from a quarter of what the budgets have free (of
- * the shared budget, of what is free above its half), so such grants never take the room that
- * other streams' initial windows need. */
-static void
-session_grant_open(struct session *s, struct stream *st)
-{
-    uint64_t room, now = loop_now(s->loop);
-    uint32_t extra;
-
-    if (!s->tune || s->open_window <= st->rwin.base)
-        return;
-    extra = window_open_size(st->rwin.base, s->open_window, now - s->open_window_ms) -
-            st->rwin.base;
-    room = window_budget_room(&s->budget);
-    if (s->shared != NULL) {
-        uint64_t free = window_budget_room(s->shared), half = s->shared->limit / 2;
-
-        free = free > half ? free - half : 0;
-        if (free < room)
-            room = free;
-    }
-    room /= 4;
-    if (room > 0x7fffffffu - s->local_session_window)
-        room = 0x7fffffffu - s->local_session_window;
-    if (extra > room)
-        extra = (uint32_t)room;
-    session_grow(s, st, extra);
-}
-
 static void
 session_stream_add(struct session *s, struct stream *st, uint32_t id, const struct stream_ops *ops,
                    void *owner)
@@ -404,12 +311,12 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     st->data_in_out = 0;
     st->blocked = 0;
     recv_window_init(&st->rwin, s->local_stream_window, loop_clock_us());
-    session_grant_open(s, st);
+    session__grant_open(s, st);
     st->last_data_ms = loop_now(s->loop);
     /* The round trip that tuning its window needs, measured as the stream starts (again after
      * NGR_RTT_PROBE_MS, while streams come). */
     if (s->tune && (s->srtt_us == 0 || loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS))
-        session_probe_rtt(s);
+        session__probe_rtt(s);
     HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
     s->nstreams++;
 }
@@ -421,7 +328,7 @@ session_stream_open(struct session *s, struct stream *st, const struct stream_op
         return NGR_ECLOSED;
     if (s->next_id > 0x7ffffffdu)
         return NGR_ELIMIT; /* ids exhausted: the owner should start a fresh session */
-    if (session_charge_stream(s, 0) != 0)
+    if (session__charge_stream(s, 0) != 0)
         return NGR_EAGAIN;
     session_stream_add(s, st, s->next_id, ops, owner);
     s->next_id += 2;
@@ -435,9 +342,9 @@ session_stream_accept(struct session *s, struct stream *st, uint32_t id,
     if (id == 0 || session_id_is_ours(s, id) || id <= s->peer_max_id)
         return NGR_EPROTO;
     s->peer_max_id = id;
-    (void)session_charge_stream(s, 1);
+    (void)session__charge_stream(s, 1);
     session_stream_add(s, st, id, ops, owner);
-    session_return_credit(s, st); /* the window it starts with, if above the initial one */
+    session__return_credit(s, st); /* the window it starts with, if above the initial one */
     return 0;
 }
 
@@ -459,10 +366,10 @@ session_stream_detach(struct stream *st)
     /* Toward a near peer, a body larger than the initial window waited for credit: the next
      * streams start with a window that holds it. */
     if (session__near(s) && st->data_received > st->rwin.base)
-        session_learn(s, st->data_received < NGR_STREAM_WINDOW_NEAR ? (uint32_t)st->data_received
+        session__learn(s, st->data_received < NGR_STREAM_WINDOW_NEAR ? (uint32_t)st->data_received
                                                                    : NGR_STREAM_WINDOW_NEAR);
     /* Its window goes back to the budgets, and what it grew comes off the session window. */
-    session_give_budget(s, st->rwin.size);
+    session__give_budget(s, st->rwin.size);
     s->recv_excess += st->rwin.size - st->rwin.base;
 }
 
@@ -486,74 +393,6 @@ session_stream_end(struct stream *st, uint32_t code, const char *message)
         session_stream_detach(st);
 }
 
-/* Once a quarter of a window (at most NGR_WINDOW_RETURN_MAX) has gathered, its credit goes
- * back: one frame per quarter window keeps the sender busy without chatter. */
-static uint32_t
-session_return_at(uint32_t window)
-{
-    return window / 4 < NGR_WINDOW_RETURN_MAX ? window / 4 : NGR_WINDOW_RETURN_MAX;
-}
-
-/* Sends WINDOW for what was drained (stream) or received (session), in batches, with any
- * growth of the window; what a shrinking window gives up is kept back instead. */
-static void
-session_return_credit(struct session *s, struct stream *st)
-{
-    if (st != NULL && (st->recv_grown > 0 ||
-                       (st->recv_consumed > 0 &&
-                        st->recv_consumed >= session_return_at(st->rwin.size)))) {
-        uint32_t n = st->recv_consumed, cut;
-
-        st->recv_outstanding -= n;
-        st->recv_consumed = 0;
-        cut = recv_window_forfeit(&st->rwin, n);
-        if (cut > 0) {
-            session_give_budget(s, cut);
-            s->recv_excess += cut;
-        }
-        n = n - cut + st->recv_grown;
-        st->recv_grown = 0;
-        if (n > 0)
-            session_send_window(s, st->id, n);
-    }
-    if (s->recv_grown > 0 ||
-        (s->recv_consumed > 0 && s->recv_consumed >= session_return_at(s->local_session_window))) {
-        uint32_t n = s->recv_consumed;
-        uint32_t cut = n < s->recv_excess ? n : s->recv_excess;
-
-        s->recv_outstanding -= n;
-        s->recv_consumed = 0;
-        s->recv_excess -= cut;
-        s->local_session_window -= cut;
-        n = n - cut + s->recv_grown;
-        s->recv_grown = 0;
-        if (n > 0)
-            session_send_window(s, 0, n);
-    }
-}
-
-/* Lets st's window grow by what window.c decides and the budgets allow; the session window
- * grows with it. */
-static void
-session_tune(struct session *s, struct stream *st, uint32_t n)
-{
-    uint64_t room = window_budget_room(&s->budget);
-    uint32_t grow;
-
-    if (s->shared != NULL && window_budget_room(s->shared) < room)
-        room = window_budget_room(s->shared);
-    if (room > 0x7fffffffu - s->local_session_window)
-        room = 0x7fffffffu - s->local_session_window;
-    grow = recv_window_on_drain(&st->rwin, n, loop_clock_us(), s->srtt_us,
-                                room > UINT32_MAX ? UINT32_MAX : (uint32_t)room);
-    if (loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS)
-        session_probe_rtt(s);
-    if (grow == 0)
-        return;
-    session_grow(s, st, grow);
-    session_learn(s, st->rwin.size);
-}
-
 void
 session_consumed(struct stream *st, size_t n)
 {
@@ -563,8 +402,8 @@ session_consumed(struct stream *st, size_t n)
         return;
     st->recv_consumed += (uint32_t)n;
     if (s->tune)
-        session_tune(s, st, (uint32_t)n);
-    session_return_credit(s, st);
+        session__tune(s, st, (uint32_t)n);
+    session__return_credit(s, st);
 }
 
 void
@@ -653,7 +492,7 @@ session_dispatch(struct session *s, const struct frame *f)
             if ((rc = session_unknown_id(s, f->stream_id)) != 0)
                 return rc;
             s->recv_consumed += f->length; /* a closed stream's bytes still count: return them */
-            session_return_credit(s, NULL);
+            session__return_credit(s, NULL);
             return 0;
         }
         st->recv_outstanding += f->length;
@@ -665,7 +504,7 @@ session_dispatch(struct session *s, const struct frame *f)
          * stream's own window bounds those): its credit goes back on receipt, so one slow
          * reader cannot starve the other streams of the session. */
         s->recv_consumed += f->length;
-        session_return_credit(s, NULL);
+        session__return_credit(s, NULL);
         if (st->recv_outstanding > st->rwin.size) {
             session_reset_both(s, st, FRAME_CODE_FLOW_CONTROL, "stream window exceeded");
             return 0;

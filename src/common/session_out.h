@@ -1,5 +1,5 @@
-/* session_out.h: what session.c and session_out.c share and nobody else calls (libuv's
- * double-underscore names for internals). */
+/* session_out.h: what session.c, session_out.c and session_window.c share and nobody else
+ * calls (libuv's double-underscore names for internals). */
 #ifndef NGR_SESSION_OUT_H
 #define NGR_SESSION_OUT_H
 
@@ -24,6 +24,27 @@ size_t session__out_cap_for_rate(uint64_t bytes_per_s);
 /* Whether s's peer is near (loopback, a LAN): its least PING round trip is known and at most
  * NGR_UNSENT_NEAR_US. */
 int session__near(const struct session *s);
+/* Receive windows (session_window.c). n bytes of windows go back to the budgets. */
+void session__give_budget(struct session *s, uint64_t n);
+/* Pays for a new stream's initial window: always from the session's budget, from the shared
+ * one only within its limit unless force. Returns 0 or NGR_EAGAIN. */
+int session__charge_stream(struct session *s, int force);
+/* A new stream's window starts where earlier streams needed it (the grant, sent with the next
+ * returns). */
+void session__grant_open(struct session *s, struct stream *st);
+/* Sends WINDOW for what was drained (st) or received (the session), in batches, with any
+ * growth; st may be NULL. */
+void session__return_credit(struct session *s, struct stream *st);
+/* What a stream showed about the windows new streams need (need bytes): kept unless an
+ * earlier lesson, halved by its age, says more. */
+void session__learn(struct session *s, uint32_t need);
+/* st's window may grow after n drained bytes (window.c decides, the budgets allow). */
+void session__tune(struct session *s, struct stream *st, uint32_t n);
+/* Queues WINDOW (session.c). */
+int session__send_window(struct session *s, uint32_t stream_id, uint32_t increment);
+/* Sends a PING to measure the round trip, unless one is in flight (session.c). */
+void session__probe_rtt(struct session *s);
+
 /* Sets s's unsent limit to lowat (nothing to do on a socketpair, which has no such option). */
 void session__set_unsent(struct session *s, size_t lowat);
 

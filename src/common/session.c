@@ -115,8 +115,8 @@ session_set_budgets(struct session *s, uint64_t session_limit, struct window_bud
 }
 
 /* Sends a PING to measure the round trip, unless one is in flight. */
-void
-session__probe_rtt(struct session *s)
+static void
+session_probe_rtt(struct session *s)
 {
     uint64_t now = loop_now(s->loop);
     uint8_t opaque[8] = {0};
@@ -250,14 +250,6 @@ session_send_reply(struct stream *st, uint8_t flags, const struct frame_head *h)
     return session_send_head(st, FRAME_REPLY, flags, h);
 }
 
-int
-session__send_window(struct session *s, uint32_t stream_id, uint32_t increment)
-{
-    return session_queue(
-        s, session_encode_area,
-        frame_window_encode(session_encode_area, NGR_SCRATCH_LEN, stream_id, increment), 1);
-}
-
 static int
 session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8])
 {
@@ -316,7 +308,7 @@ session_stream_add(struct session *s, struct stream *st, uint32_t id, const stru
     /* The round trip that tuning its window needs, measured as the stream starts (again after
      * NGR_RTT_PROBE_MS, while streams come). */
     if (s->tune && (s->srtt_us == 0 || loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS))
-        session__probe_rtt(s);
+        session_probe_rtt(s);
     HASH_ADD(hh, s->streams, id, sizeof(st->id), st);
     s->nstreams++;
 }
@@ -403,6 +395,9 @@ session_consumed(struct stream *st, size_t n)
     st->recv_consumed += (uint32_t)n;
     if (s->tune)
         session__tune(s, st, (uint32_t)n);
+    /* The round trip that tuning needs, measured again while streams keep draining. */
+    if (s->tune && loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS)
+        session_probe_rtt(s);
     session__return_credit(s, st);
 }
 

@@ -40,10 +40,6 @@ void session__return_credit(struct session *s, struct stream *st);
 void session__learn(struct session *s, uint32_t need);
 /* st's window may grow after n drained bytes (window.c decides, the budgets allow). */
 void session__tune(struct session *s, struct stream *st, uint32_t n);
-/* Queues WINDOW (session.c). */
-int session__send_window(struct session *s, uint32_t stream_id, uint32_t increment);
-/* Sends a PING to measure the round trip, unless one is in flight (session.c). */
-void session__probe_rtt(struct session *s);
 
 /* Sets s's unsent limit to lowat (nothing to do on a socketpair, which has no such option). */
 void session__set_unsent(struct session *s, size_t lowat);

@@ -6,6 +6,17 @@
 #include "session_out.h"
 #include "window.h"
 
+/* Queues WINDOW for a stream (or the session, id 0); it passes the output cap, being an
+ * answer to what the peer sent. */
+static int
+session_send_window(struct session *s, uint32_t stream_id, uint32_t increment)
+{
+    uint8_t frame[NGR_FRAME_HEADER_LEN + 4];
+
+    return session_queue(s, frame,
+                         frame_window_encode(frame, sizeof(frame), stream_id, increment), 1);
+}
+
 /* n bytes of windows go back to the session's budget and the shared one. */
 void
 session__give_budget(struct session *s, uint64_t n)
@@ -125,7 +136,7 @@ session__return_credit(struct session *s, struct stream *st)
         n = n - cut + st->recv_grown;
         st->recv_grown = 0;
         if (n > 0)
-            session__send_window(s, st->id, n);
+            session_send_window(s, st->id, n);
     }
     if (s->recv_grown > 0 ||
         (s->recv_consumed > 0 && s->recv_consumed >= session_return_at(s->local_session_window))) {
@@ -139,7 +150,7 @@ session__return_credit(struct session *s, struct stream *st)
         n = n - cut + s->recv_grown;
         s->recv_grown = 0;
         if (n > 0)
-            session__send_window(s, 0, n);
+            session_send_window(s, 0, n);
     }
 }
 
@@ -157,8 +168,6 @@ session__tune(struct session *s, struct stream *st, uint32_t n)
         room = 0x7fffffffu - s->local_session_window;
     grow = recv_window_on_drain(&st->rwin, n, loop_clock_us(), s->srtt_us,
                                 room > UINT32_MAX ? UINT32_MAX : (uint32_t)room);
-    if (loop_now(s->loop) - s->probe_ms >= NGR_RTT_PROBE_MS)
-        session__probe_rtt(s);
     if (grow == 0)
         return;
     session__grow(s, st, grow);

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcp_pair.h"
 #include "err.h"
 #include "frame.h"
 #include "loop.h"
@@ -514,29 +515,6 @@ test_session_teardown(void **state)
     return 0;
 }
 
-/* Two ends of a loopback TCP connection, non-blocking (the kernel's unsent limit applies only
- * there). */
-static void
-test_session_tcp_fds(int sv[2])
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    int ls;
-
-    ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(ls >= 0);
-    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(ls, 1), 0);
-    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(sv[1] >= 0);
-    assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
-    sv[0] = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    assert_true(sv[0] >= 0);
-    close(ls);
-    assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-}
-
 /* A gateway session on one end of a socketpair (or of a TCP connection, if tcp) and a client
  * session on the other; the client queues its HELLO. */
 static void
@@ -546,7 +524,7 @@ test_session_pair_on(struct test_session_env *e, int tcp)
     int sv[2];
 
     if (tcp)
-        test_session_tcp_fds(sv);
+        test_tcp_pair(sv);
     else
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
                          0);
@@ -613,7 +591,7 @@ test_session_pair_tls(struct test_session_env *e, int tcp)
     int sv[2];
 
     if (tcp)
-        test_session_tcp_fds(sv);
+        test_tcp_pair(sv);
     else
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
                          0);

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tcp_pair.h"
 #include "err.h"
 #include "limits.h"
 #include "loop.h"
@@ -68,27 +69,6 @@ static uint8_t
 test_tls_pattern(uint8_t seed, size_t off)
 {
     return (uint8_t)(seed + off * 7 + (off >> 11));
-}
-
-/* Two ends of a loopback TCP connection, non-blocking. */
-static void
-test_tls_fds(int sv[2])
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    assert_true(ls >= 0);
-    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(ls, 1), 0);
-    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
-    sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(sv[1] >= 0);
-    assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
-    sv[0] = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    assert_true(sv[0] >= 0);
-    close(ls);
-    assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
 }
 
 /* Reads what arrived, checking it against the pattern, through two iovecs of odd sizes. */
@@ -201,7 +181,7 @@ test_tls_pair(struct test_tls_env *e, gnutls_certificate_credentials_t client_cr
     struct ngr_err err;
     int sv[2];
 
-    test_tls_fds(sv);
+    test_tcp_pair(sv);
     test_tls_end_start(e, &e->srv, sv[0], tls_io_server(sv[0], e->keys.server, NULL, &err));
     test_tls_end_start(e, &e->cli, sv[1], tls_io_client(sv[1], client_cred, host, &err));
 }
@@ -463,7 +443,7 @@ test_tls_server_closes(void **state)
     struct ngr_err err;
     int sv[2];
 
-    test_tls_fds(sv);
+    test_tcp_pair(sv);
     e->raw_fd = sv[0];
     e->raw_closes = 1;
     assert_int_equal(loop_io_add(e->l, &e->raw_io, sv[0], LOOP_READ, test_tls_raw_cb, e), 0);
@@ -485,7 +465,7 @@ test_tls_client_closes(void **state)
     uint32_t want = 0;
     int sv[2];
 
-    test_tls_fds(sv);
+    test_tcp_pair(sv);
     c = tls_io_client(sv[1], e->keys.client, "localhost", &err);
     assert_non_null(c);
     assert_int_equal(tls_io_handshake(c, &want, &err), NGR_EAGAIN);

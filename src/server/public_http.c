@@ -9,6 +9,7 @@
 #include "public_admit.h"
 #include "error_page.h"
 #include "http_request_head.h"
+#include "mhd_head_lines.h"
 #include "http_route.h"
 #include "log.h"
 #include "net.h"
@@ -320,7 +321,7 @@ public_http_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, 
 
 /* Routes the request and sends OPEN. On failure, an error page is recorded. */
 static void
-public_http_open(struct pub_req *req, const char *method)
+public_http_open(struct pub_req *req, const char *method, const char *version)
 {
     struct server *srv = req->srv;
     struct public_http_collect col = {srv->http_fields, 0, 0};
@@ -374,6 +375,14 @@ public_http_open(struct pub_req *req, const char *method)
         public_http_fail(req, FRAME_CODE_NONE, NULL, 431, "Request Header Fields Too Large",
                          "The request has more than %d header fields.", NGR_MAX_HEADERS);
         return;
+    }
+    if (srv->head_lines_known) {
+        ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (mhd_head_lines_check(method, ci != NULL ? ci->header_size : 0, version, col.fields,
+                                 col.n, &why) != 0) {
+            public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
+            return;
+        }
     }
     rq.method = method;
     rq.drop_authorization = t->rules != NULL && t->rules->ncreds > 0; /* the gateway's, not the service's */
@@ -627,7 +636,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
          * answered at once; a proxied request waits for its response head. */
         req->conn = conn;
         public_conn_head_arrived(req->srv, req->conn);
-        public_http_open(req, method);
+        public_http_open(req, method, version);
         if (req->state == PUB_REQ_FAILED) /* nobody will read a body: answer now, and close */
             return public_http_queue_page(req);
         return MHD_YES;
@@ -870,6 +879,12 @@ public_http_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->http_waiting);
+    srv->head_lines_known = mhd_head_lines_known(MHD_get_version());
+    if (!srv->head_lines_known)
+        log_warn("http: libmicrohttpd %s is not the version whose parse this gateway reads "
+                 "(0.9.75): requests with bare LF line ends or folded header lines are not "
+                 "refused (docs/security.md)",
+                 MHD_get_version());
     fd = net_listen(&srv->cfg.http_addr, NGR_LISTEN_BACKLOG, err);
     if (fd < 0)
         return fd;

@@ -53,6 +53,7 @@ struct server {
     struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */
     struct http_request_scratch http_head;           /* scratch: an OPEN's fields */
     uint64_t head_timeouts; /* public connections closed for a slow first head (408) */
+    int head_lines_known;   /* libmicrohttpd's parse is one mhd_head_lines.c can read */
 
     /* public_tcp.c */
     unsigned tcp_cursor; /* where the next search for a free port starts */

@@ -29,7 +29,7 @@ RUNTIME_PKGS = [("wrk", "/usr/bin/wrk"), ("nginx", "/usr/sbin/nginx"),
                 ("curl", "/usr/bin/curl")]
 BUILD_PKGS = ["meson", "ninja-build", "pkg-config", "libmicrohttpd-dev", "libcurl4-gnutls-dev",
               "libgnutls28-dev",
-              "libjansson-dev", "uuid-dev", "uthash-dev"]
+              "libjansson-dev", "uuid-dev", "uthash-dev", "libsqlite3-dev"]
 
 
 class BenchError(Exception):

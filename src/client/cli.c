@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cidr.h"
 #include "frame.h"
+#include "seconds.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -47,6 +48,9 @@ cli_usage(FILE *f)
             "                             --server host (its DNS name or IP address)\n"
             "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
             "                             the system's, for a private CA; implies --tls\n"
+            "      --heartbeat SEC        ping a quiet gateway this often (default 10)\n"
+            "      --dead-after SEC       take the gateway for gone after this long without a\n"
+            "                             byte from it, and reconnect (default 30)\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
@@ -67,6 +71,8 @@ static const struct option cli_options_long[] = {
     {"rate-burst", required_argument, NULL, 7},
     {"tls", no_argument, NULL, 8},
     {"ca", required_argument, NULL, 9},
+    {"heartbeat", required_argument, NULL, 10},
+    {"dead-after", required_argument, NULL, 11},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -140,6 +146,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
 
     memset(o, 0, sizeof(*o));
     o->log_level = LOG_LEVEL_WARN;
+    o->heartbeat_ms = NGR_HEARTBEAT_MS;
+    o->dead_after_ms = NGR_DEAD_AFTER_MS;
     env = getenv("NGRNOTOK_SERVER");
     rc = net_parse_addr(env && *env ? env : "127.0.0.1:8080", NULL, 0, &o->server, err);
     if (rc != 0)
@@ -224,6 +232,14 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             snprintf(o->ca, sizeof(o->ca), "%s", optarg);
             o->tls = 1;
             break;
+        case 10:
+            if ((rc = seconds_parse("--heartbeat", optarg, &o->heartbeat_ms, err)) != 0)
+                return rc;
+            break;
+        case 11:
+            if ((rc = seconds_parse("--dead-after", optarg, &o->dead_after_ms, err)) != 0)
+                return rc;
+            break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;
@@ -254,6 +270,12 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     }
     if (optind < argc)
         return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
+    if (o->dead_after_ms <= o->heartbeat_ms || o->heartbeat_ms < NGR_HEARTBEAT_MIN_MS)
+        return err_set(err, NGR_EINVAL,
+                       "--dead-after (%.3g s) must be longer than --heartbeat (%.3g s, at least "
+                       "%g s), or a quiet gateway is taken for gone before it is pinged",
+                       (double)o->dead_after_ms / 1000, (double)o->heartbeat_ms / 1000,
+                       NGR_HEARTBEAT_MIN_MS / 1000.0);
     if (port == NULL)
         return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
     if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)

@@ -21,6 +21,8 @@ struct cli_options {
     int tls;                  /* the control connection over TLS (--tls, or --ca) */
     char ca[NGR_CA_PATH_LEN]; /* the CAs to trust (PEM); empty: the system's */
     enum log_level log_level;
+    uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
+    uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr" with the option's value (borrowed from argv). */
     struct {

@@ -29,6 +29,13 @@ struct client {
     gnutls_certificate_credentials_t tls_cred; /* --tls: the CAs trusted, else NULL */
     struct tls_io *tls; /* the TLS handshake under way (the session's once done) */
     int bound;       /* BOUND arrived: the tunnel is up */
+    int ever_bound;  /* it was up once: a lost session is reconnected, not the end */
+    int fatal;       /* the gateway refused what retrying cannot fix: exit */
+    unsigned attempt; /* reconnect attempts since the tunnel was last up */
+    struct loop_timer retry_timer;
+    char secret[NGR_SECRET_LEN + 1]; /* the gateway's reconnect secret (WELCOME); "" none */
+    char name[NGR_MAX_SUBDOMAIN + 1]; /* the name granted, asked back on reconnect */
+    unsigned tcp_port;                /* TCP: the public port granted, asked back */
     uint32_t handle; /* our BIND handle */
     char public_url[NGR_URL_LEN];
     struct frame_field control_fields[NGR_MAX_HEADERS]; /* an OPEN's, while it is dispatched */

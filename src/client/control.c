@@ -1,6 +1,8 @@
 /* control.c: the client's control connection: non-blocking connect, with --tls TLS's handshake,
  * then preface, HELLO and BIND in one write, WELCOME and BOUND (or ERROR) back, then OPEN frames
- * are handed to replay.c. */
+ * are handed to replay.c. Once the tunnel was up, a lost connection is reconnected with capped
+ * exponential backoff and jitter, presenting the gateway's reconnect secret and asking for the
+ * same name (or TCP port); only what retrying cannot fix ends the client. */
 #include "control.h"
 #include "frame.h"
 #include "log.h"
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,16 +33,27 @@ client_control_say(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static void client_control_connect(struct client *cl);
+
 static int
 client_control_on_bound(struct client *cl, const struct frame *f)
 {
     struct frame_bound b;
     char local[NGR_ADDR_LEN + 8];
+    const char *colon;
 
     if (frame_bound_decode(f, &b) != 0 || b.handle != cl->handle || cl->bound)
         return NGR_EPROTO;
     snprintf(cl->public_url, sizeof(cl->public_url), "%.*s", (int)b.public_url.len, b.public_url.p);
+    /* What a reconnect asks back: the name, or the port of tcp://DOMAIN:PORT. */
+    if (b.subdomain.len > 0 && b.subdomain.len < sizeof(cl->name))
+        snprintf(cl->name, sizeof(cl->name), "%.*s", (int)b.subdomain.len, b.subdomain.p);
+    colon = strrchr(cl->public_url, ':');
+    if (cl->opt.proto == FRAME_PROTO_TCP && colon != NULL)
+        cl->tcp_port = (unsigned)strtoul(colon + 1, NULL, 10);
     cl->bound = 1;
+    cl->ever_bound = 1;
+    cl->attempt = 0;
     net_format_addr(&cl->opt.local, local, sizeof(local));
     printf("Forwarding %s -> %s%s\n", cl->public_url,
            cl->opt.proto == FRAME_PROTO_TCP ? "" : "http://", local);
@@ -74,6 +88,8 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             return NGR_EPROTO;
         }
         session_set_peer(s, &h);
+        if (h.token.len == NGR_SECRET_LEN)
+            snprintf(cl->secret, sizeof(cl->secret), "%.*s", (int)h.token.len, h.token.p);
         return 0;
     case FRAME_BOUND:
         return client_control_on_bound(cl, f);
@@ -92,11 +108,24 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape(esc, sizeof(esc), r.message.p, r.message.len);
-        if (f->type == FRAME_ERROR || !cl->bound)
-            client_control_say("%s%s", cl->bound ? "gateway error: " : "", esc);
-        else
+        if (f->type == FRAME_GOAWAY) {
             client_control_say("the gateway is going away: %s", esc);
-        cl->exit_code = 1;
+            if (!cl->ever_bound)
+                cl->exit_code = 1;
+        } else if (cl->ever_bound && !cl->bound && cl->opt.subdomain[0] == '\0' &&
+                   (r.code == FRAME_CODE_NAME_TAKEN || r.code == FRAME_CODE_NAME_INVALID)) {
+            /* The random name it had is gone (its grace passed, or the gateway lost its
+             * state): a new one, and a new URL. */
+            client_control_say("%s; asking for a new name", esc);
+            cl->name[0] = '\0';
+            cl->tcp_port = 0;
+        } else if (cl->ever_bound && r.code == FRAME_CODE_UNAVAILABLE) {
+            client_control_say("%s", esc); /* the gateway is full for now: retried */
+        } else {
+            client_control_say("%s%s", cl->bound ? "gateway error: " : "", esc);
+            cl->exit_code = 1;
+            cl->fatal = 1;
+        }
         session_close(s, 0, "%s", esc);
         return 0;
     default:
@@ -104,21 +133,61 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     }
 }
 
+/* Waits before the next attempt: NGR_RECONNECT_FIRST_MS, doubling up to NGR_RECONNECT_MAX_MS,
+ * each wait drawn from its upper half so that clients of one gateway do not come back in
+ * step. */
+static void
+client_control_retry(struct client *cl)
+{
+    uint64_t wait = NGR_RECONNECT_FIRST_MS;
+    unsigned i;
+
+    cl->attempt++;
+    for (i = 1; i < cl->attempt && wait < NGR_RECONNECT_MAX_MS; i++)
+        wait *= 2;
+    if (wait > NGR_RECONNECT_MAX_MS)
+        wait = NGR_RECONNECT_MAX_MS;
+    wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1);
+    client_control_say("reconnecting (attempt %u, next in %.1f s)", cl->attempt,
+                       (double)wait / 1000);
+    loop_timer_start(cl->loop, &cl->retry_timer, wait);
+}
+
+static void
+client_control_on_retry(void *arg)
+{
+    client_control_connect(arg);
+}
+
+/* The connection (or the attempt at one) is over: exit, or try again. */
+static void
+client_control_over(struct client *cl)
+{
+    if (cl->opt_stopping || cl->fatal || !cl->ever_bound) {
+        if (!cl->opt_stopping && !cl->fatal && cl->exit_code == 0)
+            cl->exit_code = 1;
+        loop_stop(cl->loop);
+        return;
+    }
+    cl->exit_code = 0;
+    client_control_retry(cl);
+}
+
 static void
 client_control_on_closed(void *owner, struct session *s, const char *reason)
 {
     struct client *cl = owner;
 
-    if (cl->exit_code == 0 && !cl->opt_stopping) {
+    if (!cl->opt_stopping && !cl->fatal) {
         if (cl->bound)
             client_control_say("tunnel closed: %s", reason);
-        else
+        else if (cl->exit_code == 0)
             client_control_say("the gateway closed the connection: %s", reason);
-        cl->exit_code = 1;
     }
     session_free(s);
     cl->sess_live = 0;
-    loop_stop(cl->loop);
+    cl->bound = 0;
+    client_control_over(cl);
 }
 
 static const struct session_handler client_control_handler = {
@@ -127,15 +196,18 @@ static const struct session_handler client_control_handler = {
 };
 
 /* The connection failed before its session started: fd (and the TLS session) close, and the
- * client exits with 1. */
+ * client exits with 1, or tries again if its tunnel was up before (fatal: it exits anyway). */
 static void
-client_control_fail(struct client *cl, int fd)
+client_control_fail(struct client *cl, int fd, int fatal)
 {
     tls_io_free(cl->tls);
     cl->tls = NULL;
     close(fd);
-    cl->exit_code = 1;
-    loop_stop(cl->loop);
+    if (fatal) {
+        cl->fatal = 1;
+        cl->exit_code = 1;
+    }
+    client_control_over(cl);
 }
 
 /* Connected (over tls if not NULL, which the session then owns): preface, HELLO and BIND go
@@ -145,26 +217,35 @@ client_control_connected(struct client *cl, int fd, struct tls_io *tls)
 {
     struct frame_hello h;
     struct frame_bind b;
-    char local[NGR_ADDR_LEN + 8];
+    char local[NGR_ADDR_LEN + 8], port[16] = "";
 
     if (session_init(&cl->sess, cl->loop, fd, 0, &client_control_handler, cl) != 0) {
         client_control_say("cannot watch the control connection: %s", strerror(errno));
         cl->tls = tls;
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     cl->sess_live = 1;
     if (tls != NULL)
         session_set_tls(&cl->sess, tls);
+    session_set_liveness(&cl->sess, (uint32_t)cl->opt.heartbeat_ms, (uint32_t)cl->opt.dead_after_ms);
     session_local_hello(&cl->sess, &h);
     h.token = frame_str_c(cl->opt.token);
+    h.resume = frame_str_c(cl->secret);
     h.agent = frame_str_c("ngrnotok/" NGR_VERSION);
     session_send_hello(&cl->sess, &h, 0);
     memset(&b, 0, sizeof(b));
     cl->handle = 1;
     b.handle = cl->handle;
     b.proto = (uint8_t)cl->opt.proto;
-    b.subdomain = frame_str_c(cl->opt.subdomain);
+    /* Asked for by name, or back after a lost connection: the name (or port) it had. */
+    if (cl->opt.proto == FRAME_PROTO_TCP) {
+        if (cl->tcp_port != 0)
+            snprintf(port, sizeof(port), "%u", cl->tcp_port);
+        b.subdomain = frame_str_c(port);
+    } else {
+        b.subdomain = frame_str_c(cl->opt.subdomain[0] != '\0' ? cl->opt.subdomain : cl->name);
+    }
     net_format_addr(&cl->opt.local, local, sizeof(local));
     b.target = frame_str_c(local);
     for (b.nopts = 0; b.nopts < cl->opt.nprotect; b.nopts++) {
@@ -193,7 +274,7 @@ client_control_on_tls(void *arg, uint32_t events)
             loop_io_del(cl->loop, &cl->connect_io);
             loop_timer_stop(cl->loop, &cl->connect_timer);
             cl->connect_fd = -1;
-            client_control_fail(cl, fd);
+            client_control_fail(cl, fd, 0);
         }
         return;
     }
@@ -205,7 +286,7 @@ client_control_on_tls(void *arg, uint32_t events)
         client_control_say("TLS handshake with %s failed: the gateway closed the connection; it "
                            "may not speak TLS on this port (run without --tls)",
                            addr);
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     if (rc == NGR_ETRUST) {
@@ -213,12 +294,12 @@ client_control_on_tls(void *arg, uint32_t events)
                            "trusted: %s%s",
                            addr, err.msg,
                            cl->opt.ca[0] == '\0' ? " (for a private CA: --ca FILE)" : "");
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 1);
         return;
     }
     if (rc != 0) {
         client_control_say("TLS handshake with %s failed: %s", addr, err.msg);
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     tls_io_describe(cl->tls, desc, sizeof(desc));
@@ -237,7 +318,7 @@ client_control_start_tls(struct client *cl, int fd)
     cl->tls = tls_io_client(fd, cl->tls_cred, cl->opt.server.host, &err);
     if (cl->tls == NULL) {
         client_control_say("%s", err.msg);
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     cl->connect_fd = fd;
@@ -246,7 +327,7 @@ client_control_start_tls(struct client *cl, int fd)
         client_control_say("cannot watch the control connection: %s", strerror(errno));
         loop_timer_stop(cl->loop, &cl->connect_timer);
         cl->connect_fd = -1;
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     client_control_on_tls(cl, LOOP_WRITE); /* the ClientHello goes out now */
@@ -264,7 +345,7 @@ client_control_on_connect(void *arg, uint32_t events)
     cl->connect_fd = -1;
     if (net_connect_result(fd, &cl->opt.server, &err) != 0) {
         client_control_say("cannot reach the gateway: %s", err.msg);
-        client_control_fail(cl, fd);
+        client_control_fail(cl, fd, 0);
         return;
     }
     if (cl->tls_cred != NULL)
@@ -289,33 +370,57 @@ client_control_on_connect_timeout(void *arg)
                            NGR_CONNECT_MS / 1000);
     loop_io_del(cl->loop, &cl->connect_io);
     cl->connect_fd = -1;
-    client_control_fail(cl, fd);
+    client_control_fail(cl, fd, 0);
 }
 
-int
-client_control_start(struct client *cl, struct ngr_err *err)
+/* Starts a connection attempt: 0, or a negative code with the reason in err. */
+static int
+client_control_dial(struct client *cl, struct ngr_err *err)
 {
     int fd;
 
-    cl->connect_fd = -1;
     fd = net_connect(&cl->opt.server, err);
     if (fd < 0)
         return fd;
     cl->connect_fd = fd;
-    loop_timer_init(&cl->connect_timer, client_control_on_connect_timeout, cl);
     loop_timer_start(cl->loop, &cl->connect_timer, NGR_CONNECT_MS);
     if (loop_io_add(cl->loop, &cl->connect_io, fd, LOOP_WRITE, client_control_on_connect, cl) !=
         0) {
+        loop_timer_stop(cl->loop, &cl->connect_timer);
+        cl->connect_fd = -1;
         close(fd);
         return err_set(err, NGR_ESYS, "epoll: %s", strerror(errno));
     }
     return 0;
 }
 
+/* A reconnect attempt, from the retry timer. */
+static void
+client_control_connect(struct client *cl)
+{
+    struct ngr_err err;
+
+    if (client_control_dial(cl, &err) != 0) {
+        client_control_say("cannot reach the gateway: %s", err.msg);
+        client_control_over(cl);
+    }
+}
+
+int
+client_control_start(struct client *cl, struct ngr_err *err)
+{
+    cl->connect_fd = -1;
+    loop_timer_init(&cl->connect_timer, client_control_on_connect_timeout, cl);
+    loop_timer_init(&cl->retry_timer, client_control_on_retry, cl);
+    srandom((unsigned)getpid() ^ (unsigned)loop_clock_us());
+    return client_control_dial(cl, err);
+}
+
 void
 client_control_stop(struct client *cl)
 {
     cl->opt_stopping = 1;
+    loop_timer_stop(cl->loop, &cl->retry_timer);
     if (!cl->sess_live) {
         loop_stop(cl->loop);
         return;

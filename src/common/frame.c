@@ -228,6 +228,8 @@ frame_hello_encode(uint8_t *out, size_t cap, const struct frame_hello *h, int we
     frame_w_u32(&w, h->heartbeat_ms);
     frame_w_str(&w, h->token);
     frame_w_str(&w, h->agent);
+    if (!welcome && h->resume.len > 0)
+        frame_w_str(&w, h->resume);
     return frame_w_finish(&w, welcome ? FRAME_WELCOME : FRAME_HELLO, 0, 0);
 }
 
@@ -244,6 +246,10 @@ frame_hello_decode(const struct frame *f, struct frame_hello *h)
     h->heartbeat_ms = frame_r_u32(&r);
     h->token = frame_r_str(&r);
     h->agent = frame_r_str(&r);
+    h->resume.p = "";
+    h->resume.len = 0;
+    if (f->type == FRAME_HELLO && !r.short_read && r.off < r.len)
+        h->resume = frame_r_str(&r);
     return frame_r_done(&r);
 }
 

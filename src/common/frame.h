@@ -107,12 +107,16 @@ struct frame_hello {
     uint32_t stream_window;  /* initial credit the sender grants each stream */
     uint32_t session_window; /* initial credit the sender grants the session */
     uint32_t heartbeat_ms;   /* the sender's PING interval */
-    struct frame_str token;  /* may be empty */
+    struct frame_str token;  /* HELLO: the gateway's token, may be empty. WELCOME: the
+                              * reconnect secret the client is to keep, or empty */
     struct frame_str agent;  /* program and version, for logs */
+    struct frame_str resume; /* HELLO only, optional (absent: empty): the reconnect secret of
+                              * an earlier session, whose names this session takes back */
 };
 ssize_t frame_hello_encode(uint8_t *out, size_t cap, const struct frame_hello *h, int welcome);
 int frame_hello_decode(const struct frame *f, struct frame_hello *h);
-/* WELCOME has HELLO's layout: the gateway's own values (token empty). */
+/* WELCOME has HELLO's layout: the gateway's own values, the reconnect secret in token, and no
+ * resume. */
 
 struct frame_bind {
     uint32_t handle;            /* chosen by the client; OPEN names it */

@@ -72,8 +72,20 @@
 /* Session health. */
 #define NGR_HEARTBEAT_MS 10000  /* ms between PINGs on a quiet session */
 #define NGR_DEAD_AFTER_MS 30000 /* ms without any byte from the peer: session dead */
+#define NGR_HEARTBEAT_MIN_MS 100 /* ms: a shorter PING interval (an offer, --heartbeat) is refused */
 #define NGR_HANDSHAKE_MS 10000  /* ms for a new connection to finish HELLO and BIND */
 #define NGR_CONNECT_MS 10000    /* ms for the client to reach the gateway */
+
+/* Reconnecting (docs/protocol.md section 10). */
+#define NGR_RECONNECT_GRACE_MS 60000 /* ms a lost tunnel's name stays its client's */
+#define NGR_RECONNECT_FIRST_MS 250   /* ms before the client's first reconnect attempt */
+#define NGR_RECONNECT_MAX_MS 2000    /* ms: the longest wait between attempts (backoff cap),
+                                      * so a gateway back from a restart has its clients
+                                      * within about 2 s */
+#define NGR_SECRET_LEN 64            /* characters of a reconnect secret (hex) */
+#define NGR_SLOT_LEN 72              /* bytes, with the NUL: "http:" + a name, "tcp:" + a port */
+#define NGR_STATE_BUSY_MS 1000       /* ms a state database write waits for a lock */
+#define NGR_STATE_PATH_LEN 512       /* bytes, with the NUL: a state file's path */
 
 /* Output: a peer that does not read its control socket gets this much, then is closed. The
  * flow-control windows bound DATA; the rest is control frames. */

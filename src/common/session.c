@@ -24,6 +24,7 @@ static uint8_t session_read_area[NGR_FRAME_HEADER_LEN - 1 + NGR_READ_BUDGET];
 
 static void session_on_io(void *arg, uint32_t events);
 static void session_on_heartbeat(void *arg);
+static uint64_t session_heartbeat_next(const struct session *s, uint64_t now);
 static int session_send_ping(struct session *s, uint8_t flags, const uint8_t opaque[8]);
 static void session_on_flush(void *arg);
 static void session_on_tls_more(void *arg);
@@ -58,6 +59,8 @@ session_init(struct session *s, struct loop *l, int fd, int gateway,
     if (!gateway && buf_append(&s->ctl, NGR_PREFACE, NGR_PREFACE_LEN) == 0)
         session__mark_pending(s);
     s->last_rx = loop_now(l);
+    s->local_heartbeat_ms = NGR_HEARTBEAT_MS;
+    s->dead_after_ms = NGR_DEAD_AFTER_MS;
     /* What the kernel holds unsent is queued ahead of our control frames: small until the
      * link's rate is known (session_tune_unsent). */
     session__set_unsent(s, NGR_UNSENT_MIN);
@@ -139,7 +142,14 @@ session_local_hello(const struct session *s, struct frame_hello *h)
     h->max_payload = NGR_FRAME_MAX_PAYLOAD;
     h->stream_window = s->local_stream_window;
     h->session_window = s->local_session_window;
-    h->heartbeat_ms = NGR_HEARTBEAT_MS;
+    h->heartbeat_ms = s->local_heartbeat_ms;
+}
+
+void
+session_set_liveness(struct session *s, uint32_t heartbeat_ms, uint32_t dead_after_ms)
+{
+    s->local_heartbeat_ms = heartbeat_ms;
+    s->dead_after_ms = dead_after_ms;
 }
 
 int
@@ -161,11 +171,13 @@ session_set_peer(struct session *s, const struct frame_hello *peer)
         peer->max_payload < NGR_FRAME_MAX_PAYLOAD ? peer->max_payload : NGR_FRAME_MAX_PAYLOAD;
     s->peer_stream_window = peer->stream_window;
     s->send_credit = peer->session_window;
-    /* Both sides ping at the shorter of the two intervals. */
-    s->heartbeat_ms = peer->heartbeat_ms < NGR_HEARTBEAT_MS && peer->heartbeat_ms >= 100
+    /* Both sides ping at the shorter of the two intervals (an offer under
+     * NGR_HEARTBEAT_MIN_MS is ignored). */
+    s->heartbeat_ms = peer->heartbeat_ms < s->local_heartbeat_ms &&
+                              peer->heartbeat_ms >= NGR_HEARTBEAT_MIN_MS
                           ? peer->heartbeat_ms
-                          : NGR_HEARTBEAT_MS;
-    loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
+                          : s->local_heartbeat_ms;
+    loop_timer_start(s->loop, &s->heartbeat, session_heartbeat_next(s, loop_now(s->loop)));
 }
 
 /* The typed senders: each encodes into this file's area (the encoder's result, the length or a
@@ -719,6 +731,19 @@ session_on_io(void *arg, uint32_t events)
         session_close(s, 0, "write failed");
 }
 
+/* When the heartbeat timer fires next: one interval on, or sooner when the peer's silence
+ * reaches dead_after_ms before that, so a dead peer is noticed on time, not up to an interval
+ * late. */
+static uint64_t
+session_heartbeat_next(const struct session *s, uint64_t now)
+{
+    uint64_t silent = now - s->last_rx, next = s->heartbeat_ms;
+
+    if (silent < s->dead_after_ms && s->dead_after_ms - silent < next)
+        next = s->dead_after_ms - silent;
+    return next > 0 ? next : 1;
+}
+
 static void
 session_on_heartbeat(void *arg)
 {
@@ -732,7 +757,7 @@ session_on_heartbeat(void *arg)
         session_close(s, FRAME_CODE_PROTOCOL, "handshake not finished in %d ms", NGR_HANDSHAKE_MS);
         return;
     }
-    if (now - s->last_rx >= NGR_DEAD_AFTER_MS) {
+    if (now - s->last_rx >= s->dead_after_ms) {
         session_close(s, 0, "peer silent for %llu ms", (unsigned long long)(now - s->last_rx));
         return;
     }
@@ -746,7 +771,7 @@ session_on_heartbeat(void *arg)
             s->ping_sent_us = loop_clock_us();
         }
     }
-    loop_timer_start(s->loop, &s->heartbeat, s->heartbeat_ms);
+    loop_timer_start(s->loop, &s->heartbeat, session_heartbeat_next(s, now));
 }
 
 static void

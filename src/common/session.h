@@ -99,7 +99,9 @@ struct session {
     uint32_t peer_stream_window; /* credit the peer grants each stream we open or it opens */
     uint32_t local_stream_window;
     uint32_t local_session_window;
-    uint32_t heartbeat_ms;
+    uint32_t heartbeat_ms;       /* agreed: the shorter of the two offers (0 until then) */
+    uint32_t local_heartbeat_ms; /* ours, offered in HELLO/WELCOME (session_set_liveness) */
+    uint32_t dead_after_ms;      /* silence that ends the session; ours, not negotiated */
 
     int64_t send_credit;       /* session-level credit for our DATA */
     uint32_t recv_outstanding; /* session-level bytes received, not yet returned */
@@ -148,6 +150,10 @@ void session_free(struct session *s);
  * session has NGR_SESSION_BUDGET and no shared budget. */
 void session_set_budgets(struct session *s, uint64_t session_limit, struct window_budget *shared);
 
+/* The PING interval this side offers and the silence after which it takes the peer for dead
+ * (--heartbeat, --dead-after; NGR_HEARTBEAT_MS and NGR_DEAD_AFTER_MS unless set). Call before
+ * HELLO/WELCOME goes out. dead_after_ms must exceed heartbeat_ms. */
+void session_set_liveness(struct session *s, uint32_t heartbeat_ms, uint32_t dead_after_ms);
 /* Checks the peer's HELLO or WELCOME values (frame size, windows). Returns 0, or NGR_EPROTO with
  * the reason in err. */
 NGR_MUST_CHECK int session_check_peer(const struct frame_hello *peer, struct ngr_err *err);

@@ -1,5 +1,6 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
+#include "seconds.h"
 #include "name_policy.h"
 #include "rate_limit.h"
 #include "readfile.h"
@@ -23,6 +24,9 @@ config_defaults(struct server_config *c)
     net_parse_addr("127.0.0.1:8081", NULL, 1, &c->http_addr, NULL);
     net_parse_addr("127.0.0.1:8082", NULL, 1, &c->admin_addr, NULL);
     c->response_timeout_ms = NGR_RESPONSE_TIMEOUT_MS;
+    c->heartbeat_ms = NGR_HEARTBEAT_MS;
+    c->dead_after_ms = NGR_DEAD_AFTER_MS;
+    c->reconnect_grace_ms = NGR_RECONNECT_GRACE_MS;
     snprintf(c->tcp_host, sizeof(c->tcp_host), "127.0.0.1");
     c->log_level = LOG_LEVEL_INFO;
     c->session_budget = NGR_SESSION_BUDGET;
@@ -95,23 +99,6 @@ config_parse_uint(const char *key, const char *v, unsigned long max, unsigned lo
     if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > max)
         return err_set(err, NGR_EINVAL, "%s \"%s\": expected a whole number 0-%lu", key, v, max);
     *out = n;
-    return 0;
-}
-
-/* Seconds as a decimal ("30", "0.5"), NGR_SECONDS_MIN to NGR_SECONDS_MAX. */
-static int
-config_parse_seconds(const char *key, const char *v, uint64_t *ms, struct ngr_err *err)
-{
-    char *end;
-    double s;
-
-    errno = 0;
-    s = strtod(v, &end);
-    if (((*v < '0' || *v > '9') && *v != '.') || *end != '\0' || errno != 0 ||
-        !(s >= NGR_SECONDS_MIN && s <= NGR_SECONDS_MAX))
-        return err_set(err, NGR_EINVAL, "%s \"%s\": expected seconds between %g and %d", key, v,
-                       NGR_SECONDS_MIN, NGR_SECONDS_MAX);
-    *ms = (uint64_t)(s * 1000 + 0.5);
     return 0;
 }
 
@@ -195,8 +182,26 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         c->public_port = (unsigned)n;
         return 0;
     }
+    if (config_key_is(key, "heartbeat"))
+        return seconds_parse(key, value, &c->heartbeat_ms, err);
+    if (config_key_is(key, "dead_after"))
+        return seconds_parse(key, value, &c->dead_after_ms, err);
+    if (config_key_is(key, "reconnect_grace")) {
+        if (strcmp(value, "0") == 0) {
+            c->reconnect_grace_ms = 0;
+            return 0;
+        }
+        return seconds_parse(key, value, &c->reconnect_grace_ms, err);
+    }
+    if (config_key_is(key, "state_dir")) {
+        if (value[0] == '\0' || strlen(value) >= sizeof(c->state_dir))
+            return err_set(err, NGR_EINVAL, "state_dir: %s",
+                           value[0] ? "path too long" : "needs a directory");
+        snprintf(c->state_dir, sizeof(c->state_dir), "%s", value);
+        return 0;
+    }
     if (config_key_is(key, "response_timeout"))
-        return config_parse_seconds(key, value, &c->response_timeout_ms, err);
+        return seconds_parse(key, value, &c->response_timeout_ms, err);
     if (config_key_is(key, "token")) {
         if (strlen(value) >= sizeof(c->token))
             return err_set(err, NGR_EINVAL, "token: longer than %zu characters",
@@ -327,7 +332,7 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         return 0;
     }
     if (config_key_is(key, "request_head_timeout"))
-        return config_parse_seconds(key, value, &c->request_head_timeout_ms, err);
+        return seconds_parse(key, value, &c->request_head_timeout_ms, err);
     if (config_key_is(key, "idle_timeout")) {
         if ((rc = config_parse_uint(key, value, 86400, &n, err)) != 0)
             return rc;

@@ -31,6 +31,11 @@ struct server_config {
     int http_redirect;             /* plain HTTP answers 308 to HTTPS */
     unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
+    uint64_t heartbeat_ms;         /* PING interval offered to clients (--heartbeat) */
+    uint64_t dead_after_ms;        /* a client silent this long is dropped (--dead-after) */
+    uint64_t reconnect_grace_ms;   /* a lost tunnel's name stays its client's this long */
+    char state_dir[CONFIG_PATH_LEN]; /* reservations and the secrets' key; empty: the default
+                                      * ($STATE_DIRECTORY, else the user's state directory) */
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */
     char auth_tokens[CONFIG_PATH_LEN]; /* a tokens file (auth_tokens.h); empty: none */
     char admin_token[CONFIG_TOKEN_LEN];     /* the admin API's bearer token; empty: none */

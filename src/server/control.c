@@ -10,10 +10,13 @@
 #include "name_policy.h"
 #include "net.h"
 #include "public_tcp.h"
+#include "reconnect_secret.h"
+#include "reservations.h"
 #include "tls_io.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,8 @@ struct ctl_conn {
     int token_counted;               /* its tunnel is in srv->tunnels_by_token */
     uint8_t token[AUTH_TOKEN_DIGEST]; /* its digest: a reload looks it up again */
     char token_id[sizeof(((struct auth_token *)0)->id)]; /* for logs */
+    char secret[RECONNECT_SECRET_LEN + 1]; /* its reconnect secret (WELCOME) */
+    char holder[RECONNECT_HOLDER_LEN + 1]; /* that secret's id: what its names are kept for */
 };
 
 static const struct session_handler control_handler;
@@ -130,11 +135,67 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
     }
     if (!control_check_token(c, h.token))
         return 0;
+    /* The secret of an earlier session (valid: made under our key) makes this one its holder
+     * again, with the names kept for it; otherwise the client gets a new one. */
+    if (h.resume.len > 0 && reconnect_secret_valid(c->srv->res.key, h.resume.p, h.resume.len)) {
+        memcpy(c->secret, h.resume.p, RECONNECT_SECRET_LEN);
+        c->secret[RECONNECT_SECRET_LEN] = '\0';
+    } else {
+        if (h.resume.len > 0)
+            log_info("control %s: its reconnect secret is not this gateway's (another "
+                     "gateway's, or from before its state was lost): a new one",
+                     c->peer);
+        if (reconnect_secret_new(c->srv->res.key, c->secret) != 0) {
+            session_close(&c->sess, FRAME_CODE_INTERNAL, "the gateway has no random bytes");
+            return 0;
+        }
+    }
+    reconnect_secret_holder(c->secret, RECONNECT_SECRET_LEN, c->holder);
     session_set_peer(&c->sess, &h);
     session_local_hello(&c->sess, &mine);
     mine.agent = frame_str_c("ngrnotokd/" NGR_VERSION);
+    mine.token = frame_str_c(c->secret);
     c->hello_done = 1;
     return session_send_hello(&c->sess, &mine, 1);
+}
+
+/* The control connection whose session t's streams open on. */
+static struct ctl_conn *
+control_conn_of(struct tunnel *t)
+{
+    return (struct ctl_conn *)(void *)((char *)t->sess - offsetof(struct ctl_conn, sess));
+}
+
+/* c's tunnel ends: its port closes and it leaves the table. keep: its name (or port) stays
+ * its client's for the reconnect grace; else a new session of that client holds it now. */
+static void
+control_tunnel_end(struct ctl_conn *c, const char *reason, int keep)
+{
+    struct tunnel *t = c->tunnel;
+
+    log_info("tunnel %s: %s closed: %s", t->id, t->public_url, reason);
+    if (keep && t->slot[0] != '\0')
+        reservations_lose(&c->srv->res, t->slot, reservations_now());
+    public_tcp_unbind(t);
+    tunnel_table_remove(&c->srv->tunnels, t);
+    tunnel_free(t);
+    c->tunnel = NULL;
+    c->srv->ntunnels--;
+    if (c->token_counted)
+        usage_drop(&c->srv->tunnels_by_token, c->token, sizeof(c->token));
+    c->token_counted = 0;
+}
+
+/* A new session of t's client binds t's name (or port) while t's session lingers (a dead
+ * peer not yet noticed, a client restarted): the old session ends and gives it up. */
+static void
+control_take_over(struct ctl_conn *c, struct tunnel *t)
+{
+    struct ctl_conn *old = control_conn_of(t);
+
+    log_info("tunnel %s: its client is back from %s", t->id, c->peer);
+    control_tunnel_end(old, "replaced by a new connection of its client", 0);
+    session_close(&old->sess, 0, "replaced by a new connection of its client");
 }
 
 static void
@@ -153,6 +214,9 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
 
     c->tunnel = t;
     c->srv->ntunnels++;
+    snprintf(t->holder, sizeof(t->holder), "%s", c->holder);
+    if (c->srv->cfg.reconnect_grace_ms > 0 && t->slot[0] != '\0')
+        reservations_take(&c->srv->res, t->slot, c->holder);
     if (c->has_token)
         c->token_counted = usage_add(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) == 0;
     memset(&out, 0, sizeof(out));
@@ -240,15 +304,43 @@ control_tunnel_new(struct ctl_conn *c, const struct frame_bind *b)
     return t;
 }
 
+/* The port a reconnecting TCP client asks back (BIND's subdomain: its digits), or 0. */
+static unsigned
+control_wanted_port(const struct frame_bind *b)
+{
+    unsigned port = 0;
+    size_t i;
+
+    for (i = 0; i < b->subdomain.len && i < 5; i++) {
+        if (b->subdomain.p[i] < '0' || b->subdomain.p[i] > '9')
+            return 0;
+        port = port * 10 + (unsigned)(b->subdomain.p[i] - '0');
+    }
+    return i == b->subdomain.len && port <= 65535 ? port : 0;
+}
+
 static int
 control_bind_tcp(struct ctl_conn *c, const struct frame_bind *b)
 {
     struct ngr_err err;
-    struct tunnel *t = control_tunnel_new(c, b);
+    struct tunnel *t, *old;
+    unsigned want = control_wanted_port(b);
+    char slot[NGR_SLOT_LEN];
 
+    /* The same client's tunnel on that port, still open: it gives the port up. */
+    snprintf(slot, sizeof(slot), "tcp:%u", want);
+    for (old = tunnel_table_first(&c->srv->tunnels); want != 0 && old != NULL;
+         old = tunnel_table_next(old))
+        if (strcmp(old->slot, slot) == 0) {
+            if (strcmp(old->holder, c->holder) == 0)
+                control_take_over(c, old);
+            break;
+        }
+    t = control_tunnel_new(c, b);
     if (t == NULL)
         return 0;
-    if (public_tcp_bind(c->srv, t, &err) != 0) {
+    snprintf(t->holder, sizeof(t->holder), "%s", c->holder);
+    if (public_tcp_bind(c->srv, t, want, &err) != 0) {
         tunnel_free(t);
         control_refuse_bind(
             c, b->handle, err.code == NGR_EINVAL ? FRAME_CODE_UNSUPPORTED : FRAME_CODE_UNAVAILABLE,
@@ -268,8 +360,11 @@ static int
 control_on_bind(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_bind b;
-    struct tunnel *t;
+    struct tunnel *t, *old;
     char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[NGR_NAME_ESC_LEN];
+    char slot[NGR_SLOT_LEN];
+    enum reservation_owner owner;
+    int64_t left = 0;
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)
         return NGR_EPROTO;
@@ -301,6 +396,7 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     }
     if (b.proto == FRAME_PROTO_TCP)
         return control_bind_tcp(c, &b);
+    owner = RESERVATION_FREE;
     if (b.subdomain.len > 0) {
         if (!name_valid_label(b.subdomain.p, b.subdomain.len)) {
             log_escape(esc, sizeof(esc), b.subdomain.p, b.subdomain.len);
@@ -313,7 +409,12 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         }
         memcpy(name, b.subdomain.p, b.subdomain.len);
         name[b.subdomain.len] = '\0';
-        if (name_policy_check(c->srv->cfg.reserved_names, name, msg, sizeof(msg)) != 0) {
+        snprintf(slot, sizeof(slot), "http:%s", name);
+        owner = reservations_owner(&c->srv->res, slot, c->holder, reservations_now(), &left);
+        /* A name kept for this client was checked when it was first granted: a random one
+         * comes back too. */
+        if (owner != RESERVATION_MINE &&
+            name_policy_check(c->srv->cfg.reserved_names, name, msg, sizeof(msg)) != 0) {
             control_refuse_bind(c, b.handle, FRAME_CODE_NAME_INVALID, msg);
             return 0;
         }
@@ -324,10 +425,22 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     }
     if (!control_name_allowed(c, b.handle, name))
         return 0;
+    old = tunnel_table_find_subdomain(&c->srv->tunnels, name, strlen(name));
+    if (old != NULL && strcmp(old->holder, c->holder) == 0)
+        control_take_over(c, old);
+    else if (old == NULL && owner == RESERVATION_OTHER) {
+        snprintf(msg, sizeof(msg),
+                 "name '%s' is kept for the client that held it for another %lld s (its "
+                 "reconnect grace); choose another name",
+                 name, (long long)((left + 999) / 1000));
+        control_refuse_bind(c, b.handle, FRAME_CODE_NAME_TAKEN, msg);
+        return 0;
+    }
     t = control_tunnel_new(c, &b);
     if (t == NULL)
         return 0;
     snprintf(t->subdomain, sizeof(t->subdomain), "%s", name);
+    snprintf(t->slot, sizeof(t->slot), "http:%s", name);
     server_public_url(c->srv, name, t->public_url, sizeof(t->public_url));
     if (tunnel_table_add(&c->srv->tunnels, t) != 0) {
         snprintf(msg, sizeof(msg), "subdomain '%s' is already in use", name);
@@ -369,21 +482,13 @@ control_on_closed(void *owner, struct session *s, const char *reason)
 {
     struct ctl_conn *c = owner;
 
-    if (c->tunnel != NULL) {
-        log_info("tunnel %s: %s closed: %s", c->tunnel->id, c->tunnel->public_url, reason);
-        public_tcp_unbind(c->tunnel);
-        tunnel_table_remove(&c->srv->tunnels, c->tunnel);
-        tunnel_free(c->tunnel);
-        c->tunnel = NULL;
-        c->srv->ntunnels--;
-    } else {
+    if (c->tunnel != NULL)
+        control_tunnel_end(c, reason, 1);
+    else
         log_info("control %s: closed: %s", c->peer, reason);
-    }
     loop_timer_stop(c->srv->loop, &c->bind_deadline);
     if (c->ip_counted)
         usage_drop(&c->srv->conns_by_ip, c->peer, strlen(c->peer));
-    if (c->token_counted)
-        usage_drop(&c->srv->tunnels_by_token, c->token, sizeof(c->token));
     TAILQ_REMOVE(&c->srv->conns, c, entry);
     c->srv->nconns--;
     session_free(&c->sess);
@@ -450,6 +555,7 @@ control_start_session(struct ctl_conn *c, struct tls_io *tls)
     if (tls != NULL)
         session_set_tls(&c->sess, tls);
     session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
+    session_set_liveness(&c->sess, (uint32_t)srv->cfg.heartbeat_ms, (uint32_t)srv->cfg.dead_after_ms);
     /* Counted from here to control_on_closed; past the limit the client is told why. */
     c->ip_counted = usage_add(&srv->conns_by_ip, c->peer, strlen(c->peer)) == 0;
     if (srv->cfg.max_conns_per_ip != 0 &&

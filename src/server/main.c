@@ -11,6 +11,7 @@
 #include "server.h"
 #include "session.h"
 #include "signals.h"
+#include "state_dir.h"
 #include "tunnel_table.h"
 
 #include <errno.h>
@@ -89,6 +90,16 @@ main_usage(FILE *f)
             "      --max-tunnels-per-token N  tunnels one client token holds (default 100)\n"
             "      --max-conns-per-ip N     control connections from one address (default 200;\n"
             "                               0: any)\n"
+            "      --heartbeat SEC          ping a quiet client this often (default 10; the\n"
+            "                               shorter of the gateway's and the client's wins)\n"
+            "      --dead-after SEC         drop a client silent this long, a half-open\n"
+            "                               connection included (default 30)\n"
+            "      --reconnect-grace SEC    a lost tunnel's name (and TCP port) stays its\n"
+            "                               client's this long, across gateway restarts too\n"
+            "                               (default 60; 0: freed at once)\n"
+            "      --state-dir DIR          where reservations and the key of reconnect\n"
+            "                               secrets are kept (default $STATE_DIRECTORY, else\n"
+            "                               $XDG_STATE_HOME/ngrnotok or ~/.local/state/ngrnotok)\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -151,6 +162,10 @@ static const struct option main_options[] = {
     {"max-conns-per-ip", required_argument, NULL, 29},
     {"tls-cert", required_argument, NULL, 30},
     {"tls-key", required_argument, NULL, 31},
+    {"heartbeat", required_argument, NULL, 32},
+    {"dead-after", required_argument, NULL, 33},
+    {"reconnect-grace", required_argument, NULL, 34},
+    {"state-dir", required_argument, NULL, 35},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -166,7 +181,8 @@ static const char *const main_keys[] = {
     [21] = "max_body_size", [22] = "max_streams_per_tunnel", [23] = "request_head_timeout",
     [24] = "idle_timeout", [25] = "deny_cidr", [26] = "max_rate",
     [27] = "max_tunnels", [28] = "max_tunnels_per_token", [29] = "max_conns_per_ip",
-    [30] = "tls_cert", [31] = "tls_key",
+    [30] = "tls_cert", [31] = "tls_key", [32] = "heartbeat", [33] = "dead_after",
+    [34] = "reconnect_grace", [35] = "state_dir",
 };
 
 static void
@@ -242,6 +258,10 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 29:
         case 30:
         case 31:
+        case 32:
+        case 33:
+        case 34:
+        case 35:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:
@@ -256,6 +276,14 @@ main_parse(int argc, char **argv, struct server_config *cfg)
             fprintf(stderr, "ngrnotokd: %s\n", err.msg);
             exit(2);
         }
+    }
+    if (cfg->dead_after_ms <= cfg->heartbeat_ms || cfg->heartbeat_ms < NGR_HEARTBEAT_MIN_MS) {
+        fprintf(stderr, "ngrnotokd: --dead-after (%.3g s) must be longer than --heartbeat "
+                        "(%.3g s, at least %g s), or a quiet client is dropped before it is "
+                        "pinged\n",
+                (double)cfg->dead_after_ms / 1000, (double)cfg->heartbeat_ms / 1000,
+                NGR_HEARTBEAT_MIN_MS / 1000.0);
+        exit(2);
     }
     if (optind < argc) {
         fprintf(stderr, "ngrnotokd: unexpected argument \"%s\"\nTry 'ngrnotokd --help'.\n",
@@ -447,6 +475,42 @@ main_load_admin_token(struct server *srv, struct ngr_err *err)
     return 0;
 }
 
+/* The reservations, in the state directory's database for this gateway's addresses; without
+ * a usable directory, in memory only (said in the log, with the fix). */
+static void
+main_open_state(struct server *srv)
+{
+    char dir[CONFIG_PATH_LEN], path[NGR_STATE_PATH_LEN], identity[3 * NGR_ADDR_LEN + NGR_DOMAIN_LEN + 64];
+    char c[NGR_ADDR_LEN + 8], h[NGR_ADDR_LEN + 8];
+    struct ngr_err err;
+    int64_t now = reservations_now();
+
+    net_format_addr(&srv->cfg.control_addr, c, sizeof(c));
+    net_format_addr(&srv->cfg.http_addr, h, sizeof(h));
+    snprintf(identity, sizeof(identity), "control=%s http=%s domain=%s", c, h, srv->cfg.domain);
+    if (srv->cfg.state_dir[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", srv->cfg.state_dir);
+    else if (state_dir_default(1, dir, sizeof(dir), &err) != 0)
+        goto in_memory;
+    if (state_dir_make(dir, &err) != 0)
+        goto in_memory;
+    if (state_store_path(dir, identity, path, sizeof(path)) != 0) {
+        err_set(&err, NGR_ELIMIT, "%s: path too long", dir);
+        goto in_memory;
+    }
+    if (reservations_open(&srv->res, path, srv->cfg.reconnect_grace_ms, now, &err) != 0)
+        goto in_memory_opened;
+    log_info("state: %s (%zu reservations kept from before)", path, srv->res.n);
+    return;
+in_memory:
+    if (reservations_open(&srv->res, NULL, srv->cfg.reconnect_grace_ms, now, &err) != 0)
+        fatal("state: %s", err.msg);
+in_memory_opened:
+    log_warn("state: %s; tunnels' names are kept for their clients only until the gateway "
+             "stops (set --state-dir to a writable directory)",
+             err.msg);
+}
+
 static void
 main_on_signal(void *arg, int signo)
 {
@@ -518,6 +582,7 @@ main(int argc, char **argv)
         fatal("HTTP listener: %s", err.msg);
     if (admin_api_start(&srv, &err) != 0)
         fatal("admin listener: %s", err.msg);
+    main_open_state(&srv); /* after the listeners: its file is named by their addresses */
 
     if (signals_start(&sig, srv.loop, main_on_signal, &srv, &err) != 0)
         fatal("signals: %s", err.msg);
@@ -538,6 +603,7 @@ main(int argc, char **argv)
     usage_clear(&srv.conns_by_ip);
     usage_clear(&srv.tunnels_by_token);
     control_free(&srv);
+    reservations_close(&srv.res);
     tls_cert_free(&srv.control_cert);
     tls_cert_free(&srv.https_cert);
     loop_free(srv.loop);

@@ -142,8 +142,24 @@ public_tcp_on_accept(void *arg, int fd, const struct sockaddr *peer)
     public_tcp_open(arg, fd, peer);
 }
 
+/* Listens on port unless another client's reservation holds it. Returns the socket or -1. */
+static int
+public_tcp_try_port(struct server *srv, const struct tunnel *t, unsigned port)
+{
+    struct net_addr a;
+    char slot[NGR_SLOT_LEN];
+
+    snprintf(slot, sizeof(slot), "tcp:%u", port);
+    if (reservations_owner(&srv->res, slot, t->holder, reservations_now(), NULL) ==
+        RESERVATION_OTHER)
+        return -1;
+    snprintf(a.host, sizeof(a.host), "%s", srv->cfg.tcp_host);
+    a.port = (uint16_t)port;
+    return net_listen(&a, NGR_LISTEN_BACKLOG, NULL);
+}
+
 int
-public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
+public_tcp_bind(struct server *srv, struct tunnel *t, unsigned want_port, struct ngr_err *err)
 {
     const struct server_config *cfg = &srv->cfg;
     unsigned span, i;
@@ -162,13 +178,15 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
     l->t = t;
     fd = -1;
     span = cfg->tcp_port_high - cfg->tcp_port_low + 1;
+    if (want_port >= cfg->tcp_port_low && want_port <= cfg->tcp_port_high) {
+        fd = public_tcp_try_port(srv, t, want_port);
+        if (fd >= 0)
+            l->port = (uint16_t)want_port;
+    }
     for (i = 0; i < span && fd < 0; i++) {
-        struct net_addr a;
         unsigned port = cfg->tcp_port_low + (srv->tcp_cursor + i) % span;
 
-        snprintf(a.host, sizeof(a.host), "%s", cfg->tcp_host);
-        a.port = (uint16_t)port;
-        fd = net_listen(&a, NGR_LISTEN_BACKLOG, NULL);
+        fd = public_tcp_try_port(srv, t, port);
         if (fd >= 0) {
             l->port = (uint16_t)port;
             srv->tcp_cursor = (srv->tcp_cursor + i + 1) % span;
@@ -185,6 +203,7 @@ public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err)
         return rc;
     }
     t->tcp = l;
+    snprintf(t->slot, sizeof(t->slot), "tcp:%u", l->port);
     snprintf(t->public_url, sizeof(t->public_url), "tcp://%s:%u", cfg->domain, l->port);
     return 0;
 }

@@ -7,10 +7,12 @@
 #include "server.h"
 #include "tunnel_table.h"
 
-/* Allocates a free port in the configured range, listens on it and sets t->tcp and
- * t->public_url. Returns 0, or NGR_EINVAL (TCP tunnels off) or NGR_ELIMIT (range exhausted)
- * with a message for the client. */
-NGR_MUST_CHECK int public_tcp_bind(struct server *srv, struct tunnel *t, struct ngr_err *err);
+/* Allocates a port in the configured range, listens on it and sets t->tcp, t->slot and
+ * t->public_url: want_port if it is t->holder's or free (0: none wanted), else the next free
+ * port that no other client's reservation holds. Returns 0, or NGR_EINVAL (TCP tunnels off) or
+ * NGR_ELIMIT (range exhausted) with a message for the client. */
+NGR_MUST_CHECK int public_tcp_bind(struct server *srv, struct tunnel *t, unsigned want_port,
+                                   struct ngr_err *err);
 /* Closes the port and every connection on it (their streams are reset). */
 void public_tcp_unbind(struct tunnel *t);
 

@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
+#include "reservations.h"
 #include "tls_cert.h"
 #include "tunnel_table.h"
 #include "usage_count.h"
@@ -38,6 +39,7 @@ struct server {
     size_t nconns;
     struct usage_count *conns_by_ip;     /* control connections per source address */
     struct usage_count *tunnels_by_token; /* tunnels per token digest */
+    struct reservations res;              /* names and ports kept for their clients */
     size_t ntunnels;
     uint64_t hit_conns_per_ip, hit_tunnels, hit_tunnels_per_token; /* refusals, for the log */
     struct tls_cert control_cert; /* cfg.tls_cert: loaded, the control port speaks TLS */

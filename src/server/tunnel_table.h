@@ -12,6 +12,7 @@
 #include "err.h"
 #include "limits.h"
 #include "rate_limit.h"
+#include "reconnect_secret.h"
 
 struct access_rules;
 
@@ -39,6 +40,8 @@ struct tunnel {
     struct rate_limit rate;   /* requests (TCP: connections) a second it takes; per_s 0: any */
     uint64_t hit_rate;        /* refused by that rate (429; TCP: closed) */
     uint32_t handle;          /* the client's BIND handle, named in OPEN */
+    char holder[RECONNECT_HOLDER_LEN + 1]; /* its client's reconnect secret's id */
+    char slot[NGR_SLOT_LEN];  /* its reservation ("http:NAME", "tcp:PORT"); empty: none */
     struct session *sess;     /* the owner's control session, where its streams open; borrowed */
     struct tcp_listener *tcp; /* TCP tunnels: the public port; owned (public_tcp.c) */
 };

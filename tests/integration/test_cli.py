@@ -109,7 +109,9 @@ def test_unreachable_server(binaries):
 # -- subdomains --------------------------------------------------------------------------
 
 def test_subdomain_taken(procs):
-    gw = procs.gateway()
+    # No reconnect grace: the name is free as soon as its client is gone (with one, it is kept
+    # for that client: test_reconnect.py).
+    gw = procs.gateway("--reconnect-grace", "0")
     up = procs.upstream()
     first = procs.client(gw, up.port, "--subdomain", "taken-one")
     assert first.sub == "taken-one"

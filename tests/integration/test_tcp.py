@@ -315,7 +315,9 @@ def test_half_close_by_local_service(procs):
 # -- port lifecycle, errors ------------------------------------------------------------------
 
 def test_port_released_when_client_exits(procs):
-    gw = procs.tcp_gateway(span=1)
+    # No reconnect grace: the port is free as soon as its client is gone (with one, it is kept
+    # for that client: test_reconnect.py).
+    gw = procs.tcp_gateway("--reconnect-grace", "0", span=1)
     port = gw.tcp_low
     svc = procs.tcp_service("echo")
     for how in ("SIGTERM", "SIGKILL", None):

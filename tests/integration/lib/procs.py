@@ -401,7 +401,11 @@ class Registry:
         ACTIVE_REGISTRIES.add(self)
 
     def spawn(self, name, argv, env=None):
+        """Programs keep their state (a gateway's reservations, a client's secrets) under this
+        registry's directory unless env names another: one test's never meets another's."""
         self._n += 1
+        env = dict(env) if env is not None else base_env()
+        env.setdefault("XDG_STATE_HOME", str(self.tmpdir / "state"))
         p = Proc("%s#%d" % (name, self._n), argv, env=env)
         self.procs.append(p)
         return p

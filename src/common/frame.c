@@ -248,8 +248,11 @@ frame_hello_decode(const struct frame *f, struct frame_hello *h)
     h->agent = frame_r_str(&r);
     h->resume.p = "";
     h->resume.len = 0;
-    if (f->type == FRAME_HELLO && !r.short_read && r.off < r.len)
+    if (f->type == FRAME_HELLO && !r.short_read && r.off < r.len) {
         h->resume = frame_r_str(&r);
+        if (h->resume.len == 0 && !r.short_read)
+            return NGR_EPROTO; /* present means not empty: encoders leave it out */
+    }
     return frame_r_done(&r);
 }
 

@@ -1163,6 +1163,36 @@ test_frame_encode_limits(void **state)
     free(buf);
 }
 
+/* HELLO's optional resume: absent (older clients) reads as empty, present round-trips, an
+ * empty one present is refused; WELCOME never carries it. */
+static void
+test_frame_hello_resume(void **state)
+{
+    uint8_t buf[512];
+    struct frame_hello h, got;
+    struct frame f;
+    ssize_t n;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    h.version = 1;
+    h.agent = frame_str_c("a");
+    n = frame_hello_encode(buf, sizeof(buf), &h, 0);
+    test_frame_decode_whole("HELLO without resume", buf, (size_t)n, &f);
+    assert_int_equal(frame_hello_decode(&f, &got), 0);
+    assert_int_equal(got.resume.len, 0);
+    h.resume = frame_str_c("0123abcd");
+    n = frame_hello_encode(buf, sizeof(buf), &h, 0);
+    test_frame_decode_whole("HELLO with resume", buf, (size_t)n, &f);
+    assert_int_equal(frame_hello_decode(&f, &got), 0);
+    assert_int_equal(got.resume.len, 8);
+    assert_memory_equal(got.resume.p, "0123abcd", 8);
+    n = frame_hello_encode(buf, sizeof(buf), &h, 1);
+    test_frame_decode_whole("WELCOME", buf, (size_t)n, &f);
+    assert_int_equal(frame_hello_decode(&f, &got), 0);
+    assert_int_equal(got.resume.len, 0);
+}
+
 static void
 test_frame_str_helpers(void **state)
 {
@@ -1252,6 +1282,7 @@ main(void)
         cmocka_unit_test(test_frame_bad_heads),
         cmocka_unit_test(test_frame_encode_limits),
         cmocka_unit_test(test_frame_bind_options),
+        cmocka_unit_test(test_frame_hello_resume),
         cmocka_unit_test(test_frame_str_helpers),
         cmocka_unit_test(test_frame_mutations),
     };

@@ -43,11 +43,17 @@ cli_usage(FILE *f)
             "                             tunnel (N/m: a minute), else 429; at most its\n"
             "                             --max-rate\n"
             "      --rate-burst N         how many may come at once (default: a second's)\n"
+            "      --response-timeout SEC how long the gateway waits for the local service's\n"
+            "                             response head before answering 504 (default and\n"
+            "                             most: the gateway's, 300 unless it says otherwise)\n"
             "      --tls                  connect over TLS: the gateway's certificate must\n"
             "                             chain to a CA of the system's store and name the\n"
             "                             --server host (its DNS name or IP address)\n"
             "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
             "                             the system's, for a private CA; implies --tls\n"
+            "      --new-url              a new URL: forget the reconnect secret kept from the\n"
+            "                             last run for this gateway and local port (by default\n"
+            "                             a restart within the gateway's grace keeps the URL)\n"
             "      --heartbeat SEC        ping a quiet gateway this often (default 10)\n"
             "      --dead-after SEC       take the gateway for gone after this long without a\n"
             "                             byte from it, and reconnect (default 30)\n"
@@ -73,6 +79,8 @@ static const struct option cli_options_long[] = {
     {"ca", required_argument, NULL, 9},
     {"heartbeat", required_argument, NULL, 10},
     {"dead-after", required_argument, NULL, 11},
+    {"new-url", no_argument, NULL, 12},
+    {"response-timeout", required_argument, NULL, 13},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -240,6 +248,20 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             if ((rc = seconds_parse("--dead-after", optarg, &o->dead_after_ms, err)) != 0)
                 return rc;
             break;
+        case 12:
+            o->new_url = 1;
+            break;
+        case 13: {
+            uint64_t ms;
+            if ((rc = seconds_parse("--response-timeout", optarg, &ms, err)) != 0)
+                return rc;
+            if (o->nprotect >= NGR_BIND_OPTS_MAX)
+                return err_set(err, NGR_EINVAL, "too many tunnel options");
+            o->protect[o->nprotect].key = "response_timeout";
+            o->protect[o->nprotect].value = optarg;
+            o->nprotect++;
+            break;
+        }
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;

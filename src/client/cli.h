@@ -23,6 +23,7 @@ struct cli_options {
     enum log_level log_level;
     uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
     uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
+    int new_url;              /* --new-url: forget the kept reconnect secret */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr" with the option's value (borrowed from argv). */
     struct {

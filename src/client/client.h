@@ -10,6 +10,7 @@
 #include "heap_trim.h"
 #include "loop.h"
 #include "net.h"
+#include "resume_file.h"
 #include "session.h"
 
 struct replay;
@@ -36,6 +37,7 @@ struct client {
     char secret[NGR_SECRET_LEN + 1]; /* the gateway's reconnect secret (WELCOME); "" none */
     char name[NGR_MAX_SUBDOMAIN + 1]; /* the name granted, asked back on reconnect */
     unsigned tcp_port;                /* TCP: the public port granted, asked back */
+    struct resume_file resume;        /* secret and name kept for the next run */
     uint32_t handle; /* our BIND handle */
     char public_url[NGR_URL_LEN];
     struct frame_field control_fields[NGR_MAX_HEADERS]; /* an OPEN's, while it is dispatched */

@@ -35,6 +35,22 @@ client_control_say(const char *fmt, ...)
 
 static void client_control_connect(struct client *cl);
 
+/* The secret and the name (or port) go to the resume file, for the next run. */
+static void
+client_control_keep(struct client *cl)
+{
+    struct ngr_err err;
+
+    snprintf(cl->resume.secret, sizeof(cl->resume.secret), "%s", cl->secret);
+    if (cl->opt.proto == FRAME_PROTO_TCP)
+        snprintf(cl->resume.name, sizeof(cl->resume.name), "%u", cl->tcp_port);
+    else
+        snprintf(cl->resume.name, sizeof(cl->resume.name), "%s", cl->name);
+    if (resume_file_save(&cl->resume, &err) != 0)
+        client_control_say("cannot keep the reconnect secret (%s): a restart gets a new URL",
+                           err.msg);
+}
+
 static int
 client_control_on_bound(struct client *cl, const struct frame *f)
 {
@@ -54,6 +70,7 @@ client_control_on_bound(struct client *cl, const struct frame *f)
     cl->bound = 1;
     cl->ever_bound = 1;
     cl->attempt = 0;
+    client_control_keep(cl);
     net_format_addr(&cl->opt.local, local, sizeof(local));
     printf("Forwarding %s -> %s%s\n", cl->public_url,
            cl->opt.proto == FRAME_PROTO_TCP ? "" : "http://", local);
@@ -108,6 +125,11 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        if (f->type == FRAME_GOAWAY && cl->bound) {
+            /* Requests under way finish; the gateway closes the session, then we reconnect. */
+            client_control_say("the gateway is going away: %s", esc);
+            return 0;
+        }
         if (f->type == FRAME_GOAWAY) {
             client_control_say("the gateway is going away: %s", esc);
             if (!cl->ever_bound)
@@ -119,6 +141,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             client_control_say("%s; asking for a new name", esc);
             cl->name[0] = '\0';
             cl->tcp_port = 0;
+            resume_file_forget(&cl->resume);
         } else if (cl->ever_bound && r.code == FRAME_CODE_UNAVAILABLE) {
             client_control_say("%s", esc); /* the gateway is full for now: retried */
         } else {

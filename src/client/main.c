@@ -15,6 +15,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,6 +71,25 @@ main(int argc, char **argv)
     if (net_resolve_all(&cl.opt.local, &cl.local_resolved, &err) != 0) {
         fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
         return 2;
+    }
+    /* What the last run for this gateway and local service kept: its URL comes back. */
+    {
+        char server[NGR_ADDR_LEN + 8], local[NGR_ADDR_LEN + 8];
+
+        net_format_addr(&cl.opt.server, server, sizeof(server));
+        net_format_addr(&cl.opt.local, local, sizeof(local));
+        if (resume_file_open(&cl.resume, server, cl.opt.proto == FRAME_PROTO_TCP ? "tcp" : "http",
+                             local, &err) != 0)
+            fprintf(stderr, "ngrnotok: cannot keep the reconnect secret (%s): a restart gets a "
+                            "new URL\n",
+                    err.msg);
+        if (cl.opt.new_url)
+            resume_file_forget(&cl.resume);
+        snprintf(cl.secret, sizeof(cl.secret), "%s", cl.resume.secret);
+        if (cl.opt.proto == FRAME_PROTO_TCP)
+            cl.tcp_port = (unsigned)strtoul(cl.resume.name, NULL, 10);
+        else if (cl.opt.subdomain[0] == '\0')
+            snprintf(cl.name, sizeof(cl.name), "%s", cl.resume.name);
     }
     cl.loop = loop_new();
     if (cl.loop == NULL) {

@@ -549,7 +549,11 @@ replay_on_reset(struct stream *st, uint32_t code, struct frame_str message)
 {
     struct replay_req *q = st->owner;
 
-    log_debug("%s: reset by the gateway (code %u)", q->label, code);
+    if (code == FRAME_CODE_TIMEOUT) /* the visitor got 504: say so whatever the log level */
+        log_warn("%s: the gateway answered 504: %.*s (--response-timeout)", q->label,
+                 (int)message.len, message.p);
+    else
+        log_debug("%s: reset by the gateway (code %u)", q->label, code);
     replay_kill(q);
 }
 

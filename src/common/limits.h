@@ -84,6 +84,12 @@
                                       * within about 2 s */
 #define NGR_SECRET_LEN 64            /* characters of a reconnect secret (hex) */
 #define NGR_SLOT_LEN 72              /* bytes, with the NUL: "http:" + a name, "tcp:" + a port */
+#define NGR_HOLD_REQUESTS_MS 10000  /* ms a request for a reconnecting tunnel waits (default) */
+#define NGR_HOLD_MAX 1000            /* requests held at once, in all: past it 503 */
+#define NGR_HOLD_PER_TUNNEL 100      /* requests held at once for one name: past it 503 */
+#define NGR_HOLD_RETRY_AFTER_S 5     /* s: Retry-After of a held request's 503 */
+#define NGR_DRAIN_TIMEOUT_MS 10000   /* ms in-flight requests have after SIGTERM (default) */
+#define NGR_DRAIN_CHECK_MS 50        /* ms between looks at whether the drain is done */
 #define NGR_STATE_BUSY_MS 1000       /* ms a state database write waits for a lock */
 #define NGR_STATE_PATH_LEN 512       /* bytes, with the NUL: a state file's path */
 
@@ -153,7 +159,9 @@
 #define NGR_HEAP_TRIM_MS 1000
 
 /* Gateway, public side. */
-#define NGR_RESPONSE_TIMEOUT_MS 30000          /* ms from request to response head: 504 */
+#define NGR_RESPONSE_TIMEOUT_MS 300000         /* ms from request to response head: 504; the
+                                                * default and the most a tunnel may ask for
+                                                * (long polls hold 30-60 s and more) */
 /* bytes: libmicrohttpd's per-connection pool. It holds the request head and the upload read
  * buffer (half the pool: bigger reads, fewer DATA frames), and is cleared for every request
  * (bigger: more time per small request). Measured side by side (docs/performance.md): 32 KiB

@@ -27,6 +27,8 @@ config_defaults(struct server_config *c)
     c->heartbeat_ms = NGR_HEARTBEAT_MS;
     c->dead_after_ms = NGR_DEAD_AFTER_MS;
     c->reconnect_grace_ms = NGR_RECONNECT_GRACE_MS;
+    c->hold_requests_ms = NGR_HOLD_REQUESTS_MS;
+    c->drain_timeout_ms = NGR_DRAIN_TIMEOUT_MS;
     snprintf(c->tcp_host, sizeof(c->tcp_host), "127.0.0.1");
     c->log_level = LOG_LEVEL_INFO;
     c->session_budget = NGR_SESSION_BUDGET;
@@ -186,12 +188,16 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         return seconds_parse(key, value, &c->heartbeat_ms, err);
     if (config_key_is(key, "dead_after"))
         return seconds_parse(key, value, &c->dead_after_ms, err);
-    if (config_key_is(key, "reconnect_grace")) {
+    if (config_key_is(key, "reconnect_grace") || config_key_is(key, "hold_requests") ||
+        config_key_is(key, "drain_timeout")) {
+        uint64_t *ms = config_key_is(key, "reconnect_grace") ? &c->reconnect_grace_ms
+                       : config_key_is(key, "hold_requests") ? &c->hold_requests_ms
+                                                             : &c->drain_timeout_ms;
         if (strcmp(value, "0") == 0) {
-            c->reconnect_grace_ms = 0;
+            *ms = 0;
             return 0;
         }
-        return seconds_parse(key, value, &c->reconnect_grace_ms, err);
+        return seconds_parse(key, value, ms, err);
     }
     if (config_key_is(key, "state_dir")) {
         if (value[0] == '\0' || strlen(value) >= sizeof(c->state_dir))

@@ -34,6 +34,8 @@ struct server_config {
     uint64_t heartbeat_ms;         /* PING interval offered to clients (--heartbeat) */
     uint64_t dead_after_ms;        /* a client silent this long is dropped (--dead-after) */
     uint64_t reconnect_grace_ms;   /* a lost tunnel's name stays its client's this long */
+    uint64_t hold_requests_ms;     /* its requests wait that long for it (0: none wait) */
+    uint64_t drain_timeout_ms;     /* SIGTERM: in-flight requests have this long to finish */
     char state_dir[CONFIG_PATH_LEN]; /* reservations and the secrets' key; empty: the default
                                       * ($STATE_DIRECTORY, else the user's state directory) */
     char token[CONFIG_TOKEN_LEN];  /* empty: any client may connect (unless auth_tokens) */

@@ -9,9 +9,11 @@
 #include "log.h"
 #include "name_policy.h"
 #include "net.h"
+#include "public_hold.h"
 #include "public_tcp.h"
 #include "reconnect_secret.h"
 #include "reservations.h"
+#include "seconds.h"
 #include "tls_io.h"
 #include "tunnel_table.h"
 
@@ -211,6 +213,7 @@ static int
 control_send_bound(struct ctl_conn *c, struct tunnel *t)
 {
     struct frame_bound out;
+    int rc;
 
     c->tunnel = t;
     c->srv->ntunnels++;
@@ -225,7 +228,38 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     out.subdomain = frame_str_c(t->subdomain);
     out.public_url = frame_str_c(t->public_url);
     log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
-    return session_send_bound(&c->sess, &out);
+    rc = session_send_bound(&c->sess, &out);
+    /* Requests that waited for this name while its client was away go to it now. */
+    if (rc == 0 && t->subdomain[0] != '\0')
+        public_hold_release(c->srv, t->subdomain);
+    return rc;
+}
+
+/* The response timeout t takes: BIND's response_timeout (seconds), at most the gateway's,
+ * which is also the default. Returns 0, or NGR_EINVAL with the reason. */
+static int
+control_bind_timeout(struct ctl_conn *c, const struct frame_bind *b, struct tunnel *t,
+                     struct ngr_err *err)
+{
+    uint64_t max = c->srv->cfg.response_timeout_ms, ms = max;
+    char v[32];
+    size_t i;
+
+    for (i = 0; i < b->nopts; i++) {
+        if (!frame_str_eq(b->opts[i].name, "response_timeout"))
+            continue;
+        snprintf(v, sizeof(v), "%.*s", (int)(b->opts[i].value.len < 31 ? b->opts[i].value.len : 31),
+                 b->opts[i].value.p);
+        if (seconds_parse("response timeout", v, &ms, err) != 0)
+            return NGR_EINVAL;
+        if (ms > max)
+            return err_set(err, NGR_EINVAL,
+                           "response timeout %.1f s is above this gateway's maximum of %.1f s "
+                           "(response_timeout)",
+                           (double)ms / 1000, (double)max / 1000);
+    }
+    t->response_timeout_ms = ms;
+    return 0;
 }
 
 /* The rate t takes: what BIND asked for (rate_limit, rate_burst), at most the gateway's
@@ -260,7 +294,7 @@ control_bind_rate(struct ctl_conn *c, const struct frame_bind *b, struct tunnel 
         }
     }
     rate_limit_init(&t->rate, per_s, burst, loop_now(c->srv->loop));
-    return 0;
+    return control_bind_timeout(c, b, t, err);
 }
 
 /* A new tunnel for BIND b on c, or NULL with the BIND refused (bad protections) or the
@@ -368,6 +402,10 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)
         return NGR_EPROTO;
+    if (c->srv->draining) {
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNAVAILABLE, "gateway shutting down");
+        return 0;
+    }
     if (c->tunnel != NULL) {
         control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED,
                             "this gateway serves one tunnel per connection");
@@ -726,8 +764,11 @@ control_reload_tokens(struct server *srv)
              srv->cfg.auth_tokens, closed);
 }
 
-void
-control_stop(struct server *srv)
+/* GOAWAY to every session. now: each closes at once (its streams are cut); else those with a
+ * tunnel stay open for their streams to finish. Connections still in their handshake, or with
+ * no tunnel, close either way. */
+static void
+control_goaway_all(struct server *srv, int now)
 {
     struct ctl_conn *c, *next;
 
@@ -738,10 +779,41 @@ control_stop(struct server *srv)
             control_drop(c, "gateway shutting down");
             continue;
         }
+        if (!now && c->tunnel == NULL) {
+            session_close(&c->sess, FRAME_CODE_UNAVAILABLE, "gateway shutting down");
+            continue;
+        }
         session_send_goaway(&c->sess, FRAME_CODE_UNAVAILABLE,
-                            c->sess.next_id > 2 ? c->sess.next_id - 2 : 0, "gateway shutting down");
-        session_close(&c->sess, 0, "gateway shutting down");
+                            c->sess.next_id > 2 ? c->sess.next_id - 2 : 0,
+                            now ? "gateway shutting down"
+                                  : "gateway shutting down; requests under way may finish");
+        if (now)
+            session_close(&c->sess, 0, "gateway shutting down");
     }
+}
+
+void
+control_stop(struct server *srv)
+{
+    control_goaway_all(srv, 1);
+}
+
+void
+control_drain(struct server *srv)
+{
+    control_goaway_all(srv, 0);
+}
+
+size_t
+control_streams(struct server *srv)
+{
+    struct ctl_conn *c;
+    size_t n = 0;
+
+    TAILQ_FOREACH(c, &srv->conns, entry)
+        if (c->live && !c->sess.closing)
+            n += c->sess.nstreams;
+    return n;
 }
 
 void

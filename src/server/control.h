@@ -13,6 +13,11 @@ NGR_MUST_CHECK int control_start(struct server *srv, struct ngr_err *err);
 /* Sends GOAWAY to every client and closes the listener; sessions end at the turn's end, and
  * connections still in TLS's handshake at once. */
 void control_stop(struct server *srv);
+/* SIGTERM's drain: closes the listener, drops connections still in their handshake, and
+ * sends GOAWAY to every session, which stays open for its streams to finish. */
+void control_drain(struct server *srv);
+/* The streams open on every session, for the drain. */
+size_t control_streams(struct server *srv);
 /* Frees the control port's TLS credentials, once every session is gone (after the loop's last
  * deferrals). */
 void control_free(struct server *srv);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 void
 error_page_vset(struct error_page *e, int status, const char *title, const char *fmt, va_list ap)
@@ -138,8 +139,9 @@ error_page_queue_with(struct MHD_Connection *conn, const struct error_page *e, c
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Ngrnotok-Error", error_page_code(e->status));
-    /* Every 503 is a passing state (busy, shutting down): say when to come back. */
-    if (e->status == 503)
+    /* Every 503 is a passing state (busy, shutting down): say when to come back, in 1 s
+     * unless the caller says otherwise. */
+    if (e->status == 503 && (hname == NULL || strcasecmp(hname, MHD_HTTP_HEADER_RETRY_AFTER) != 0))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (hname != NULL)
         MHD_add_response_header(resp, hname, hvalue);

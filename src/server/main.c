@@ -54,8 +54,9 @@ main_usage(FILE *f)
             "                               of the two is needed for a non-loopback admin-addr\n"
             "      --public-port PORT       port shown in public URLs, e.g. 80 behind a reverse\n"
             "                               proxy (default: the HTTP listener's port)\n"
-            "      --response-timeout SEC   wait this long for a response head, then answer 504\n"
-            "                               (default 30; decimals allowed)\n"
+            "      --response-timeout SEC   wait this long for a response head, then answer 504:\n"
+            "                               the default and the most a client may ask for\n"
+            "                               with its --response-timeout (default 300)\n"
             "      --tcp-ports LOW-HIGH     enable TCP tunnels, each on a public port from this\n"
             "                               range (default: off)\n"
             "      --tcp-addr HOST          where TCP tunnels listen (default 127.0.0.1)\n"
@@ -97,6 +98,12 @@ main_usage(FILE *f)
             "      --reconnect-grace SEC    a lost tunnel's name (and TCP port) stays its\n"
             "                               client's this long, across gateway restarts too\n"
             "                               (default 60; 0: freed at once)\n"
+            "      --hold-requests SEC      requests for a tunnel whose client is reconnecting\n"
+            "                               wait this long for it, then get 503 (default 10;\n"
+            "                               0: 404 at once)\n"
+            "      --drain-timeout SEC      on SIGTERM or SIGINT, in-flight requests and\n"
+            "                               transfers have this long to finish (default 10;\n"
+            "                               0: stop at once; a second signal stops at once)\n"
             "      --state-dir DIR          where reservations and the key of reconnect\n"
             "                               secrets are kept (default $STATE_DIRECTORY, else\n"
             "                               $XDG_STATE_HOME/ngrnotok or ~/.local/state/ngrnotok)\n"
@@ -106,8 +113,10 @@ main_usage(FILE *f)
             "  -V, --version                show the version and exit\n"
             "\n"
             "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
-            "gateway, telling connected clients first; SIGHUP re-reads the tokens files and\n"
-            "the certificates.\n");
+            "gateway: it stops accepting, tells connected clients (they keep their names and\n"
+            "come back to a restarted gateway), lets in-flight requests finish within\n"
+            "--drain-timeout, and exits 0; SIGHUP re-reads the tokens files and the\n"
+            "certificates.\n");
 }
 
 /* A command-line mistake: say which option, point to --help, exit 2. */
@@ -166,6 +175,8 @@ static const struct option main_options[] = {
     {"dead-after", required_argument, NULL, 33},
     {"reconnect-grace", required_argument, NULL, 34},
     {"state-dir", required_argument, NULL, 35},
+    {"hold-requests", required_argument, NULL, 36},
+    {"drain-timeout", required_argument, NULL, 37},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -182,7 +193,8 @@ static const char *const main_keys[] = {
     [24] = "idle_timeout", [25] = "deny_cidr", [26] = "max_rate",
     [27] = "max_tunnels", [28] = "max_tunnels_per_token", [29] = "max_conns_per_ip",
     [30] = "tls_cert", [31] = "tls_key", [32] = "heartbeat", [33] = "dead_after",
-    [34] = "reconnect_grace", [35] = "state_dir",
+    [34] = "reconnect_grace", [35] = "state_dir", [36] = "hold_requests",
+    [37] = "drain_timeout",
 };
 
 static void
@@ -262,6 +274,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 33:
         case 34:
         case 35:
+        case 36:
+        case 37:
             rc = config_set(cfg, main_keys[ch], optarg, &err);
             break;
         case 20:
@@ -512,6 +526,36 @@ in_memory_opened:
 }
 
 static void
+main_stop_now(struct server *srv)
+{
+    loop_timer_stop(srv->loop, &srv->drain_timer);
+    control_stop(srv);
+    loop_stop(srv->loop);
+}
+
+/* Draining: done when no public request is left and no stream on any session (TCP
+ * connections are streams too), or when the drain timeout passes. */
+static void
+main_on_drain_check(void *arg)
+{
+    struct server *srv = arg;
+    size_t streams = control_streams(srv);
+
+    if (srv->npub == 0 && streams == 0) {
+        log_info("drained: every request finished");
+        main_stop_now(srv);
+        return;
+    }
+    if (loop_now(srv->loop) >= srv->drain_until) {
+        log_info("drain timeout: stopping with %zu requests and %zu streams still open",
+                 srv->npub, streams);
+        main_stop_now(srv);
+        return;
+    }
+    loop_timer_start(srv->loop, &srv->drain_timer, NGR_DRAIN_CHECK_MS);
+}
+
+static void
 main_on_signal(void *arg, int signo)
 {
     struct server *srv = arg;
@@ -529,9 +573,19 @@ main_on_signal(void *arg, int signo)
         }
         return;
     }
-    log_info("signal %d: shutting down", signo);
-    control_stop(srv);
-    loop_stop(srv->loop);
+    if (srv->draining || srv->cfg.drain_timeout_ms == 0) {
+        log_info("signal %d: stopping%s", signo, srv->draining ? " now" : "");
+        main_stop_now(srv);
+        return;
+    }
+    log_info("signal %d: draining: no new connections; in-flight requests have %.1f s "
+             "(drain_timeout)",
+             signo, (double)srv->cfg.drain_timeout_ms / 1000);
+    srv->draining = 1;
+    srv->drain_until = loop_now(srv->loop) + srv->cfg.drain_timeout_ms;
+    control_drain(srv);
+    public_http_quiesce(srv);
+    main_on_drain_check(srv);
 }
 
 static void
@@ -584,6 +638,7 @@ main(int argc, char **argv)
         fatal("admin listener: %s", err.msg);
     main_open_state(&srv); /* after the listeners: its file is named by their addresses */
 
+    loop_timer_init(&srv.drain_timer, main_on_drain_check, &srv);
     if (signals_start(&sig, srv.loop, main_on_signal, &srv, &err) != 0)
         fatal("signals: %s", err.msg);
     loop_set_turn_hook(srv.loop, main_turn_end, &srv);

@@ -5,6 +5,8 @@
  * (http_request_head.c) and the error pages (error_page.c) are modules of their own; this file
  * is a request's life. docs/architecture.md walks through it. */
 #include "public_http.h"
+#include "pub_req.h"
+#include "public_hold.h"
 #include "access_rules.h"
 #include "public_admit.h"
 #include "error_page.h"
@@ -28,61 +30,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Where a request is in its life; each state follows the ones before it. */
-enum pub_req_state {
-    PUB_REQ_NEW,       /* the URI callback made it; the access handler has not seen it */
-    PUB_REQ_WAIT_HEAD, /* OPEN went out; REPLY has not arrived */
-    PUB_REQ_HEAD,      /* REPLY arrived (head): the next handler call queues the response */
-    PUB_REQ_FAILED,    /* an error page is recorded (page): the next handler call queues it */
-    PUB_REQ_QUEUED,    /* a response or a page is queued: libmicrohttpd has it */
-};
-
-/* The upgraded connection after a 101. */
-enum pub_req_pipe {
-    PUB_PIPE_NONE,
-    PUB_PIPE_WAITING, /* the stream carries raw bytes; they wait in pipe for the socket */
-    PUB_PIPE_RUNNING, /* libmicrohttpd handed over the socket (urh) */
-};
-
-/* One public request. Created by the URI log callback (it runs before anything else and is the
- * only place the raw request target is seen), freed at the end of the turn of the completion
- * callback. */
-struct pub_req {
-    struct stream st; /* on the tunnel's session while attached */
-    struct server *srv;
-    struct MHD_Connection *conn;
-    struct mhd_glue *glue; /* the daemon it came through: srv->http or srv->https */
-    struct tunnel *tunnel; /* counted in tunnel->streams; NULL once released */
-    char *target;          /* raw request target, owned */
-    enum pub_req_state state;
-    enum pub_req_pipe pipe_state;
-    /* Facts independent of the state. */
-    unsigned req_ended : 1;      /* our direction is over: END went out, there was no body, or
-                                  * the stream was gone when the upload ended */
-    unsigned resp_ended : 1;     /* the response's END_STREAM arrived */
-    unsigned reset : 1;          /* the stream died before its end: the body is cut short */
-    unsigned suspended : 1;      /* on srv->http_waiting */
-    unsigned upload_blocked : 1; /* suspended for want of credit */
-    unsigned is_head : 1;        /* a HEAD request */
-    unsigned upgrade : 1;        /* the request asks for a protocol upgrade */
-    unsigned tls : 1;            /* it came over HTTPS */
-    unsigned redirect : 1;       /* its page is a 308 to the same URL over HTTPS */
-    unsigned auth_challenge : 1; /* its page is a 401 asking for basic auth */
-    uint32_t retry_after;        /* s: its page is a 429 saying when to come back */
-    uint64_t body_in;            /* request body bytes passed on (max_body_size) */
-    struct frame_head head;      /* the REPLY, decoded once on arrival; fields point into reply */
-    void *reply;                 /* owned until the response is built: head's fields, the payload */
-    struct buf body; /* response bytes waiting for libmicrohttpd, at most one stream window */
-    struct error_page page;      /* in PUB_REQ_FAILED: what the public client is told */
-    struct loop_timer deadline;  /* until the response head: 504 */
-    struct loop_io hup;          /* while suspended: the public client hanging up */
-    struct loop_timer hup_timer; /* starts the hup watch when a wait lasts */
-    struct pipe_end pipe;        /* after 101: the upgraded socket <-> the stream */
-    struct MHD_UpgradeResponseHandle *urh;
-    TAILQ_ENTRY(pub_req) list_entry; /* on srv->http_waiting */
-    struct loop_defer free; /* finished: an event for it may still wait in this epoll batch */
-};
-
 static const struct stream_ops public_http_stream_ops;
 static void public_http_on_pipe_done(void *owner, struct pipe_end *p, int error);
 static void public_http_free(void *arg);
@@ -102,7 +49,7 @@ public_http_release(struct pub_req *req)
     loop_timer_stop(req->srv->loop, &req->deadline);
 }
 
-static void
+void
 public_http_suspend(struct pub_req *req)
 {
     if (req->suspended)
@@ -144,7 +91,7 @@ public_http_unwait(struct pub_req *req)
     return 1;
 }
 
-static void
+void
 public_http_wake(struct pub_req *req)
 {
     if (!public_http_unwait(req))
@@ -158,10 +105,11 @@ public_http_wake(struct pub_req *req)
  * quietly, the client never heard of it); the tunnel is released; page, unless NULL (the
  * response head is already out), is recorded when no page or response is yet; and the
  * connection is woken so that libmicrohttpd answers or notices the closed socket. */
-static void
+void
 public_http_abort(struct pub_req *req, uint32_t code, const char *reason,
                   const struct error_page *page)
 {
+    public_hold_forget(req);
     session_stream_end(&req->st, code, reason);
     req->reset = 1;
     public_http_release(req);
@@ -204,12 +152,17 @@ static void
 public_http_on_deadline(void *arg)
 {
     struct pub_req *req = arg;
+    char reason[96];
 
     if (req->state != PUB_REQ_WAIT_HEAD)
         return;
-    public_http_fail(req, FRAME_CODE_TIMEOUT, "no response head in time", 504, "Gateway Timeout",
+
+    snprintf(reason, sizeof(reason), "no response head within %.1f s (response timeout)",
+             (double)req->timeout_ms / 1000.0);
+    log_warn("http: %s %s: %s; answered 504", req->label, req->target, reason);
+    public_http_fail(req, FRAME_CODE_TIMEOUT, reason, 504, "Gateway Timeout",
                      "The local service behind this tunnel did not answer within %.1f seconds.",
-                     (double)req->srv->cfg.response_timeout_ms / 1000.0);
+                     (double)req->timeout_ms / 1000.0);
 }
 
 /* Both directions ended: the stream leaves the session, the request lives on until the public
@@ -231,6 +184,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     if (req == NULL)
         return NULL;
     req->srv = srv;
+    srv->npub++;
     req->conn = conn;
     req->tls = ci != NULL && srv->https.daemon != NULL && ci->daemon == srv->https.daemon;
     req->glue = req->tls ? &srv->https : &srv->http;
@@ -241,6 +195,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
     loop_defer_init(&req->free, public_http_free, req);
     if (req->target == NULL) {
+        srv->npub--;
         free(req);
         return NULL;
     }
@@ -261,6 +216,7 @@ public_http_free(void *arg)
     free(req->reply);
     free(req->target);
     heap_trim_note(&req->srv->trim);
+    req->srv->npub--;
     free(req);
 }
 
@@ -288,6 +244,7 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  ? "request finished"
                                  : "public client went away");
     }
+    public_hold_forget(req);
     public_http_unwait(req);
     public_http_release(req);
     loop_defer(req->srv->loop, &req->free);
@@ -334,6 +291,12 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     int len, no_body, upgrade, rc;
     struct public_admit_extra extra;
 
+    if (srv->draining) {
+        error_page_set(&why, 503, "Service Unavailable",
+                       "The gateway is restarting. Try again in a few seconds.");
+        public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
+        return;
+    }
     ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
     if (public_admit_address(srv, client_ip, &why) != 0) {
@@ -354,6 +317,8 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         return;
     }
     t = tunnel_table_find_subdomain(&srv->tunnels, label, (size_t)len);
+    if (t == NULL && public_hold_try(req, label, (size_t)len))
+        return; /* its client is reconnecting: held, or refused with 503 */
     if (t == NULL) {
         http_route_not_found(&why, label, srv->cfg.domain);
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
@@ -432,6 +397,8 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         return;
     }
     req->tunnel = t;
+    req->timeout_ms = t->response_timeout_ms;
+    snprintf(req->label, sizeof(req->label), "%s", t->subdomain);
     t->streams++;
     t->requests++;
     req->state = PUB_REQ_WAIT_HEAD;
@@ -439,7 +406,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     req->req_ended = no_body;
     /* The deadline runs from the end of the request: a long upload is not a slow service. */
     if (no_body)
-        loop_timer_start(srv->loop, &req->deadline, srv->cfg.response_timeout_ms);
+        loop_timer_start(srv->loop, &req->deadline, req->timeout_ms);
 }
 
 static ssize_t
@@ -687,7 +654,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
         if (req->st.sess != NULL) {
             session_send_data(&req->st, NULL, 0, 1);
             if (req->state == PUB_REQ_WAIT_HEAD)
-                loop_timer_start(req->srv->loop, &req->deadline, req->srv->cfg.response_timeout_ms);
+                loop_timer_start(req->srv->loop, &req->deadline, req->timeout_ms);
             public_http_maybe_done(req);
         }
     }
@@ -879,6 +846,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
     int fd;
 
     TAILQ_INIT(&srv->http_waiting);
+    TAILQ_INIT(&srv->held);
     srv->head_lines_known = mhd_head_lines_known(MHD_get_version());
     if (!srv->head_lines_known)
         log_warn("http: libmicrohttpd %s is not the version whose parse this gateway reads "
@@ -920,6 +888,19 @@ public_http_start(struct server *srv, struct ngr_err *err)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         srv->cfg.idle_timeout_s, MHD_OPTION_END);
     return mhd_glue_start(&srv->https, srv->loop, d, fd, "HTTPS", err);
+}
+
+void
+public_http_quiesce(struct server *srv)
+{
+    MHD_socket fd;
+
+    if (srv->http.daemon != NULL && (fd = MHD_quiesce_daemon(srv->http.daemon)) != MHD_INVALID_SOCKET)
+        close(fd);
+    if (srv->https.daemon != NULL &&
+        (fd = MHD_quiesce_daemon(srv->https.daemon)) != MHD_INVALID_SOCKET)
+        close(fd);
+    public_hold_refuse_all(srv);
 }
 
 void

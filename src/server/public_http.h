@@ -11,5 +11,8 @@
 NGR_MUST_CHECK int public_http_start(struct server *srv, struct ngr_err *err);
 /* Resumes every suspended connection and stops the daemon. */
 void public_http_stop(struct server *srv);
+/* SIGTERM's drain: the listeners stop accepting; connections already open are served, but a
+ * new request on one gets 503 (the gateway is going away). */
+void public_http_quiesce(struct server *srv);
 
 #endif

@@ -52,6 +52,14 @@ struct server {
     struct tls_cert https_cert;         /* cfg.https_cert, or else cfg.tls_cert */
     uint16_t https_port;                /* bound */
     TAILQ_HEAD(, pub_req) http_waiting; /* suspended requests: shutdown resumes them all */
+    TAILQ_HEAD(, pub_req) held;         /* public_hold.c: waiting for a reconnecting tunnel */
+    size_t nheld;
+    size_t npub; /* public requests alive (a drain waits for them) */
+
+    /* main.c: SIGTERM's drain */
+    int draining;
+    uint64_t drain_until; /* loop ms */
+    struct loop_timer drain_timer;
     struct frame_field http_fields[NGR_MAX_HEADERS]; /* scratch: a request's or a REPLY's */
     struct http_request_scratch http_head;           /* scratch: an OPEN's fields */
     uint64_t head_timeouts; /* public connections closed for a slow first head (408) */

@@ -39,6 +39,7 @@ struct tunnel {
     struct access_rules *rules; /* what the client asked the gateway to enforce; NULL: none; owned */
     struct rate_limit rate;   /* requests (TCP: connections) a second it takes; per_s 0: any */
     uint64_t hit_rate;        /* refused by that rate (429; TCP: closed) */
+    uint64_t response_timeout_ms; /* a request's wait for its response head, then 504 */
     uint32_t handle;          /* the client's BIND handle, named in OPEN */
     char holder[RECONNECT_HOLDER_LEN + 1]; /* its client's reconnect secret's id */
     char slot[NGR_SLOT_LEN];  /* its reservation ("http:NAME", "tcp:PORT"); empty: none */

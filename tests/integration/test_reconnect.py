@@ -4,6 +4,8 @@ connection and through a gateway's restart or crash, and the errors that end a c
 retrying cannot fix them."""
 
 import signal
+import socket
+import threading
 import uuid
 
 import pytest
@@ -33,6 +35,20 @@ def forwarding_again(cl, timeout=20):
                                 count=2)
     assert lines[1].group(0) == lines[0].group(0), "the URL changed: %r -> %r" % (
         lines[0].group(0), lines[1].group(0))
+
+
+def gw_holds(gw):
+    """Some request waits in the gateway: GET /tunnels says nothing of it, so its log does
+    (debug lines are not on; the hold is logged at info when it begins)."""
+    return "requests held for its reconnecting client" in gw.proc.stderr_tail(300)
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def served(gw, cl, up):
@@ -145,3 +161,143 @@ def test_tcp_port_back_after_restart_and_kept_from_others(procs):
     P.wait_until(lambda: len(gw2.tunnels()) == 1, 10, "the gateway to notice a gone")
     r = P.run_cli(["tcp", "--server", gw2.control_addr, str(svc.port)])
     assert r.returncode == 1 and "no free TCP port left" in r.stderr, r
+
+
+def test_request_held_while_client_reconnects(procs):
+    """A request that arrives while the tunnel's client is away waits, and is answered by the
+    local service once the client is back."""
+    gw = procs.gateway("--heartbeat", "0.2", "--dead-after", "1")
+    up = procs.upstream()
+    proxy = FreezeProxy(gw.control_port)
+    try:
+        cl = procs.client("127.0.0.1:%d" % proxy.port, up.port, "--heartbeat", "0.2",
+                          "--dead-after", "1")
+        proxy.freeze()
+        P.wait_until(lambda: gw.tunnels() == [], 20, "the gateway to drop the silent client",
+                     gw.proc.describe)
+        result = {}
+
+        def held_request():
+            result["r"] = gw.request("POST", "/echo/held", cl.host, body=b"held body")
+
+        t = threading.Thread(target=held_request)
+        t.start()
+        # The request is in the gateway (its echo cannot have come: the client is away)
+        # before the client may come back.
+        P.wait_until(lambda: gw_holds(gw), 10, "the gateway to hold the request")
+        proxy.thaw()
+        t.join(30)
+        assert not t.is_alive(), "the held request got no answer"
+        r = result["r"]
+        assert r.status == 200, r
+        body = r.json()
+        assert body["tag"] == up.tag and body["method"] == "POST" and body["path"] == "/echo/held"
+    finally:
+        proxy.close()
+
+
+def test_held_request_gets_503_when_client_stays_away(procs):
+    gw = procs.gateway("--hold-requests", "0.5")
+    up = procs.upstream()
+    cl = procs.client(gw, up.port)
+    cl.proc.send_signal(signal.SIGKILL)
+    cl.proc.wait(10)
+    P.wait_until(lambda: gw.tunnels() == [], 10, "the gateway to notice the client gone")
+    r = gw.request("GET", "/", cl.host)
+    assert r.status == 503, r
+    assert r.header("Retry-After") == "5", r.headers
+    assert b"is reconnecting" in r.body and b"was not back within 0.5 s" in r.body, r.body
+    # Without holding, a lost tunnel's name is a 404 at once.
+    gw0 = procs.gateway("--hold-requests", "0")
+    cl0 = procs.client(gw0, up.port)
+    cl0.proc.send_signal(signal.SIGKILL)
+    cl0.proc.wait(10)
+    P.wait_until(lambda: gw0.tunnels() == [], 10, "the gateway to notice the client gone")
+    assert gw0.request("GET", "/", cl0.host).status == 404
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_same_url_after_client_restart_and_request_held_between(procs, how):
+    gw = procs.gateway()
+    up = procs.upstream()
+    first = procs.client(gw, up.port)
+    first.proc.send_signal(how)
+    assert first.proc.wait(10) == (0 if how == signal.SIGINT else -signal.SIGKILL)
+    P.wait_until(lambda: gw.tunnels() == [], 10, "the gateway to notice the client gone")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=gw.request("GET", "/echo/between", first.host)))
+    t.start()
+    P.wait_until(lambda: gw_holds(gw), 10, "the gateway to hold the request")
+    again = procs.client(gw, up.port)
+    assert again.url == first.url
+    t.join(30)
+    assert not t.is_alive(), "the held request got no answer"
+    r = result["r"]
+    assert r.status == 200 and r.json()["path"] == "/echo/between", r
+    # --new-url: a fresh one.
+    again.proc.send_signal(signal.SIGINT)
+    again.proc.wait(10)
+    fresh = procs.client(gw, up.port, "--new-url")
+    assert fresh.url != first.url
+    served(gw, fresh, up)
+
+
+def test_second_run_for_the_same_port_gets_its_own_url(procs):
+    gw = procs.gateway()
+    up = procs.upstream()
+    a = procs.client(gw, up.port)
+    b = procs.client(gw, up.port)
+    assert a.url != b.url
+    wait_stderr(b.proc, "another ngrnotok for this gateway and local service holds it")
+    served(gw, a, up)
+    served(gw, b, up)
+    assert "replaced" not in gw.proc.stderr_tail(300)
+
+
+def test_sigterm_lets_inflight_requests_finish(procs):
+    addrs = fixed_addrs()
+    gw = procs.gateway(*addrs, default_addrs=False)
+    up = procs.upstream()
+    cl = procs.client(gw, up.port)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=gw.request("GET", "/drip?n=4&interval_ms=300", cl.host, timeout=30)))
+    t.start()
+    P.wait_until(lambda: "/drip" in cl.proc.stderr_tail(50) or gw.tunnels()[0]["streams"] > 0,
+                 10, "the request to reach the client")
+    gw.proc.send_signal(signal.SIGTERM)
+    wait_stderr(gw.proc, "draining: no new connections")
+    # No new connection is taken while the old ones finish.
+    P.wait_until(lambda: refused(gw.http_port), 5, "the HTTP port to refuse connections")
+    t.join(30)
+    r = result["r"]
+    assert r.status == 200 and r.body == b"tick 0\ntick 1\ntick 2\ntick 3\n", r
+    assert gw.proc.wait(15) == 0
+    assert "drained: every request finished" in gw.proc.stderr_tail(50)
+    assert "the gateway is going away" in cl.proc.stderr_tail(50)
+    # The client is still there and comes back to the next gateway.
+    gw2 = procs.gateway(*addrs, default_addrs=False)
+    forwarding_again(cl)
+    served(gw2, cl, up)
+
+
+def test_drain_timeout_cuts_what_is_left(procs):
+    gw = procs.gateway("--drain-timeout", "0.5")
+    up = procs.upstream()
+    cl = procs.client(gw, up.port)
+    result = {}
+
+    def slow():
+        try:
+            result["r"] = gw.request("GET", "/slow-head?ms=20000", cl.host, timeout=30)
+        except Exception as e:  # noqa: BLE001 - a cut connection is one right answer
+            result["e"] = e
+    t = threading.Thread(target=slow)
+    t.start()
+    P.wait_until(lambda: gw.tunnels()[0]["streams"] > 0, 10, "the request to be under way")
+    gw.proc.send_signal(signal.SIGTERM)
+    assert gw.proc.wait(15) == 0
+    assert "drain timeout: stopping with 1 requests" in gw.proc.stderr_tail(50)
+    t.join(30)
+    assert "e" in result or result["r"].status in (502, 503), result

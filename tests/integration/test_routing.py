@@ -140,7 +140,8 @@ def test_tunnel_gone_mid_stream_truncates(procs):
     """Client killed after the response head (and one event) was sent: the
     public connection must end (reset or truncated), not hang or look
     complete."""
-    gw = procs.gateway()
+    # No holding: the killed client's name is a 404 at once (held requests: test_reconnect.py).
+    gw = procs.gateway("--hold-requests", "0")
     up = procs.upstream()
     c = procs.client(gw, up.port)
     conn = H.RawConn(gw.http_port, timeout=15)
@@ -182,3 +183,24 @@ def test_oversized_request_head_431_and_gateway_serves_on(tunnel):
     assert r.status == 200, r
     got = [v for k, v in r.json()["headers"] if k.lower() == "x-big"]
     assert got == ["b" * 12000], "12 KB header field changed on the way: %d values" % len(got)
+
+
+def test_client_response_timeout_up_to_the_gateways(procs):
+    """A long poll is not cut by the default (300 s); a tunnel may ask for its own timeout, up
+    to the gateway's; every 504 is logged on both sides."""
+    gw = procs.gateway()
+    up = procs.upstream()
+    c = procs.client(gw, up.port, "--response-timeout", "1")
+    r = gw.request("GET", "/slow-head?ms=6000", c.host, timeout=20)
+    assert_html_error(r, 504)
+    assert b"did not answer within 1.0 seconds" in r.body, r.body
+    P.wait_until(lambda: "no response head within 1.0 s (response timeout); answered 504"
+                 in gw.proc.stderr_tail(100), 10, "the gateway's log of the 504")
+    P.wait_until(lambda: "/slow-head?ms=6000: the gateway answered 504: no response head "
+                 "within 1.0 s" in c.proc.stderr_tail(100), 10, "the client's log of the 504")
+    small = procs.gateway("--response-timeout", "5")
+    r = P.run_cli(["http", "--server", small.control_addr, "--response-timeout", "60",
+                   str(up.port)])
+    assert r.returncode == 1, r
+    assert "response timeout 60.0 s is above this gateway's maximum of 5.0 s" in r.stderr, \
+        r.stderr

@@ -87,6 +87,25 @@ test_config_parse_file(void **state)
     assert_int_equal(test_config_parse(&c, "", &err), 0);
     assert_int_equal(test_config_parse(&c, "#\n\n# x = y\n", &err), 0);
     assert_string_equal(c.domain, "localhost");
+    /* Resilience: heartbeats, the grace (0: none), holding, the drain, the state directory. */
+    assert_int_equal(c.heartbeat_ms, NGR_HEARTBEAT_MS);
+    assert_int_equal(c.reconnect_grace_ms, NGR_RECONNECT_GRACE_MS);
+    assert_int_equal(c.hold_requests_ms, NGR_HOLD_REQUESTS_MS);
+    assert_int_equal(c.drain_timeout_ms, NGR_DRAIN_TIMEOUT_MS);
+    assert_int_equal(test_config_parse(&c,
+                                       "heartbeat = 0.5\ndead_after = 3\nreconnect_grace = 0\n"
+                                       "hold_requests = 2.5\ndrain_timeout = 0\n"
+                                       "state_dir = /var/lib/ngrnotok\n",
+                                       &err),
+                     0);
+    assert_int_equal(c.heartbeat_ms, 500);
+    assert_int_equal(c.dead_after_ms, 3000);
+    assert_int_equal(c.reconnect_grace_ms, 0);
+    assert_int_equal(c.hold_requests_ms, 2500);
+    assert_int_equal(c.drain_timeout_ms, 0);
+    assert_string_equal(c.state_dir, "/var/lib/ngrnotok");
+    assert_int_not_equal(test_config_parse(&c, "reconnect_grace = -1\n", &err), 0);
+    assert_int_not_equal(test_config_parse(&c, "state_dir = \"\"\n", &err), 0);
     /* An empty quoted value is a value. */
     assert_int_equal(test_config_parse(&c, "token = \"\"\n", &err), 0);
     assert_string_equal(c.token, "");

@@ -570,14 +570,29 @@ class Registry:
         return Tunnel(gw, up, cl)
 
 
+_RUN_CLI_STATE = None
+
+
+def _run_cli_state():
+    """A state directory for programs run to completion, apart from the user's own (removed
+    when the tests end)."""
+    global _RUN_CLI_STATE
+    if _RUN_CLI_STATE is None:
+        import atexit
+        _RUN_CLI_STATE = tempfile.mkdtemp(prefix="ngrnotok-state-")
+        atexit.register(shutil.rmtree, _RUN_CLI_STATE, True)
+    return _RUN_CLI_STATE
+
+
 def run_cli(args, env=None, timeout=15, binary_name="ngrnotok"):
     """Run a program to completion; returns CompletedProcess with text
     stdout/stderr. A program still running after `timeout` is killed and
     AssertionError is raised (it should have exited)."""
     argv = [str(binary(binary_name))] + [str(a) for a in args]
+    env = dict(env) if env is not None else base_env()
+    env.setdefault("XDG_STATE_HOME", _run_cli_state())
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=env if env is not None else base_env(),
-                         start_new_session=True)
+                         stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

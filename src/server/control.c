@@ -9,7 +9,7 @@
 #include "log.h"
 #include "name_policy.h"
 #include "net.h"
-#include "public_hold.h"
+#include "public_http.h"
 #include "public_tcp.h"
 #include "reconnect_secret.h"
 #include "reservations.h"
@@ -231,7 +231,7 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     rc = session_send_bound(&c->sess, &out);
     /* Requests that waited for this name while its client was away go to it now. */
     if (rc == 0 && t->subdomain[0] != '\0')
-        public_hold_release(c->srv, t->subdomain);
+        public_http_release_held(c->srv, t->subdomain);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* pub_req.h: one public HTTP request, as the files of the public HTTP side share it
- * (public_http.c, its life; public_hold.c, requests held while their tunnel reconnects). Not for
- * the rest of the gateway: public_http.h is. */
+ * (public_http.c, its life; public_hold.c, the room where requests wait while their tunnel
+ * reconnects). Not for the rest of the gateway: public_http.h is. */
 #ifndef NGR_PUB_REQ_H
 #define NGR_PUB_REQ_H
 
@@ -75,18 +75,10 @@ struct pub_req {
     /* public_hold.c: held while its tunnel's client reconnects */
     unsigned held : 1;            /* on srv->held */
     char label[NGR_MAX_SUBDOMAIN + 1];
-    struct loop_timer hold_timer; /* --hold-requests: then 503 */
+    struct loop_timer hold_timer; /* --hold-requests: then 503 (public_http.c's) */
     TAILQ_ENTRY(pub_req) hold_entry;
     struct loop_defer free; /* finished: an event for it may still wait in this epoll batch */
 };
 
-/* public_http.c, for public_hold.c. */
-/* Out of libmicrohttpd's sight until woken (on srv->http_waiting). */
-void public_http_suspend(struct pub_req *req);
-/* Back to libmicrohttpd, which calls the access handler again. */
-void public_http_wake(struct pub_req *req);
-/* Every failure of a public request: see public_http.c. */
-void public_http_abort(struct pub_req *req, uint32_t code, const char *reason,
-                       const struct error_page *page);
 
 #endif

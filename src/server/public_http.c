@@ -35,6 +35,8 @@ static void public_http_on_pipe_done(void *owner, struct pipe_end *p, int error)
 static void public_http_free(void *arg);
 static void public_http_on_hup(void *arg, uint32_t events);
 static void public_http_on_hup_timer(void *arg);
+static void public_http_unhold(struct pub_req *req);
+static void public_http_on_hold_timeout(void *arg);
 
 /* Gives back the tunnel's stream count and forgets the tunnel (it may go away after this). */
 static void
@@ -49,7 +51,7 @@ public_http_release(struct pub_req *req)
     loop_timer_stop(req->srv->loop, &req->deadline);
 }
 
-void
+static void
 public_http_suspend(struct pub_req *req)
 {
     if (req->suspended)
@@ -91,7 +93,7 @@ public_http_unwait(struct pub_req *req)
     return 1;
 }
 
-void
+static void
 public_http_wake(struct pub_req *req)
 {
     if (!public_http_unwait(req))
@@ -105,11 +107,11 @@ public_http_wake(struct pub_req *req)
  * quietly, the client never heard of it); the tunnel is released; page, unless NULL (the
  * response head is already out), is recorded when no page or response is yet; and the
  * connection is woken so that libmicrohttpd answers or notices the closed socket. */
-void
+static void
 public_http_abort(struct pub_req *req, uint32_t code, const char *reason,
                   const struct error_page *page)
 {
-    public_hold_forget(req);
+    public_http_unhold(req);
     session_stream_end(&req->st, code, reason);
     req->reset = 1;
     public_http_release(req);
@@ -193,6 +195,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     buf_init_kept(&req->body, NGR_STREAM_WINDOW_MAX); /* lives as long as the request */
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
     loop_timer_init(&req->hup_timer, public_http_on_hup_timer, req);
+    loop_timer_init(&req->hold_timer, public_http_on_hold_timeout, req);
     loop_defer_init(&req->free, public_http_free, req);
     if (req->target == NULL) {
         srv->npub--;
@@ -244,7 +247,7 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  ? "request finished"
                                  : "public client went away");
     }
-    public_hold_forget(req);
+    public_http_unhold(req);
     public_http_unwait(req);
     public_http_release(req);
     loop_defer(req->srv->loop, &req->free);
@@ -274,6 +277,72 @@ public_http_collect_header(void *cls, enum MHD_ValueKind kind, const char *key, 
     c->fields[c->n].value.len = value ? value_size : 0;
     c->n++;
     return MHD_YES;
+}
+
+/* Out of the waiting room of public_hold.c, its timer stopped. */
+static void
+public_http_unhold(struct pub_req *req)
+{
+    public_hold_leave(req);
+    loop_timer_stop(req->srv->loop, &req->hold_timer);
+}
+
+/* A held request's 503: its tunnel is not back (why). */
+static void
+public_http_hold_refuse(struct pub_req *req, const char *why)
+{
+    struct error_page page;
+
+    public_http_unhold(req);
+    public_hold_page(req, why, &page);
+    req->retry_after = NGR_HOLD_RETRY_AFTER_S;
+    public_http_abort(req, FRAME_CODE_NONE, NULL, &page);
+}
+
+static void
+public_http_on_hold_timeout(void *arg)
+{
+    struct pub_req *req = arg;
+    char why[64];
+
+    snprintf(why, sizeof(why), "was not back within %.1f s",
+             (double)req->srv->cfg.hold_requests_ms / 1000);
+    log_info("http: %s: a held request timed out", req->label);
+    public_http_hold_refuse(req, why);
+}
+
+/* 1 if the request waits for its reconnecting tunnel (or is refused, the room being full), 0
+ * if no client is reconnecting to label. */
+static int
+public_http_hold(struct pub_req *req, const char *label, size_t len)
+{
+    uint64_t wait_ms = 0;
+
+    switch (public_hold_admit(req, label, len, &wait_ms)) {
+    case PUBLIC_HOLD_NONE:
+        return 0;
+    case PUBLIC_HOLD_FULL:
+        public_http_hold_refuse(req, "too many requests already wait for it");
+        return 1;
+    case PUBLIC_HOLD_WAIT:
+        break;
+    }
+    loop_timer_start(req->srv->loop, &req->hold_timer, wait_ms);
+    public_http_suspend(req);
+    return 1;
+}
+
+void
+public_http_release_held(struct server *srv, const char *name)
+{
+    struct pub_req *req;
+
+    /* Suspended in its first call, each gets a first call again (libmicrohttpd keeps it in
+     * HEADERS_PROCESSED), still PUB_REQ_NEW: routed anew, it finds the tunnel. */
+    while ((req = public_hold_take(srv, name)) != NULL) {
+        loop_timer_stop(srv->loop, &req->hold_timer);
+        public_http_wake(req);
+    }
 }
 
 /* Routes the request and sends OPEN. On failure, an error page is recorded. */
@@ -317,7 +386,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         return;
     }
     t = tunnel_table_find_subdomain(&srv->tunnels, label, (size_t)len);
-    if (t == NULL && public_hold_try(req, label, (size_t)len))
+    if (t == NULL && public_http_hold(req, label, (size_t)len))
         return; /* its client is reconnecting: held, or refused with 503 */
     if (t == NULL) {
         http_route_not_found(&why, label, srv->cfg.domain);
@@ -893,6 +962,7 @@ public_http_start(struct server *srv, struct ngr_err *err)
 void
 public_http_quiesce(struct server *srv)
 {
+    struct pub_req *req;
     MHD_socket fd;
 
     if (srv->http.daemon != NULL && (fd = MHD_quiesce_daemon(srv->http.daemon)) != MHD_INVALID_SOCKET)
@@ -900,7 +970,9 @@ public_http_quiesce(struct server *srv)
     if (srv->https.daemon != NULL &&
         (fd = MHD_quiesce_daemon(srv->https.daemon)) != MHD_INVALID_SOCKET)
         close(fd);
-    public_hold_refuse_all(srv);
+    /* Held requests get their 503 now: no client comes back to this gateway. */
+    while ((req = public_hold_take(srv, NULL)) != NULL)
+        public_http_hold_refuse(req, "this gateway is restarting");
 }
 
 void

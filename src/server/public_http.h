@@ -11,6 +11,8 @@
 NGR_MUST_CHECK int public_http_start(struct server *srv, struct ngr_err *err);
 /* Resumes every suspended connection and stops the daemon. */
 void public_http_stop(struct server *srv);
+/* A tunnel bound name: requests held for it (public_hold.h) are routed to it now. */
+void public_http_release_held(struct server *srv, const char *name);
 /* SIGTERM's drain: the listeners stop accepting; connections already open are served, but a
  * new request on one gets 503 (the gateway is going away). */
 void public_http_quiesce(struct server *srv);

@@ -43,6 +43,23 @@ def gw_holds(gw):
     return "requests held for its reconnecting client" in gw.proc.stderr_tail(300)
 
 
+QUICK_HEARTBEATS = ("--heartbeat", "0.2", "--dead-after", "1")
+
+
+def through_freeze_proxy(procs):
+    """A gateway and a client that reach each other through a FreezeProxy, both with quick
+    heartbeats: (gateway, upstream, proxy, client). The caller closes the proxy."""
+    gw = procs.gateway(*QUICK_HEARTBEATS)
+    up = procs.upstream()
+    proxy = FreezeProxy(gw.control_port)
+    try:
+        cl = procs.client("127.0.0.1:%d" % proxy.port, up.port, *QUICK_HEARTBEATS)
+    except BaseException:
+        proxy.close()
+        raise
+    return gw, up, proxy, cl
+
+
 def refused(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -99,12 +116,8 @@ def test_name_kept_for_its_client_through_the_grace(procs):
 
 
 def test_half_open_connection_found_on_both_sides(procs):
-    gw = procs.gateway("--heartbeat", "0.2", "--dead-after", "1")
-    up = procs.upstream()
-    proxy = FreezeProxy(gw.control_port)
+    gw, up, proxy, cl = through_freeze_proxy(procs)
     try:
-        cl = procs.client("127.0.0.1:%d" % proxy.port, up.port, "--heartbeat", "0.2",
-                          "--dead-after", "1")
         served(gw, cl, up)
         proxy.freeze()
         wait_stderr(cl.proc, "tunnel closed: peer silent for", what="the client to find the "
@@ -166,12 +179,8 @@ def test_tcp_port_back_after_restart_and_kept_from_others(procs):
 def test_request_held_while_client_reconnects(procs):
     """A request that arrives while the tunnel's client is away waits, and is answered by the
     local service once the client is back."""
-    gw = procs.gateway("--heartbeat", "0.2", "--dead-after", "1")
-    up = procs.upstream()
-    proxy = FreezeProxy(gw.control_port)
+    gw, up, proxy, cl = through_freeze_proxy(procs)
     try:
-        cl = procs.client("127.0.0.1:%d" % proxy.port, up.port, "--heartbeat", "0.2",
-                          "--dead-after", "1")
         proxy.freeze()
         P.wait_until(lambda: gw.tunnels() == [], 20, "the gateway to drop the silent client",
                      gw.proc.describe)

@@ -76,12 +76,6 @@ reservations_on_row(void *arg, const char *slot, const char *holder, int64_t exp
         reservations_set(r, slot, holder, expires_ms);
 }
 
-static int
-reservations_key_new(uint8_t *key)
-{
-    return reconnect_key_new(key);
-}
-
 int
 reservations_open(struct reservations *r, const char *path, uint64_t grace_ms, int64_t now_ms,
                   struct ngr_err *err)
@@ -96,7 +90,7 @@ reservations_open(struct reservations *r, const char *path, uint64_t grace_ms, i
         return reconnect_key_new(r->key) == 0 ? 0 : err_set(err, NGR_ESYS, "no random bytes");
     rc = state_store_open(&r->store, path, err);
     if (rc == 0)
-        rc = state_store_key(&r->store, r->key, sizeof(r->key), reservations_key_new, err);
+        rc = state_store_key(&r->store, r->key, sizeof(r->key), reconnect_key_new, err);
     if (rc == 0)
         rc = state_store_prune(&r->store, now_ms, err);
     if (rc == 0)

@@ -51,6 +51,13 @@ cli_usage(FILE *f)
             "                             --server host (its DNS name or IP address)\n"
             "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
             "                             the system's, for a private CA; implies --tls\n"
+            "      --pool                 share the name (tcp: the port) with the other clients\n"
+            "                             that bind it with --pool and the same token (any\n"
+            "                             clients on a gateway without tokens): requests and\n"
+            "                             connections are spread over them; needs --subdomain\n"
+            "                             (tcp: --remote-port)\n"
+            "      --remote-port PORT     tcp: ask for this public port (in the gateway's\n"
+            "                             --tcp-ports range)\n"
             "      --new-url              a new URL: forget the reconnect secret kept from the\n"
             "                             last run for this gateway and local port (by default\n"
             "                             a restart within the gateway's grace keeps the URL)\n"
@@ -81,6 +88,8 @@ static const struct option cli_options_long[] = {
     {"dead-after", required_argument, NULL, 11},
     {"new-url", no_argument, NULL, 12},
     {"response-timeout", required_argument, NULL, 13},
+    {"pool", no_argument, NULL, 14},
+    {"remote-port", required_argument, NULL, 15},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -262,6 +271,25 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             o->nprotect++;
             break;
         }
+        case 14:
+            if (!o->pool) {
+                if (o->nprotect >= NGR_BIND_OPTS_MAX)
+                    return err_set(err, NGR_EINVAL, "too many tunnel options");
+                o->protect[o->nprotect].key = "pool";
+                o->protect[o->nprotect].value = "1";
+                o->nprotect++;
+            }
+            o->pool = 1;
+            break;
+        case 15: {
+            char *end;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || n == 0 || n > 65535)
+                return err_set(err, NGR_EINVAL, "--remote-port \"%s\": expected a port, 1-65535",
+                               optarg);
+            o->remote_port = (unsigned)n;
+            break;
+        }
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;
@@ -302,6 +330,15 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
     if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)
         return err_prefix(err, "local service");
+    if (o->remote_port != 0 && o->proto != FRAME_PROTO_TCP)
+        return err_set(err, NGR_EINVAL, "--remote-port is for TCP tunnels (ngrnotok tcp); an "
+                                        "HTTP tunnel chooses its name with --subdomain");
+    if (o->pool && o->proto == FRAME_PROTO_HTTP && o->subdomain[0] == '\0')
+        return err_set(err, NGR_EINVAL, "--pool needs --subdomain NAME: the clients of a pool "
+                                        "share one name");
+    if (o->pool && o->proto == FRAME_PROTO_TCP && o->remote_port == 0)
+        return err_set(err, NGR_EINVAL, "--pool needs --remote-port PORT: the clients of a pool "
+                                        "share one port");
     {
         size_t i;
 

@@ -24,6 +24,8 @@ struct cli_options {
     uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
     uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
     int new_url;              /* --new-url: forget the kept reconnect secret */
+    int pool;                 /* --pool: share the name (or port) with other clients */
+    unsigned remote_port;     /* tcp --remote-port: the public port asked for; 0: any */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr" with the option's value (borrowed from argv). */
     struct {

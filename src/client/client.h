@@ -51,6 +51,8 @@ struct client {
 
     int exit_code;
     int opt_stopping; /* SIGINT or SIGTERM: a quiet exit 0 */
+    uint64_t stop_until;          /* ms: the requests under way have until then (GOAWAY sent) */
+    struct loop_timer stop_timer; /* looks whether they are done */
 };
 
 #endif

@@ -34,6 +34,7 @@ client_control_say(const char *fmt, ...)
 }
 
 static void client_control_connect(struct client *cl);
+static void client_control_on_stop_timer(void *arg);
 
 /* The secret and the name (or port) go to the resume file, for the next run. */
 static void
@@ -67,6 +68,9 @@ client_control_on_bound(struct client *cl, const struct frame *f)
     colon = strrchr(cl->public_url, ':');
     if (cl->opt.proto == FRAME_PROTO_TCP && colon != NULL)
         cl->tcp_port = (unsigned)strtoul(colon + 1, NULL, 10);
+    if (cl->opt.remote_port != 0 && cl->tcp_port != cl->opt.remote_port)
+        client_control_say("port %u was not free on the gateway: it gave port %u instead",
+                           cl->opt.remote_port, cl->tcp_port);
     cl->bound = 1;
     cl->ever_bound = 1;
     cl->attempt = 0;
@@ -135,6 +139,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             if (!cl->ever_bound)
                 cl->exit_code = 1;
         } else if (cl->ever_bound && !cl->bound && cl->opt.subdomain[0] == '\0' &&
+                   cl->opt.remote_port == 0 &&
                    (r.code == FRAME_CODE_NAME_TAKEN || r.code == FRAME_CODE_NAME_INVALID)) {
             /* The random name it had is gone (its grace passed, or the gateway lost its
              * state): a new one, and a new URL. */
@@ -207,6 +212,7 @@ client_control_on_closed(void *owner, struct session *s, const char *reason)
         else if (cl->exit_code == 0)
             client_control_say("the gateway closed the connection: %s", reason);
     }
+    loop_timer_stop(cl->loop, &cl->stop_timer);
     session_free(s);
     cl->sess_live = 0;
     cl->bound = 0;
@@ -435,19 +441,54 @@ client_control_start(struct client *cl, struct ngr_err *err)
     cl->connect_fd = -1;
     loop_timer_init(&cl->connect_timer, client_control_on_connect_timeout, cl);
     loop_timer_init(&cl->retry_timer, client_control_on_retry, cl);
+    loop_timer_init(&cl->stop_timer, client_control_on_stop_timer, cl);
     srandom((unsigned)getpid() ^ (unsigned)loop_clock_us());
     return client_control_dial(cl, err);
 }
 
+/* Stopping: the session closes once the requests under way are answered, or when their
+ * time (NGR_CLIENT_STOP_MS) is up. */
+static void
+client_control_on_stop_timer(void *arg)
+{
+    struct client *cl = arg;
+
+    if (!cl->sess_live)
+        return;
+    if (cl->sess.nstreams > 0 && loop_now(cl->loop) < cl->stop_until) {
+        loop_timer_start(cl->loop, &cl->stop_timer, NGR_DRAIN_CHECK_MS);
+        return;
+    }
+    if (cl->sess.nstreams > 0)
+        client_control_say("stopping with %zu request%s unfinished", cl->sess.nstreams,
+                           cl->sess.nstreams == 1 ? "" : "s");
+    session_close(&cl->sess, 0, "stopped");
+}
+
+/* SIGINT or SIGTERM: GOAWAY tells the gateway to send nothing new (its name stays kept for
+ * the grace); requests under way get NGR_CLIENT_STOP_MS to finish. A second signal, or none
+ * under way, stops at once. */
 void
 client_control_stop(struct client *cl)
 {
+    int again = cl->opt_stopping;
+
     cl->opt_stopping = 1;
     loop_timer_stop(cl->loop, &cl->retry_timer);
     if (!cl->sess_live) {
         loop_stop(cl->loop);
         return;
     }
-    session_send_goaway(&cl->sess, FRAME_CODE_NONE, cl->sess.peer_max_id, "client stopped");
-    session_close(&cl->sess, 0, "stopped");
+    if (!again)
+        session_send_goaway(&cl->sess, FRAME_CODE_NONE, cl->sess.peer_max_id, "client stopped");
+    if (again || !cl->bound || cl->sess.nstreams == 0) {
+        session_close(&cl->sess, 0, "stopped");
+        return;
+    }
+    client_control_say("stopping: finishing %zu request%s under way (at most %d s; signal "
+                       "again to stop now)",
+                       cl->sess.nstreams, cl->sess.nstreams == 1 ? "" : "s",
+                       NGR_CLIENT_STOP_MS / 1000);
+    cl->stop_until = loop_now(cl->loop) + NGR_CLIENT_STOP_MS;
+    loop_timer_start(cl->loop, &cl->stop_timer, NGR_DRAIN_CHECK_MS);
 }

@@ -87,7 +87,8 @@ main(int argc, char **argv)
             resume_file_forget(&cl.resume);
         snprintf(cl.secret, sizeof(cl.secret), "%s", cl.resume.secret);
         if (cl.opt.proto == FRAME_PROTO_TCP)
-            cl.tcp_port = (unsigned)strtoul(cl.resume.name, NULL, 10);
+            cl.tcp_port = cl.opt.remote_port != 0 ? cl.opt.remote_port
+                                                  : (unsigned)strtoul(cl.resume.name, NULL, 10);
         else if (cl.opt.subdomain[0] == '\0')
             snprintf(cl.name, sizeof(cl.name), "%s", cl.resume.name);
     }

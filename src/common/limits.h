@@ -90,6 +90,10 @@
 #define NGR_HOLD_RETRY_AFTER_S 5     /* s: Retry-After of a held request's 503 */
 #define NGR_DRAIN_TIMEOUT_MS 10000   /* ms in-flight requests have after SIGTERM (default) */
 #define NGR_DRAIN_CHECK_MS 50        /* ms between looks at whether the drain is done */
+#define NGR_CLIENT_STOP_MS 5000      /* ms a stopping client (SIGINT, SIGTERM) gives the requests
+                                      * it is answering, after its GOAWAY */
+#define NGR_CLIENT_LEAVE_MS 30000    /* ms the gateway keeps the session of a client that said
+                                      * GOAWAY, for its streams, before closing it */
 #define NGR_STATE_BUSY_MS 1000       /* ms a state database write waits for a lock */
 #define NGR_STATE_PATH_LEN 512       /* bytes, with the NUL: a state file's path */
 

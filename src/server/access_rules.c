@@ -65,8 +65,8 @@ access_rules_from_bind(struct access_rules *r, const struct frame_bind *b, struc
         else if (frame_str_eq(k, "deny_cidr"))
             rc = cidr_list_add(&r->deny, v.p, v.len, err);
         else if (frame_str_eq(k, "rate_limit") || frame_str_eq(k, "rate_burst") ||
-                 frame_str_eq(k, "response_timeout"))
-            rc = 0; /* the tunnel's rate and timeout, not access rules: control.c */
+                 frame_str_eq(k, "response_timeout") || frame_str_eq(k, "pool"))
+            rc = 0; /* the tunnel's rate, timeout, pool: not access rules (control.c) */
         else
             rc = err_set(err, NGR_EINVAL, "this gateway does not know the tunnel option \"%.*s\"",
                          (int)(k.len > 32 ? 32 : k.len), k.p);

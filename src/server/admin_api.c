@@ -21,25 +21,38 @@ admin_api_tunnel_json(const struct tunnel *t)
 {
     char created[32];
     struct tm tm;
+    json_t *o, *pool = json_null(), *clients;
+    const struct tunnel *m = t;
 
     gmtime_r(&t->created_at, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
     const struct access_rules *r = t->rules;
 
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, "
-                     "s:I}, s:{s:b, s:I, s:I, s:I, s:I}}",
-                     "id", t->id, "subdomain", t->subdomain, "proto",
-                     t->proto == FRAME_PROTO_TCP ? "tcp" : "http", "public_url", t->public_url,
-                     "client_addr", t->client_addr, "created_at", created, "requests",
-                     (json_int_t)t->requests, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
-                     (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams, "limits_hit",
-                     "max_body_size", (json_int_t)t->hit_body, "max_streams_per_tunnel",
-                     (json_int_t)t->hit_streams, "address", (json_int_t)t->hit_address,
-                     "basic_auth", (json_int_t)t->hit_auth, "rate_limit", (json_int_t)t->hit_rate,
-                     "protection", "basic_auth", r != NULL && r->ncreds > 0, "allow_cidr",
-                     (json_int_t)(r ? r->allow.n : 0), "deny_cidr", (json_int_t)(r ? r->deny.n : 0),
-                     "rate_per_s", (json_int_t)t->rate.per_s, "rate_burst",
-                     (json_int_t)t->rate.burst);
+    /* A pool's every tunnel lists them all: which clients serve the name. */
+    if (t->pool && (clients = json_array()) != NULL) {
+        do {
+            json_array_append_new(clients, json_pack("{s:s, s:s}", "id", m->id, "client_addr",
+                                                     m->client_addr));
+            m = m->pool_next;
+        } while (m != NULL && m != t);
+        pool = json_pack("{s:I, s:o}", "size", (json_int_t)json_array_size(clients), "clients",
+                         clients);
+    }
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, "
+                  "s:I}, s:{s:b, s:I, s:I, s:I, s:I}, s:o}",
+                  "id", t->id, "subdomain", t->subdomain, "proto",
+                  t->proto == FRAME_PROTO_TCP ? "tcp" : "http", "public_url", t->public_url,
+                  "client_addr", t->client_addr, "created_at", created, "requests",
+                  (json_int_t)t->requests, "bytes_in", (json_int_t)t->bytes_in, "bytes_out",
+                  (json_int_t)t->bytes_out, "streams", (json_int_t)t->streams, "limits_hit",
+                  "max_body_size", (json_int_t)t->hit_body, "max_streams_per_tunnel",
+                  (json_int_t)t->hit_streams, "address", (json_int_t)t->hit_address,
+                  "basic_auth", (json_int_t)t->hit_auth, "rate_limit", (json_int_t)t->hit_rate,
+                  "protection", "basic_auth", r != NULL && r->ncreds > 0, "allow_cidr",
+                  (json_int_t)(r ? r->allow.n : 0), "deny_cidr", (json_int_t)(r ? r->deny.n : 0),
+                  "rate_per_s", (json_int_t)t->rate.per_s, "rate_burst",
+                  (json_int_t)t->rate.burst, "pool", pool != NULL ? pool : json_null());
+    return o;
 }
 
 /* Takes ownership of body. hname: one more header (Allow, WWW-Authenticate), or NULL. */

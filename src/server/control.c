@@ -48,6 +48,7 @@ struct ctl_conn {
     char token_id[sizeof(((struct auth_token *)0)->id)]; /* for logs */
     char secret[RECONNECT_SECRET_LEN + 1]; /* its reconnect secret (WELCOME) */
     char holder[RECONNECT_HOLDER_LEN + 1]; /* that secret's id: what its names are kept for */
+    int leaving; /* the client said GOAWAY: its tunnel is gone, its streams finish */
 };
 
 static const struct session_handler control_handler;
@@ -168,19 +169,26 @@ control_conn_of(struct tunnel *t)
     return (struct ctl_conn *)(void *)((char *)t->sess - offsetof(struct ctl_conn, sess));
 }
 
-/* c's tunnel ends: its port closes and it leaves the table. keep: its name (or port) stays
- * its client's for the reconnect grace; else a new session of that client holds it now. */
+/* c's tunnel ends: it leaves the table and its port closes (a pool's port stays with the
+ * rest). Public requests it still carries go on until they end (tunnel_retire). keep: the
+ * name (or port) stays its client's for the reconnect grace once no tunnel of its pool is
+ * left; else a new session of that client holds it now. */
 static void
 control_tunnel_end(struct ctl_conn *c, const char *reason, int keep)
 {
-    struct tunnel *t = c->tunnel;
+    struct tunnel *t = c->tunnel, *heir = t->pool_next != t ? t->pool_next : NULL;
+    size_t left;
 
-    log_info("tunnel %s: %s closed: %s", t->id, t->public_url, reason);
-    if (keep && t->slot[0] != '\0')
+    public_tcp_unbind(t, heir);
+    left = tunnel_table_remove(&c->srv->tunnels, t);
+    if (left > 0)
+        log_info("tunnel %s: %s closed: %s (%zu left in its pool)", t->id, t->public_url,
+                 reason, left);
+    else
+        log_info("tunnel %s: %s closed: %s", t->id, t->public_url, reason);
+    if (keep && left == 0 && t->slot[0] != '\0')
         reservations_lose(&c->srv->res, t->slot, reservations_now());
-    public_tcp_unbind(t);
-    tunnel_table_remove(&c->srv->tunnels, t);
-    tunnel_free(t);
+    tunnel_retire(t);
     c->tunnel = NULL;
     c->srv->ntunnels--;
     if (c->token_counted)
@@ -217,9 +225,8 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
 
     c->tunnel = t;
     c->srv->ntunnels++;
-    snprintf(t->holder, sizeof(t->holder), "%s", c->holder);
     if (c->srv->cfg.reconnect_grace_ms > 0 && t->slot[0] != '\0')
-        reservations_take(&c->srv->res, t->slot, c->holder);
+        reservations_take(&c->srv->res, t->slot, t->holder);
     if (c->has_token)
         c->token_counted = usage_add(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) == 0;
     memset(&out, 0, sizeof(out));
@@ -227,7 +234,12 @@ control_send_bound(struct ctl_conn *c, struct tunnel *t)
     out.id = frame_str_c(t->id);
     out.subdomain = frame_str_c(t->subdomain);
     out.public_url = frame_str_c(t->public_url);
-    log_info("tunnel %s: %s bound by %s", t->id, t->public_url, c->peer);
+    if (t->pool_next != t)
+        log_info("tunnel %s: %s bound by %s, joining its pool (%zu tunnels)", t->id,
+                 t->public_url, c->peer, tunnel_pool_size(t));
+    else
+        log_info("tunnel %s: %s bound by %s%s", t->id, t->public_url, c->peer,
+                 t->pool ? " as a pool" : "");
     rc = session_send_bound(&c->sess, &out);
     /* Requests that waited for this name while its client was away go to it now. */
     if (rc == 0 && t->subdomain[0] != '\0')
@@ -297,6 +309,78 @@ control_bind_rate(struct ctl_conn *c, const struct frame_bind *b, struct tunnel 
     return control_bind_timeout(c, b, t, err);
 }
 
+/* 1 if BIND b asks to share its name or port with other clients (its "pool" option). */
+static int
+control_bind_pooled(const struct frame_bind *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->nopts; i++)
+        if (frame_str_eq(b->opts[i].name, "pool"))
+            return 1;
+    return 0;
+}
+
+/* Whom c's tunnel's name is kept for: c's reconnect secret's holder; for a pool, the pool's
+ * token (every client holding it, or any client on a gateway without tokens). */
+static void
+control_holder(const struct ctl_conn *c, int pool, char out[RECONNECT_HOLDER_LEN + 1])
+{
+    char id[5 + AUTH_TOKEN_DIGEST];
+
+    if (!pool) {
+        snprintf(out, RECONNECT_HOLDER_LEN + 1, "%s", c->holder);
+        return;
+    }
+    memcpy(id, "pool:", 5);
+    if (c->has_token)
+        memcpy(id + 5, c->token, AUTH_TOKEN_DIGEST);
+    reconnect_secret_holder(id, c->has_token ? sizeof(id) : 5, out);
+}
+
+/* Before c binds slot (what: "subdomain 'NAME'", "port N"): a tunnel of c's own client still
+ * there (a lost session not yet noticed) gives it up; a pool c may join is *join. Returns 0,
+ * or -1 with the BIND refused: the slot is someone else's, or shared in a way b's is not. With
+ * fallback, a slot c cannot have is no refusal (a TCP port: another is picked). */
+static int
+control_claim_slot(struct ctl_conn *c, const struct frame_bind *b, const char *slot,
+                   const char *what, int fallback, struct tunnel **join)
+{
+    struct tunnel *e = tunnel_table_find_slot(&c->srv->tunnels, slot, strlen(slot)), *m;
+    char holder[RECONNECT_HOLDER_LEN + 1], msg[NGR_MAX_MESSAGE];
+    int pool = control_bind_pooled(b);
+
+    *join = NULL;
+    for (m = e; m != NULL; m = m->pool_next != e ? m->pool_next : NULL)
+        if (strcmp(control_conn_of(m)->holder, c->holder) == 0) {
+            control_take_over(c, m);
+            e = tunnel_table_find_slot(&c->srv->tunnels, slot, strlen(slot));
+            break;
+        }
+    if (e == NULL)
+        return 0;
+    control_holder(c, pool, holder);
+    if (pool && e->pool && strcmp(e->holder, holder) == 0) {
+        *join = e;
+        return 0;
+    }
+    if (fallback && !pool)
+        return 0;
+    if (e->pool && !pool)
+        snprintf(msg, sizeof(msg), "%s is served by a pool of clients: add --pool to join it",
+                 what);
+    else if (pool && !e->pool)
+        snprintf(msg, sizeof(msg), "%s is in use by a client without --pool; a pool cannot "
+                                   "share it",
+                 what);
+    else if (pool)
+        snprintf(msg, sizeof(msg), "%s is a pool of clients with another token", what);
+    else
+        snprintf(msg, sizeof(msg), "%s is already in use", what);
+    control_refuse_bind(c, b->handle, FRAME_CODE_NAME_TAKEN, msg);
+    return -1;
+}
+
 /* A new tunnel for BIND b on c, or NULL with the BIND refused (bad protections) or the
  * session closed (out of memory). */
 static struct tunnel *
@@ -334,6 +418,8 @@ control_tunnel_new(struct ctl_conn *c, const struct frame_bind *b)
     t->proto = b->proto;
     t->handle = b->handle;
     t->sess = &c->sess;
+    t->pool = control_bind_pooled(b);
+    control_holder(c, t->pool, t->holder);
     snprintf(t->client_addr, sizeof(t->client_addr), "%s", c->peer);
     return t;
 }
@@ -357,32 +443,34 @@ static int
 control_bind_tcp(struct ctl_conn *c, const struct frame_bind *b)
 {
     struct ngr_err err;
-    struct tunnel *t, *old;
+    struct tunnel *t, *join = NULL;
     unsigned want = control_wanted_port(b);
-    char slot[NGR_SLOT_LEN];
+    char slot[NGR_SLOT_LEN], what[32];
 
-    /* The same client's tunnel on that port, still open: it gives the port up. */
+    if (want == 0 && control_bind_pooled(b)) {
+        control_refuse_bind(c, b->handle, FRAME_CODE_UNSUPPORTED,
+                            "a pool shares one port: ask for it (ngrnotok tcp --pool "
+                            "--remote-port PORT)");
+        return 0;
+    }
     snprintf(slot, sizeof(slot), "tcp:%u", want);
-    for (old = tunnel_table_first(&c->srv->tunnels); want != 0 && old != NULL;
-         old = tunnel_table_next(old))
-        if (strcmp(old->slot, slot) == 0) {
-            if (strcmp(old->holder, c->holder) == 0)
-                control_take_over(c, old);
-            break;
-        }
+    snprintf(what, sizeof(what), "port %u", want);
+    if (want != 0 && control_claim_slot(c, b, slot, what, 1, &join) != 0)
+        return 0;
     t = control_tunnel_new(c, b);
     if (t == NULL)
         return 0;
-    snprintf(t->holder, sizeof(t->holder), "%s", c->holder);
-    if (public_tcp_bind(c->srv, t, want, &err) != 0) {
+    if (join != NULL) {
+        public_tcp_share(t, join);
+    } else if (public_tcp_bind(c->srv, t, want, &err) != 0) {
         tunnel_free(t);
         control_refuse_bind(
             c, b->handle, err.code == NGR_EINVAL ? FRAME_CODE_UNSUPPORTED : FRAME_CODE_UNAVAILABLE,
             err.msg);
         return 0;
     }
-    if (tunnel_table_add(&c->srv->tunnels, t) != 0) { /* no subdomain: cannot collide */
-        public_tcp_unbind(t);
+    if (tunnel_table_add(&c->srv->tunnels, t) != 0) { /* a port just opened: cannot collide */
+        public_tcp_unbind(t, join);
         tunnel_free(t);
         control_refuse_bind(c, b->handle, FRAME_CODE_INTERNAL, "tunnel table refused the tunnel");
         return 0;
@@ -394,9 +482,9 @@ static int
 control_on_bind(struct ctl_conn *c, const struct frame *f)
 {
     struct frame_bind b;
-    struct tunnel *t, *old;
+    struct tunnel *t, *join = NULL;
     char name[NGR_MAX_SUBDOMAIN + 1], msg[NGR_MAX_MESSAGE], esc[NGR_NAME_ESC_LEN];
-    char slot[NGR_SLOT_LEN];
+    char slot[NGR_SLOT_LEN], what[NGR_MAX_SUBDOMAIN + 16], holder[RECONNECT_HOLDER_LEN + 1];
     enum reservation_owner owner;
     int64_t left = 0;
 
@@ -448,7 +536,8 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
         memcpy(name, b.subdomain.p, b.subdomain.len);
         name[b.subdomain.len] = '\0';
         snprintf(slot, sizeof(slot), "http:%s", name);
-        owner = reservations_owner(&c->srv->res, slot, c->holder, reservations_now(), &left);
+        control_holder(c, control_bind_pooled(&b), holder);
+        owner = reservations_owner(&c->srv->res, slot, holder, reservations_now(), &left);
         /* A name kept for this client was checked when it was first granted: a random one
          * comes back too. */
         if (owner != RESERVATION_MINE &&
@@ -456,6 +545,11 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
             control_refuse_bind(c, b.handle, FRAME_CODE_NAME_INVALID, msg);
             return 0;
         }
+    } else if (control_bind_pooled(&b)) {
+        control_refuse_bind(c, b.handle, FRAME_CODE_UNSUPPORTED,
+                            "a pool shares one name: choose it (ngrnotok http --pool "
+                            "--subdomain NAME)");
+        return 0;
     } else {
         uuid_t u;
         uuid_generate_random(u);
@@ -463,10 +557,11 @@ control_on_bind(struct ctl_conn *c, const struct frame *f)
     }
     if (!control_name_allowed(c, b.handle, name))
         return 0;
-    old = tunnel_table_find_subdomain(&c->srv->tunnels, name, strlen(name));
-    if (old != NULL && strcmp(old->holder, c->holder) == 0)
-        control_take_over(c, old);
-    else if (old == NULL && owner == RESERVATION_OTHER) {
+    snprintf(slot, sizeof(slot), "http:%s", name);
+    snprintf(what, sizeof(what), "subdomain '%s'", name);
+    if (control_claim_slot(c, &b, slot, what, 0, &join) != 0)
+        return 0;
+    if (join == NULL && owner == RESERVATION_OTHER) {
         snprintf(msg, sizeof(msg),
                  "name '%s' is kept for the client that held it for another %lld s (its "
                  "reconnect grace); choose another name",
@@ -506,6 +601,14 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        if (f->type == FRAME_GOAWAY && c->tunnel != NULL && s->nstreams > 0) {
+            /* The client is stopping: no new request goes to it (they wait for it, or go to
+             * the rest of its pool); those under way finish, and the client closes. */
+            control_tunnel_end(c, "its client is stopping", 1);
+            c->leaving = 1;
+            loop_timer_start(c->srv->loop, &c->bind_deadline, NGR_CLIENT_LEAVE_MS);
+            return 0;
+        }
         session_close(s, 0, "client said %s: \"%s\"", f->type == FRAME_GOAWAY ? "goodbye" : "error",
                       esc);
         return 0;
@@ -548,6 +651,9 @@ control_on_bind_deadline(void *arg)
     if (!c->live)
         control_drop(c, c->tls != NULL ? "TLS handshake not finished in time"
                                        : "nothing sent in time");
+    else if (c->leaving)
+        session_close(&c->sess, 0, "its client said goodbye %d s ago and did not close",
+                      NGR_CLIENT_LEAVE_MS / 1000);
     else if (c->tunnel == NULL)
         session_close(&c->sess, FRAME_CODE_PROTOCOL, "no tunnel requested within %d ms",
                       NGR_HANDSHAKE_MS);

@@ -20,6 +20,7 @@ struct tcp_conn {
     struct stream st;
     struct pipe_end pipe;
     struct tcp_listener *l; /* NULL once closed */
+    struct tunnel *t;       /* the tunnel (of the port's pool) whose client carries it */
     int fd;
     char peer[NGR_PEER_LEN];
     TAILQ_ENTRY(tcp_conn) entry; /* on its listener */
@@ -28,7 +29,7 @@ struct tcp_conn {
 
 struct tcp_listener {
     struct server *srv;
-    struct tunnel *t;
+    struct tunnel *t; /* the port's tunnel; of a pool, the one that opened it (or took it on) */
     struct listener listen;
     uint16_t port;
     TAILQ_HEAD(, tcp_conn) conns;
@@ -49,7 +50,7 @@ public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
     session_stream_end(&tc->st, code, why);
     pipe_stop(&tc->pipe);
     close(tc->fd);
-    tc->l->t->streams--;
+    tunnel_stream_end(tc->t);
     TAILQ_REMOVE(&tc->l->conns, tc, entry);
     /* An event for the socket may wait in this epoll batch: free at the end of the turn. */
     loop_defer(tc->l->srv->loop, &tc->free);
@@ -66,11 +67,27 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
     public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
+/* The tunnel a new connection to l goes to: its own, or the next of its pool whose session is
+ * not closing. */
+static struct tunnel *
+public_tcp_route(struct tcp_listener *l)
+{
+    struct tunnel *t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
+    size_t n;
+
+    if (t == NULL)
+        return l->t;
+    for (n = tunnel_pool_size(t); n > 1 && t->sess->closing; n--)
+        t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
+    return t;
+}
+
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 {
     struct tcp_conn *tc = calloc(1, sizeof(*tc));
     struct frame_head h;
+    struct tunnel *t = public_tcp_route(l);
 
     if (tc == NULL) {
         close(fd);
@@ -78,36 +95,37 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     }
     net_format_ip(sa, tc->peer, sizeof(tc->peer));
     if (cidr_list_match(&l->srv->cfg.deny_cidr, tc->peer) ||
-        (l->t->rules != NULL && !access_rules_address_ok(l->t->rules, tc->peer))) {
-        l->t->hit_address += l->t->rules != NULL;
+        (t->rules != NULL && !access_rules_address_ok(t->rules, tc->peer))) {
+        t->hit_address += t->rules != NULL;
         log_info("tcp: refusing a connection from %s to tunnel %s: its address is denied",
-                 tc->peer, l->t->id);
+                 tc->peer, t->id);
         close(fd);
         free(tc);
         return;
     }
-    if (rate_limit_take(&l->t->rate, loop_now(l->srv->loop)) != 0) {
-        l->t->hit_rate++;
+    if (rate_limit_take(&t->rate, loop_now(l->srv->loop)) != 0) {
+        t->hit_rate++;
         log_info("tcp: refusing a connection from %s to tunnel %s: over its rate of %u/s",
-                 tc->peer, l->t->id, l->t->rate.per_s);
+                 tc->peer, t->id, t->rate.per_s);
         close(fd);
         free(tc);
         return;
     }
-    if (l->t->streams >= l->srv->cfg.max_streams_per_tunnel) {
-        l->t->hit_streams++;
+    if (t->streams >= l->srv->cfg.max_streams_per_tunnel) {
+        t->hit_streams++;
         log_warn("tcp: refusing a connection to tunnel %s: %u connections open, its limit "
                  "(max_streams_per_tunnel)",
-                 l->t->id, l->srv->cfg.max_streams_per_tunnel);
+                 t->id, l->srv->cfg.max_streams_per_tunnel);
         close(fd);
         free(tc);
         return;
     }
     tc->fd = fd;
     tc->l = l;
+    tc->t = t;
     loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
-    if (session_stream_open(l->t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
+    if (session_stream_open(t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
         log_warn("tcp: refusing a connection from %s: the tunnel is closing or the gateway's "
                  "memory budget for streams (gateway_budget) is spent",
                  tc->peer);
@@ -116,10 +134,10 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
         return;
     }
     TAILQ_INSERT_TAIL(&l->conns, tc, entry);
-    l->t->streams++;
-    l->t->requests++;
+    t->streams++;
+    t->requests++;
     memset(&h, 0, sizeof(h));
-    h.tunnel = l->t->handle;
+    h.tunnel = t->handle;
     h.body = FRAME_BODY_UNKNOWN;
     h.method = frame_str_c("CONNECT");
     h.target = frame_str_c(tc->peer);
@@ -127,8 +145,8 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     h.scheme = frame_str_c("tcp");
     h.host = frame_str_c("");
     pipe_init(&tc->pipe, l->srv->loop, &tc->st, public_tcp_on_pipe_done, tc);
-    tc->pipe.read_counter = &l->t->bytes_in;
-    tc->pipe.write_counter = &l->t->bytes_out;
+    tc->pipe.read_counter = &t->bytes_in;
+    tc->pipe.write_counter = &t->bytes_out;
     if (session_send_open(&tc->st, 0, &h) != 0 || pipe_start(&tc->pipe, fd) != 0) {
         public_tcp_close(tc, FRAME_CODE_INTERNAL, "cannot start");
         return;
@@ -209,16 +227,32 @@ public_tcp_bind(struct server *srv, struct tunnel *t, unsigned want_port, struct
 }
 
 void
-public_tcp_unbind(struct tunnel *t)
+public_tcp_share(struct tunnel *t, struct tunnel *pool)
+{
+    t->tcp = pool->tcp;
+    snprintf(t->slot, sizeof(t->slot), "%s", pool->slot);
+    snprintf(t->public_url, sizeof(t->public_url), "%s", pool->public_url);
+}
+
+void
+public_tcp_unbind(struct tunnel *t, struct tunnel *heir)
 {
     struct tcp_listener *l = t->tcp;
-    struct tcp_conn *tc;
+    struct tcp_conn *tc, *next;
 
     if (l == NULL)
         return;
-    while ((tc = TAILQ_FIRST(&l->conns)) != NULL)
-        public_tcp_close(tc, FRAME_CODE_CANCEL, "tunnel closed");
+    for (tc = TAILQ_FIRST(&l->conns); tc != NULL; tc = next) {
+        next = TAILQ_NEXT(tc, entry);
+        if (heir == NULL || tc->t == t)
+            public_tcp_close(tc, FRAME_CODE_CANCEL, "tunnel closed");
+    }
+    t->tcp = NULL;
+    if (heir != NULL) { /* the pool keeps the port */
+        if (l->t == t)
+            l->t = heir;
+        return;
+    }
     listener_stop(&l->listen);
     free(l);
-    t->tcp = NULL;
 }

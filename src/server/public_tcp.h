@@ -1,5 +1,6 @@
-/* public_tcp.h: TCP tunnels on the gateway. Each gets a public port from --tcp-ports; each
- * connection to it becomes a stream to the tunnel's client, carried as raw bytes (pipe.h). */
+/* public_tcp.h: TCP tunnels on the gateway. Each gets a public port from --tcp-ports (the
+ * tunnels of a pool share one); each connection to it becomes a stream to the client of one
+ * of them, carried as raw bytes (pipe.h). */
 #ifndef NGR_PUBLIC_TCP_H
 #define NGR_PUBLIC_TCP_H
 
@@ -13,7 +14,10 @@
  * NGR_ELIMIT (range exhausted) with a message for the client. */
 NGR_MUST_CHECK int public_tcp_bind(struct server *srv, struct tunnel *t, unsigned want_port,
                                    struct ngr_err *err);
-/* Closes the port and every connection on it (their streams are reset). */
-void public_tcp_unbind(struct tunnel *t);
+/* t joins pool's port: it shares its listener, slot and URL. */
+void public_tcp_share(struct tunnel *t, struct tunnel *pool);
+/* t gives up its port: its connections close (their streams are reset). heir NULL: the port
+ * closes too; else heir, another tunnel of t's pool, keeps it open for the rest. */
+void public_tcp_unbind(struct tunnel *t, struct tunnel *heir);
 
 #endif

@@ -1,4 +1,5 @@
-/* tunnel_table.c: two uthash indexes over the same tunnels; see tunnel_table.h. */
+/* tunnel_table.c: two uthash indexes over the same tunnels, and the rings of pools; see
+ * tunnel_table.h. */
 #include "tunnel_table.h"
 
 #include <stdio.h>
@@ -39,37 +40,122 @@ tunnel_free(struct tunnel *t)
     free(t);
 }
 
+void
+tunnel_retire(struct tunnel *t)
+{
+    t->retired = 1;
+    if (t->streams == 0)
+        tunnel_free(t);
+}
+
+void
+tunnel_stream_end(struct tunnel *t)
+{
+    t->streams--;
+    if (t->retired && t->streams == 0)
+        tunnel_free(t);
+}
+
 int
 tunnel_table_add(struct tunnel_table *tt, struct tunnel *t)
 {
-    struct tunnel *old = NULL;
-    size_t len = strlen(t->subdomain);
+    struct tunnel *e = NULL;
+    size_t len = strlen(t->slot);
 
+    t->pool_next = t->pool_prev = t->pool_turn = t;
     if (len > 0) {
-        HASH_FIND(hh_name, tt->by_name, t->subdomain, len, old);
-        if (old != NULL)
+        HASH_FIND(hh_slot, tt->by_slot, t->slot, len, e);
+        if (e != NULL && (!e->pool || !t->pool || strcmp(e->holder, t->holder) != 0)) {
+            t->pool_next = t->pool_prev = t->pool_turn = NULL;
             return NGR_EEXIST;
-        HASH_ADD(hh_name, tt->by_name, subdomain, len, t);
+        }
+        if (e != NULL) { /* joins the ring, last in turn */
+            t->pool_next = e;
+            t->pool_prev = e->pool_prev;
+            e->pool_prev->pool_next = t;
+            e->pool_prev = t;
+        } else {
+            HASH_ADD_KEYPTR(hh_slot, tt->by_slot, t->slot, len, t);
+        }
     }
     HASH_ADD(hh_id, tt->by_id, id, strlen(t->id), t);
     return 0;
 }
 
-void
+size_t
 tunnel_table_remove(struct tunnel_table *tt, struct tunnel *t)
 {
-    if (t->subdomain[0] != '\0')
-        HASH_DELETE(hh_name, tt->by_name, t);
+    struct tunnel *e = NULL, *next = t->pool_next;
+    size_t len = strlen(t->slot), left = 0;
+
     HASH_DELETE(hh_id, tt->by_id, t);
+    if (len > 0) {
+        HASH_FIND(hh_slot, tt->by_slot, t->slot, len, e);
+        if (next != t) {
+            left = tunnel_pool_size(t) - 1;
+            if (e->pool_turn == t)
+                e->pool_turn = next;
+            t->pool_prev->pool_next = next;
+            next->pool_prev = t->pool_prev;
+            if (e == t) { /* the next member stands for the ring in the index */
+                next->pool_turn = t->pool_turn;
+                HASH_DELETE(hh_slot, tt->by_slot, t);
+                HASH_ADD_KEYPTR(hh_slot, tt->by_slot, next->slot, len, next);
+            }
+        } else {
+            HASH_DELETE(hh_slot, tt->by_slot, t);
+        }
+    }
+    t->pool_next = t->pool_prev = t->pool_turn = NULL;
+    return left;
+}
+
+struct tunnel *
+tunnel_table_find_slot(const struct tunnel_table *tt, const char *slot, size_t len)
+{
+    struct tunnel *t = NULL;
+
+    HASH_FIND(hh_slot, tt->by_slot, slot, len, t);
+    return t;
 }
 
 struct tunnel *
 tunnel_table_find_subdomain(const struct tunnel_table *tt, const char *name, size_t len)
 {
-    struct tunnel *t = NULL;
+    char slot[NGR_SLOT_LEN];
 
-    HASH_FIND(hh_name, tt->by_name, name, len, t);
+    if (len > NGR_MAX_SUBDOMAIN)
+        return NULL;
+    memcpy(slot, "http:", 5);
+    memcpy(slot + 5, name, len);
+    return tunnel_table_find_slot(tt, slot, 5 + len);
+}
+
+struct tunnel *
+tunnel_table_route(struct tunnel_table *tt, const char *slot, size_t len)
+{
+    struct tunnel *e = tunnel_table_find_slot(tt, slot, len), *t;
+
+    if (e == NULL || e->pool_next == e)
+        return e;
+    t = e->pool_turn;
+    e->pool_turn = t->pool_next;
     return t;
+}
+
+size_t
+tunnel_pool_size(const struct tunnel *t)
+{
+    const struct tunnel *m = t;
+    size_t n = 0;
+
+    if (t->pool_next == NULL)
+        return 0;
+    do {
+        n++;
+        m = m->pool_next;
+    } while (m != t);
+    return n;
 }
 
 struct tunnel *

@@ -310,3 +310,51 @@ def test_drain_timeout_cuts_what_is_left(procs):
     assert "drain timeout: stopping with 1 requests" in gw.proc.stderr_tail(50)
     t.join(30)
     assert "e" in result or result["r"].status in (502, 503), result
+
+
+def test_client_sigterm_finishes_its_requests_and_keeps_its_url(procs):
+    gw = procs.gateway()
+    up = procs.upstream()
+    cl = procs.client(gw, up.port)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=gw.request("GET", "/hold?gate=g1&id=h1", cl.host, timeout=30)))
+    t.start()
+    up.proc.wait_stdout(r"^BEGIN-SLEEP h1$", 10, "the request to reach the local service")
+    cl.proc.send_signal(signal.SIGTERM)
+    wait_stderr(cl.proc, "stopping: finishing 1 request under way")
+    # The gateway sends it nothing new: a request now waits for the name's client.
+    held = {}
+    t2 = threading.Thread(target=lambda: held.update(
+        r=gw.request("GET", "/echo/held", cl.host, timeout=30)))
+    t2.start()
+    P.wait_until(lambda: gw_holds(gw), 10, "the new request to be held")
+    assert cl.proc.poll() is None
+    r = up.direct("GET", "/release?id=g1")
+    assert r.status == 200
+    t.join(30)
+    assert result["r"].status == 200 and result["r"].json()["path"] == "/hold?gate=g1&id=h1"
+    assert cl.proc.wait(15) == 0
+    # Restarted within the grace: the same URL, and the held request is answered by it.
+    cl2 = procs.client(gw, up.port)
+    assert cl2.url == cl.url
+    t2.join(30)
+    assert held["r"].status == 200 and held["r"].json()["path"] == "/echo/held", held["r"]
+
+
+def test_client_second_signal_stops_at_once(procs):
+    gw = procs.gateway()
+    up = procs.upstream()
+    cl = procs.client(gw, up.port)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=gw.request("GET", "/hold?gate=g2&id=h2", cl.host, timeout=30)))
+    t.start()
+    up.proc.wait_stdout(r"^BEGIN-SLEEP h2$", 10, "the request to reach the local service")
+    cl.proc.send_signal(signal.SIGINT)
+    wait_stderr(cl.proc, "signal again to stop now")
+    cl.proc.send_signal(signal.SIGINT)
+    assert cl.proc.wait(15) == 0
+    t.join(30)
+    assert result["r"].status == 502, result["r"]
+    up.direct("GET", "/release?id=g2")

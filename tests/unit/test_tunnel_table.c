@@ -1,6 +1,7 @@
 /* test_tunnel_table.c: unit tests of the gateway's tunnel table (src/server/tunnel_table.h):
  * fresh ids, lookups by subdomain and by id, a taken subdomain, removal, count and iteration,
- * tunnels without a subdomain.
+ * tunnels without a subdomain, pools sharing a slot in turn, a retired tunnel kept for its
+ * streams.
  * One table for the whole file, as the gateway has one: each test leaves it empty. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,6 +58,8 @@ test_tunnel_new(const char *subdomain)
     assert_true(test_tunnel_nmade < sizeof(test_tunnel_made) / sizeof(test_tunnel_made[0]));
     assert_true(strlen(subdomain) < sizeof(t->subdomain));
     snprintf(t->subdomain, sizeof(t->subdomain), "%s", subdomain);
+    if (subdomain[0] != '\0')
+        snprintf(t->slot, sizeof(t->slot), "http:%s", subdomain);
     test_tunnel_added[test_tunnel_nmade] = 0;
     test_tunnel_made[test_tunnel_nmade++] = t;
     return t;
@@ -354,6 +357,134 @@ test_tunnel_empty_subdomain(void **state)
     assert_null(tunnel_table_next(b));
 }
 
+/* A pooled tunnel named subdomain, of holder. */
+static struct tunnel *
+test_tunnel_pooled(const char *subdomain, const char *holder)
+{
+    struct tunnel *t = test_tunnel_new(subdomain);
+
+    t->pool = 1;
+    snprintf(t->holder, sizeof(t->holder), "%s", holder);
+    return t;
+}
+
+static struct tunnel *
+test_tunnel_route(const char *name)
+{
+    char slot[NGR_SLOT_LEN];
+
+    snprintf(slot, sizeof(slot), "http:%s", name);
+    return tunnel_table_route(&test_tunnels, slot, strlen(slot));
+}
+
+/* Pools of one holder share a slot and are routed to in turn; a tunnel without --pool, or a
+ * pool of another holder, cannot join; nor can a pool join a tunnel without --pool. */
+static void
+test_tunnel_pool_turns(void **state)
+{
+    struct tunnel *a, *b, *c, *lone, *other, *solo, *late;
+    size_t i;
+
+    (void)state;
+    a = test_tunnel_pooled("web", "h1");
+    b = test_tunnel_pooled("web", "h1");
+    c = test_tunnel_pooled("web", "h1");
+    lone = test_tunnel_new("web");
+    other = test_tunnel_pooled("web", "h2");
+    assert_int_equal(test_tunnel_add(a), 0);
+    assert_int_equal(tunnel_pool_size(a), 1);
+    assert_ptr_equal(test_tunnel_route("web"), a);
+    assert_ptr_equal(test_tunnel_route("web"), a);
+    assert_int_equal(test_tunnel_add(b), 0);
+    assert_int_equal(test_tunnel_add(c), 0);
+    assert_int_equal(test_tunnel_add(lone), NGR_EEXIST);
+    assert_int_equal(test_tunnel_add(other), NGR_EEXIST);
+    assert_int_equal(tunnel_table_count(&test_tunnels), 3);
+    assert_int_equal(tunnel_pool_size(b), 3);
+    assert_int_equal(tunnel_pool_size(lone), 0);
+    assert_ptr_equal(test_tunnel_by_name("web"), a);
+    for (i = 0; i < 9; i++) {
+        struct tunnel *want = i % 3 == 0 ? a : i % 3 == 1 ? b : c;
+        assert_ptr_equal(test_tunnel_route("web"), want);
+    }
+    assert_null(test_tunnel_route("we"));
+    /* A name held without --pool stays exclusive. */
+    solo = test_tunnel_new("api");
+    late = test_tunnel_pooled("api", "h1");
+    assert_int_equal(test_tunnel_add(solo), 0);
+    assert_int_equal(test_tunnel_add(late), NGR_EEXIST);
+    assert_ptr_equal(test_tunnel_route("api"), solo);
+    assert_ptr_equal(test_tunnel_route("api"), solo);
+}
+
+/* Members leave in any order, the one in the index too: the rest keep their turns, the slot
+ * stays found until the last one leaves, and each removal says how many are left. */
+static void
+test_tunnel_pool_leave(void **state)
+{
+    struct tunnel *a, *b, *c, *d;
+
+    (void)state;
+    a = test_tunnel_pooled("web", "h");
+    b = test_tunnel_pooled("web", "h");
+    c = test_tunnel_pooled("web", "h");
+    d = test_tunnel_pooled("web", "h");
+    assert_int_equal(test_tunnel_add(a), 0);
+    assert_int_equal(test_tunnel_add(b), 0);
+    assert_int_equal(test_tunnel_add(c), 0);
+    assert_ptr_equal(test_tunnel_route("web"), a);
+    /* b is next in turn and leaves: c is next. */
+    assert_int_equal(tunnel_table_remove(&test_tunnels, b), 2);
+    test_tunnel_mark(b, 0);
+    assert_int_equal(tunnel_pool_size(b), 0);
+    assert_ptr_equal(test_tunnel_route("web"), c);
+    assert_ptr_equal(test_tunnel_route("web"), a);
+    /* The indexed one leaves: c stands for the slot, and turns go on. */
+    assert_int_equal(tunnel_table_remove(&test_tunnels, a), 1);
+    test_tunnel_mark(a, 0);
+    assert_ptr_equal(test_tunnel_by_name("web"), c);
+    assert_int_equal(tunnel_pool_size(c), 1);
+    assert_int_equal(test_tunnel_add(d), 0);
+    assert_ptr_equal(test_tunnel_route("web"), c);
+    assert_ptr_equal(test_tunnel_route("web"), d);
+    assert_ptr_equal(test_tunnel_route("web"), c);
+    assert_int_equal(tunnel_table_remove(&test_tunnels, c), 1);
+    test_tunnel_mark(c, 0);
+    assert_ptr_equal(test_tunnel_route("web"), d);
+    assert_ptr_equal(test_tunnel_by_id(d->id), d);
+    assert_null(test_tunnel_by_id(c->id));
+    assert_int_equal(tunnel_table_remove(&test_tunnels, d), 0);
+    test_tunnel_mark(d, 0);
+    assert_null(test_tunnel_route("web"));
+    assert_null(test_tunnel_by_name("web"));
+    assert_int_equal(tunnel_table_count(&test_tunnels), 0);
+    /* Back in: a pool of one again. */
+    assert_int_equal(test_tunnel_add(a), 0);
+    assert_ptr_equal(test_tunnel_route("web"), a);
+    assert_int_equal(tunnel_pool_size(a), 1);
+}
+
+/* A retired tunnel lives on while streams hold it, and goes with the last one (the sanitizers
+ * see a leak or a double free). */
+static void
+test_tunnel_retire(void **state)
+{
+    struct tunnel *t = tunnel_new(), *idle = tunnel_new();
+
+    (void)state;
+    assert_non_null(t);
+    assert_non_null(idle);
+    t->streams = 2;
+    tunnel_retire(t);
+    assert_true(t->retired);
+    assert_int_equal(t->streams, 2);
+    t->bytes_out += 10; /* still its own memory */
+    tunnel_stream_end(t);
+    assert_int_equal(t->streams, 1);
+    tunnel_stream_end(t); /* freed here */
+    tunnel_retire(idle);  /* and this one at once */
+}
+
 int
 main(void)
 {
@@ -371,6 +502,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tunnel_long_names, test_tunnel_setup,
                                         test_tunnel_teardown),
         cmocka_unit_test_setup_teardown(test_tunnel_empty_subdomain, test_tunnel_setup,
+                                        test_tunnel_teardown),
+        cmocka_unit_test_setup_teardown(test_tunnel_pool_turns, test_tunnel_setup,
+                                        test_tunnel_teardown),
+        cmocka_unit_test_setup_teardown(test_tunnel_pool_leave, test_tunnel_setup,
+                                        test_tunnel_teardown),
+        cmocka_unit_test_setup_teardown(test_tunnel_retire, test_tunnel_setup,
                                         test_tunnel_teardown),
     };
 

@@ -11,6 +11,7 @@
 #include "server.h"
 #include "session.h"
 #include "signals.h"
+#include "config_diff.h"
 #include "state_dir.h"
 #include "tunnel_table.h"
 
@@ -197,27 +198,34 @@ static const char *const main_keys[] = {
     [37] = "drain_timeout",
 };
 
-static void
-main_parse(int argc, char **argv, struct server_config *cfg)
+/* The config file named by -c/--config, or NULL. */
+static const char *
+main_config_path(int argc, char **argv)
 {
-    struct ngr_err err;
-    int ch, i;
+    const char *path = NULL;
+    int i;
 
-    /* The file first, so that flags override it whatever their order. */
     for (i = 1; i < argc; i++) {
-        const char *path = NULL;
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             path = argv[i + 1];
         else if (strncmp(argv[i], "--config=", 9) == 0)
             path = argv[i] + 9;
-        if (path != NULL && config_load(cfg, path, &err) != 0) {
-            fprintf(stderr, "ngrnotokd: %s\n", err.msg);
-            exit(2);
-        }
     }
+    return path;
+}
+
+/* The flags over cfg (the file's settings first, so flags win whatever their order). At start
+ * a mistake exits 2; on SIGHUP they are the same flags, which passed then. */
+static void
+main_flags(int argc, char **argv, struct server_config *cfg)
+{
+    struct ngr_err err;
+    int ch;
+
+    optind = 0; /* a full reset: SIGHUP reads them again */
     opterr = 0;
     for (;;) {
-        int rc = 0, before = optind;
+        int rc = 0, before = optind ? optind : 1;
         const char *cur;
 
         ch = getopt_long(argc, argv, ":c:d:vhV", main_options, NULL);
@@ -240,68 +248,51 @@ main_parse(int argc, char **argv, struct server_config *cfg)
         case 'V':
             printf("ngrnotokd %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
             exit(0);
-        case 1:
-        case 2:
-        case 3:
-        case 4:
-        case 5:
-        case 6:
-        case 7:
-        case 8:
-        case 9:
-        case 10:
-        case 11:
-        case 12:
-        case 13:
-        case 14:
-        case 15:
-        case 16:
-        case 17:
-        case 18:
-        case 19:
-        case 21:
-        case 22:
-        case 23:
-        case 24:
-        case 25:
-        case 26:
-        case 27:
-        case 28:
-        case 29:
-        case 30:
-        case 31:
-        case 32:
-        case 33:
-        case 34:
-        case 35:
-        case 36:
-        case 37:
-            rc = config_set(cfg, main_keys[ch], optarg, &err);
-            break;
         case 20:
             rc = config_set(cfg, main_keys[ch], "yes", &err);
             break;
         case ':':
             main_bad_option(1, cur, optopt);
         default:
-            main_bad_option(0, cur, optopt);
+            if (ch < 1 || ch >= (int)(sizeof(main_keys) / sizeof(main_keys[0])) ||
+                main_keys[ch] == NULL)
+                main_bad_option(0, cur, optopt);
+            rc = config_set(cfg, main_keys[ch], optarg, &err);
         }
         if (rc != 0) {
             fprintf(stderr, "ngrnotokd: %s\n", err.msg);
             exit(2);
         }
     }
-    if (cfg->dead_after_ms <= cfg->heartbeat_ms || cfg->heartbeat_ms < NGR_HEARTBEAT_MIN_MS) {
-        fprintf(stderr, "ngrnotokd: --dead-after (%.3g s) must be longer than --heartbeat "
-                        "(%.3g s, at least %g s), or a quiet client is dropped before it is "
-                        "pinged\n",
-                (double)cfg->dead_after_ms / 1000, (double)cfg->heartbeat_ms / 1000,
-                NGR_HEARTBEAT_MIN_MS / 1000.0);
-        exit(2);
-    }
     if (optind < argc) {
         fprintf(stderr, "ngrnotokd: unexpected argument \"%s\"\nTry 'ngrnotokd --help'.\n",
                 argv[optind]);
+        exit(2);
+    }
+}
+
+/* Heartbeats that make sense: a quiet client is pinged before it counts as dead. */
+static int
+main_check_liveness(const struct server_config *cfg, struct ngr_err *err)
+{
+    if (cfg->dead_after_ms <= cfg->heartbeat_ms || cfg->heartbeat_ms < NGR_HEARTBEAT_MIN_MS)
+        return err_set(err, NGR_EINVAL,
+                       "--dead-after (%.3g s) must be longer than --heartbeat (%.3g s, at least "
+                       "%g s), or a quiet client is dropped before it is pinged",
+                       (double)cfg->dead_after_ms / 1000, (double)cfg->heartbeat_ms / 1000,
+                       NGR_HEARTBEAT_MIN_MS / 1000.0);
+    return 0;
+}
+
+static void
+main_parse(int argc, char **argv, struct server_config *cfg)
+{
+    const char *path = main_config_path(argc, argv);
+    struct ngr_err err;
+
+    if ((path != NULL && config_load(cfg, path, &err) != 0) ||
+        (main_flags(argc, argv, cfg), main_check_liveness(cfg, &err)) != 0) {
+        fprintf(stderr, "ngrnotokd: %s\n", err.msg);
         exit(2);
     }
 }
@@ -555,6 +546,55 @@ main_on_drain_check(void *arg)
     loop_timer_start(srv->loop, &srv->drain_timer, NGR_DRAIN_CHECK_MS);
 }
 
+/* The command line, kept for SIGHUP: the config file is read again under the same flags. */
+static int main_argc;
+static char **main_argv;
+/* The settings as read (before a port 0 became the port bound): what SIGHUP compares with. */
+static struct server_config main_read;
+
+/* SIGHUP: the config file again (defaults, the file, the flags). What the running gateway
+ * can take is taken and logged; what needs a restart is logged and left as it is. A file
+ * that does not parse changes nothing. */
+static void
+main_reload_config(struct server *srv)
+{
+    const char *path = main_config_path(main_argc, main_argv);
+    struct config_change ch[CONFIG_DIFF_MAX];
+    struct server_config *next;
+    struct ngr_err err;
+    size_t i, n;
+
+    if (path == NULL)
+        return;
+    next = malloc(sizeof(*next)); /* a few KiB: not on the stack of a signal callback */
+    if (next == NULL) {
+        log_warn("SIGHUP: out of memory: %s is not re-read", path);
+        return;
+    }
+    config_defaults(next);
+    if (config_load(next, path, &err) != 0 ||
+        (main_flags(main_argc, main_argv, next), main_check_liveness(next, &err)) != 0) {
+        log_warn("SIGHUP: %s; the settings in use are kept", err.msg);
+        free(next);
+        return;
+    }
+    n = config_diff(&main_read, next, ch, CONFIG_DIFF_MAX);
+    for (i = 0; i < n; i++) {
+        if (ch[i].live)
+            log_info("SIGHUP: %s: %s -> %s", ch[i].key, ch[i].before, ch[i].after);
+        else
+            log_warn("SIGHUP: %s: %s -> %s needs a restart; %s stays in use", ch[i].key,
+                     ch[i].before, ch[i].after, ch[i].before);
+    }
+    if (n == 0)
+        log_info("SIGHUP: %s re-read: no setting changed", path);
+    config_apply_live(&srv->cfg, next);
+    config_apply_live(&main_read, next);
+    free(next);
+    srv->res.grace_ms = srv->cfg.reconnect_grace_ms;
+    log_init("ngrnotokd", srv->cfg.log_level);
+}
+
 static void
 main_on_signal(void *arg, int signo)
 {
@@ -563,6 +603,7 @@ main_on_signal(void *arg, int signo)
     if (signo == SIGHUP) {
         struct ngr_err err;
 
+        main_reload_config(srv);
         control_reload_tokens(srv);
         main_reload_certs(srv);
         if (srv->cfg.admin_token_file[0] != '\0') {
@@ -611,7 +652,10 @@ main(int argc, char **argv)
     memset(&srv, 0, sizeof(srv));
     srv.control.fd = -1;
     config_defaults(&srv.cfg);
+    main_argc = argc;
+    main_argv = argv;
     main_parse(argc, argv, &srv.cfg);
+    main_read = srv.cfg;
     log_init("ngrnotokd", srv.cfg.log_level);
     main_raise_nofile();
 

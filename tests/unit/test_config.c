@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_diff.h"
 #include "name_policy.h"
 #include "err.h"
 #include "guard.h"
@@ -332,6 +333,86 @@ test_config_load(void **state)
     assert_non_null(strstr(err.msg, path));
 }
 
+static const struct config_change *
+test_config_change(const struct config_change *ch, size_t n, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(ch[i].key, key) == 0)
+            return &ch[i];
+    return NULL;
+}
+
+/* config_diff: only the keys that differ, each shown before and after, live or not; secrets
+ * never shown; config_apply_live takes the live ones and leaves the rest. */
+static void
+test_config_diff(void **state)
+{
+    static struct server_config a, b;
+    struct config_change ch[CONFIG_DIFF_MAX];
+    const struct config_change *c;
+    struct ngr_err err;
+    size_t n;
+
+    (void)state;
+    config_defaults(&a);
+    config_defaults(&b);
+    assert_int_equal(config_diff(&a, &b, ch, CONFIG_DIFF_MAX), 0);
+    assert_int_equal(config_set(&a, "auth_tokens", "/etc/t1", &err), 0);
+    assert_int_equal(config_set(&b, "auth_tokens", "/etc/t2", &err), 0);
+    assert_int_equal(config_set(&b, "max_rate", "50", &err), 0);
+    assert_int_equal(config_set(&b, "hold_requests", "2.5", &err), 0);
+    assert_int_equal(config_set(&b, "domain", "tunnel.example.com", &err), 0);
+    assert_int_equal(config_set(&b, "http_addr", "127.0.0.1:9999", &err), 0);
+    assert_int_equal(config_set(&b, "token", "s3cret-value", &err), 0);
+    assert_int_equal(config_set(&b, "deny_cidr", "10.0.0.0/8,192.0.2.1", &err), 0);
+    assert_int_equal(config_set(&b, "tls_cert", "/etc/c.pem", &err), 0);
+    n = config_diff(&a, &b, ch, CONFIG_DIFF_MAX);
+    assert_int_equal(n, 8);
+    c = test_config_change(ch, n, "max_rate");
+    assert_non_null(c);
+    assert_true(c->live);
+    assert_string_equal(c->before, "0");
+    assert_string_equal(c->after, "50");
+    c = test_config_change(ch, n, "hold_requests");
+    assert_true(c->live);
+    assert_string_equal(c->before, "10 s");
+    assert_string_equal(c->after, "2.5 s");
+    c = test_config_change(ch, n, "domain");
+    assert_false(c->live);
+    assert_string_equal(c->after, "\"tunnel.example.com\"");
+    c = test_config_change(ch, n, "http_addr");
+    assert_false(c->live);
+    assert_string_equal(c->before, "127.0.0.1:8081");
+    assert_string_equal(c->after, "127.0.0.1:9999");
+    c = test_config_change(ch, n, "token");
+    assert_false(c->live);
+    assert_string_equal(c->before, "(none)");
+    assert_string_equal(c->after, "(set)");
+    c = test_config_change(ch, n, "deny_cidr");
+    assert_true(c->live);
+    assert_string_equal(c->after, "2 ranges");
+    /* Another tokens file is read; a certificate where there was none needs a restart. */
+    assert_true(test_config_change(ch, n, "auth_tokens")->live);
+    assert_false(test_config_change(ch, n, "tls_cert")->live);
+    assert_int_equal(config_diff(&a, &b, ch, 2), 2);
+
+    config_apply_live(&a, &b);
+    assert_int_equal(a.max_rate, 50);
+    assert_int_equal(a.hold_requests_ms, 2500);
+    assert_int_equal(a.deny_cidr.n, 2);
+    assert_string_equal(a.auth_tokens, "/etc/t2");
+    assert_string_equal(a.domain, "localhost");
+    assert_int_equal(a.http_addr.port, 8081);
+    assert_string_equal(a.token, "");
+    assert_string_equal(a.tls_cert, "");
+    n = config_diff(&a, &b, ch, CONFIG_DIFF_MAX);
+    assert_int_equal(n, 4); /* domain, http_addr, tls_cert, token */
+    for (size_t i = 0; i < n; i++)
+        assert_false(ch[i].live);
+}
+
 int
 main(void)
 {
@@ -339,7 +420,7 @@ main(void)
         cmocka_unit_test(test_config_defaults),     cmocka_unit_test(test_config_parse_file),
         cmocka_unit_test(test_config_parse_errors), cmocka_unit_test(test_config_parse_limits),
         cmocka_unit_test(test_config_set_keys),     cmocka_unit_test(test_name_valid_label),
-        cmocka_unit_test(test_config_load),
+        cmocka_unit_test(test_config_load),         cmocka_unit_test(test_config_diff),
     };
 
     return cmocka_run_group_tests_name("config", tests, guard_setup, guard_teardown);

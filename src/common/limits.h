@@ -78,6 +78,7 @@
 
 /* Reconnecting (docs/protocol.md section 10). */
 #define NGR_RECONNECT_GRACE_MS 60000 /* ms a lost tunnel's name stays its client's */
+#define NGR_RESERVATION_SWEEP_MS 1000 /* ms at least between sweeps of expired reservations */
 #define NGR_RECONNECT_FIRST_MS 250   /* ms before the client's first reconnect attempt */
 #define NGR_RECONNECT_MAX_MS 2000    /* ms: the longest wait between attempts (backoff cap),
                                       * so a gateway back from a restart has its clients

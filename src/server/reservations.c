@@ -153,11 +153,32 @@ reservations_take(struct reservations *r, const char *slot, const char *holder)
         reservations_write(r, e, 0);
 }
 
+/* Drops every reservation expired by now_ms, from memory and the store. */
+static void
+reservations_sweep(struct reservations *r, int64_t now_ms)
+{
+    struct reservation *e, *tmp;
+
+    HASH_ITER(hh, r->by_slot, e, tmp)
+    {
+        if (e->expires_ms != 0 && e->expires_ms <= now_ms) {
+            reservations_write(r, e, 1);
+            reservations_remove(r, e);
+        }
+    }
+}
+
 void
 reservations_lose(struct reservations *r, const char *slot, int64_t now_ms)
 {
     struct reservation *e;
 
+    if (now_ms >= r->sweep_at_ms) {
+        reservations_sweep(r, now_ms);
+        r->sweep_at_ms = now_ms + (int64_t)(r->grace_ms > NGR_RESERVATION_SWEEP_MS
+                                                ? r->grace_ms
+                                                : NGR_RESERVATION_SWEEP_MS);
+    }
     HASH_FIND_STR(r->by_slot, slot, e);
     if (e == NULL)
         return;

@@ -29,6 +29,7 @@ struct reservations {
     struct reservation *by_slot;
     size_t n;
     uint64_t grace_ms;
+    int64_t sweep_at_ms; /* wall clock: the next look for expired ones (reservations_lose) */
     uint8_t key[RECONNECT_KEY_LEN];
     struct state_store store;
     int stored; /* store is open */
@@ -53,7 +54,8 @@ enum reservation_owner reservations_owner(struct reservations *r, const char *sl
 /* holder's tunnel holds slot now. */
 void reservations_take(struct reservations *r, const char *slot, const char *holder);
 /* The tunnel holding slot is gone: the slot stays its holder's until now_ms + grace (with no
- * grace it is free at once). */
+ * grace it is free at once). At most once a grace, every expired reservation goes too (names
+ * whose clients never came back), so the table holds what was lost within about two graces. */
 void reservations_lose(struct reservations *r, const char *slot, int64_t now_ms);
 /* The wall clock in ms since the epoch. */
 int64_t reservations_now(void);

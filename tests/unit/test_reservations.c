@@ -134,12 +134,42 @@ test_stored(void **state)
     assert_int_equal(system(sub), 0);
 }
 
+/* Names whose clients never come back go at the next sweep (at most once a grace), not only
+ * when someone asks for that very name. */
+static void
+test_sweep(void **state)
+{
+    struct reservations r;
+    struct ngr_err err;
+    char slot[32];
+    int i;
+
+    (void)state;
+    assert_int_equal(reservations_open(&r, NULL, 1000, 0, &err), 0);
+    for (i = 0; i < 100; i++) {
+        snprintf(slot, sizeof(slot), "http:gone-%d", i);
+        reservations_take(&r, slot, "h");
+        reservations_lose(&r, slot, 10 + i);
+    }
+    assert_int_equal(r.n, 100);
+    reservations_take(&r, "http:kept", "k");
+    reservations_take(&r, "http:late", "k");
+    reservations_lose(&r, "http:late", 500); /* too soon for the next sweep: nothing goes */
+    assert_int_equal(r.n, 102);
+    reservations_lose(&r, "http:kept", 3000); /* the sweep: every expired one is gone */
+    assert_int_equal(r.n, 1);
+    assert_int_equal(reservations_owner(&r, "http:kept", "x", 3000, NULL), RESERVATION_OTHER);
+    assert_int_equal(reservations_owner(&r, "http:gone-5", "x", 3000, NULL), RESERVATION_FREE);
+    reservations_close(&r);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_in_memory),
+        cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,15 @@
 """Faults, and what they leave behind: a client SIGKILLed in the middle of a 1 GiB download
 (the public side sees a cut response, never a complete-looking one, and the gateway gives back
-its descriptors and memory)."""
+its descriptors and memory), and a gateway restarted under load with SIGTERM and then SIGKILL
+(every tunnel is back at its URL, and no response ever carries another request's body)."""
 
+import hashlib
+import http.client
 import signal
 import socket
+import threading
 import time
+import uuid
 
 import pytest
 
@@ -14,6 +19,14 @@ from lib import proc_stats as S
 
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+def fixed_addrs():
+    """Control, HTTP and admin addresses on fixed free ports, so that a restarted gateway takes
+    the same flags (as in test_reconnect.py)."""
+    low, _ = P.free_port_range(3)
+    return ["--control-addr", "127.0.0.1:%d" % low, "--http-addr", "127.0.0.1:%d" % (low + 1),
+            "--admin-addr", "127.0.0.1:%d" % (low + 2)]
 
 
 def usage(proc):
@@ -246,3 +259,207 @@ def test_client_killed_during_1gib_download(procs, framing):
     print("%s: ngrnotokd fds %d before, %d after %d rounds; VmRSS %.1f MiB before, %.1f MiB "
           "after (VmHWM %.1f MiB)" % (framing, base["fds"], fds, KILL_ROUNDS,
                                       base["rss_kib"] / 1024, rss / 1024, hwm / 1024))
+
+
+# -- 2. the gateway restarted under load ------------------------------------------------------
+
+TUNNELS = 4
+WORKERS_PER_TUNNEL = 2
+MAX_REQUESTS_PER_WORKER = 4000   # a bound on the loops, far above what the test needs
+# What a request may get while its gateway restarts: a 502 (the session it was forwarded on
+# closed), a 503 (the gateway drains; a held request whose client was not back in time), or a
+# refused, reset or cut connection. Any other status is counted and fails the test.
+ALLOWED_STATUSES = (200, 502, 503)
+
+
+class Load:
+    """Worker threads sending requests through every tunnel until stopped: each request
+    carries a nonce, and a 200 must be the answer to that very request by that tunnel's own
+    upstream. One worker per tunnel alternates GET and POST echoes (the nonce in the path, and
+    in the POST's body, whose length and sha256 come back); the other asks for /sleep (200 ms
+    before the head), so that requests are in flight when a signal comes."""
+
+    def __init__(self, http_port, tunnels):
+        self.http_port = http_port
+        self.tunnels = tunnels          # [(client, upstream)]
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.phase = "before"           # set by the test; counts are kept per phase
+        self.oks = [[] for _ in tunnels]     # per tunnel: monotonic times of right 200s
+        self.outcomes = {}                   # (phase, status or exception name) -> count
+        self.wrong = []                      # descriptions of wrong bodies
+        self.sent = 0
+        self.threads = [threading.Thread(target=self._work, args=(i, w), daemon=True)
+                        for i in range(len(tunnels)) for w in range(WORKERS_PER_TUNNEL)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def finish(self, timeout=60):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout)
+        alive = [t for t in self.threads if t.is_alive()]
+        assert not alive, "%d worker threads still running after %ds" % (len(alive), timeout)
+
+    def ok_count(self, i, since=0.0):
+        with self.lock:
+            return sum(1 for t in self.oks[i] if t >= since)
+
+    def first_ok_after(self, i, since):
+        with self.lock:
+            later = [t for t in self.oks[i] if t >= since]
+        return min(later) if later else None
+
+    def statuses(self):
+        out = {}
+        with self.lock:
+            for (_, what), n in self.outcomes.items():
+                if isinstance(what, int):
+                    out[what] = out.get(what, 0) + n
+        return out
+
+    def by_phase(self):
+        out = {}
+        with self.lock:
+            for (phase, what), n in sorted(self.outcomes.items(), key=str):
+                out.setdefault(phase, {})[what] = n
+        return out
+
+    def _count(self, phase, what):
+        with self.lock:
+            key = (phase, what)
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
+
+    def _work(self, i, w):
+        cl, up = self.tunnels[i]
+        n = 0
+        while not self.stop.is_set() and n < MAX_REQUESTS_PER_WORKER:
+            n += 1
+            nonce = uuid.uuid4().hex
+            body = None
+            if w % 2:
+                method, path = "GET", "/sleep?ms=200&id=%s" % nonce
+            elif n % 2:
+                method, path = "GET", "/echo/t%d/w%d/%d/%s" % (i, w, n, nonce)
+            else:
+                method, path = "POST", "/echo/t%d/w%d/%d/%s" % (i, w, n, nonce)
+                body = (nonce * 37).encode()
+            with self.lock:
+                self.sent += 1
+                phase = self.phase
+            try:
+                r = H.request(self.http_port, method, path, [("Host", cl.host)], body,
+                              timeout=30)
+            except (OSError, http.client.HTTPException) as e:
+                self._count(phase, type(e).__name__)
+                # Pace the loop while the gateway is down (refused at once), not a wait for
+                # anything.
+                self.stop.wait(0.05)
+                continue
+            self._count(phase, r.status)
+            if r.status != 200:
+                continue
+            why = self._check(r, up, method, path, nonce, body)
+            if why:
+                with self.lock:
+                    self.wrong.append("tunnel %d %s %s (%s): %s; got %r"
+                                      % (i, method, path, phase, why, r))
+            else:
+                with self.lock:
+                    self.oks[i].append(time.monotonic())
+
+    @staticmethod
+    def _check(r, up, method, path, nonce, body):
+        try:
+            j = r.json()
+        except AssertionError:
+            return "a 200 whose body is not the upstream's JSON"
+        if j.get("tag") != up.tag:
+            return "answered by upstream %r, not %r" % (j.get("tag"), up.tag)
+        if j.get("path") != path:
+            return "the answer to another request (%r)" % j.get("path")
+        if path.startswith("/sleep"):
+            return None if j.get("id") == nonce else "the id of another request"
+        if j.get("method") != method:
+            return "method %r" % j.get("method")
+        if body is not None and (j.get("body_length") != len(body)
+                                 or j.get("body_sha256") != hashlib.sha256(body).hexdigest()):
+            return "the request body arrived as %r bytes, sha256 %r" % (
+                j.get("body_length"), j.get("body_sha256"))
+        return None
+
+
+def restart_and_recover(procs, gw, how, addrs, load, clients, restarts_done):
+    """Stop GW with signal HOW, start a gateway with the same flags, and wait until every
+    client printed its URL again and every tunnel served right 200s after the new gateway was
+    up. Returns (the new gateway, {figures})."""
+    name = signal.Signals(how).name
+    with load.lock:
+        load.phase = name + ": stopping"
+    t_sig = time.monotonic()
+    gw.proc.send_signal(how)
+    rc = gw.proc.wait(30)
+    t_exit = time.monotonic()
+    with load.lock:
+        load.phase = name + ": down"
+    if how == signal.SIGTERM:
+        assert rc == 0, "ngrnotokd exited with %s after SIGTERM\n%s" % (rc, gw.proc.describe())
+        assert "draining: no new connections" in gw.proc.stderr_tail(300), gw.proc.describe()
+    else:
+        assert rc == -signal.SIGKILL, rc
+    new = procs.gateway(*addrs, default_addrs=False)
+    t_up = time.monotonic()
+    with load.lock:
+        load.phase = name + ": back"
+    for cl in clients:
+        lines = cl.proc.wait_stdout(P.FORWARDING_RE.pattern, 30, "Forwarding line %d"
+                                    % (restarts_done + 2), count=restarts_done + 2)
+        assert {m.group("url") for m in lines} == {cl.url}, [m.group(0) for m in lines]
+    t_forwarding = time.monotonic()
+    # Each tunnel answers again, and goes on answering for a while under the same load before
+    # anything else happens.
+    P.wait_until(lambda: all(load.ok_count(i, t_up) >= 20 for i in range(len(clients))), 60,
+                 "every tunnel to serve 20 requests after the restart",
+                 tails=new.proc.describe)
+    back = [load.first_ok_after(i, t_up) - t_up for i in range(len(clients))]
+    return new, {"signal_to_exit_s": t_exit - t_sig, "forwarding_s": t_forwarding - t_up,
+                 "first_ok_s": back}
+
+
+def test_gateway_restarted_under_load(procs):
+    addrs = fixed_addrs()
+    gw = procs.gateway(*addrs, default_addrs=False)
+    tunnels = []
+    for i in range(TUNNELS):
+        up = procs.upstream(tag="load-%d-%s" % (i, uuid.uuid4().hex[:6]))
+        # Half ask for a name, half get a random one: both must come back.
+        extra = ("--subdomain", "load%d-%s" % (i, uuid.uuid4().hex[:8])) if i % 2 else ()
+        tunnels.append((procs.client(gw, up.port, *extra), up))
+    clients = [cl for cl, _ in tunnels]
+    load = Load(gw.http_port, tunnels)
+    t0 = time.monotonic()
+    load.start()
+    try:
+        P.wait_until(lambda: all(load.ok_count(i) >= 20 for i in range(TUNNELS)), 60,
+                     "every tunnel to serve 20 requests before the restart")
+        gw2, term = restart_and_recover(procs, gw, signal.SIGTERM, addrs, load, clients, 0)
+        gw3, kill = restart_and_recover(procs, gw2, signal.SIGKILL, addrs, load, clients, 1)
+    finally:
+        load.finish()
+    print("restart under load: %d requests in %.1f s; outcomes by phase:" % (
+        load.sent, time.monotonic() - t0))
+    for phase, outcomes in load.by_phase().items():
+        print("  %-16s %r" % (phase, outcomes))
+    for name, fig in (("SIGTERM", term), ("SIGKILL", kill)):
+        print("%s: the gateway exited %.2f s after the signal; with the new one up, every "
+              "client's Forwarding line was back after %.2f s and each tunnel's first right 200 "
+              "after %s s" % (name, fig["signal_to_exit_s"], fig["forwarding_s"],
+                              ", ".join("%.2f" % x for x in fig["first_ok_s"])))
+    assert not load.wrong, "%d responses carried a wrong body, the first ones:\n%s" % (
+        len(load.wrong), "\n".join(load.wrong[:10]))
+    others = {k: v for k, v in load.statuses().items() if k not in ALLOWED_STATUSES}
+    assert not others, "statuses other than %r: %r" % (ALLOWED_STATUSES, others)
+    assert sorted(t["public_url"] for t in gw3.tunnels()) == sorted(cl.url for cl in clients)
+

@@ -3,7 +3,8 @@
 its descriptors and memory), a gateway restarted under load with SIGTERM and then SIGKILL
 (every tunnel is back at its URL, and no response ever carries another request's body), and
 thousands of control sessions opened and dropped, fresh and resumed, which leave the gateway's
-descriptors and memory where they were. The control sessions are spoken by
+descriptors and memory where they were (and, once the names they kept are past their grace,
+should leave nothing at all: xfail, see the test). The control sessions are spoken by
 lib/control_client.py, not by ngrnotok processes: a thousand of those under ASan would take
 minutes."""
 
@@ -582,3 +583,73 @@ def test_thousand_sessions_and_reconnects_leave_no_trace(procs):
                                        base["fds"], fds, base["rss_kib"] / 1024, rss / 1024,
                                        after["rss_kib"] / 1024))
 
+
+FORGET_CYCLES = 5000
+
+
+def named_cycles(gw, prefix, n):
+    """N sessions without a secret, each binding a name of its own (PREFIX-K) and leaving (in
+    turn by GOAWAY, close and reset): each name is kept for a client that never comes back."""
+    for k in range(n):
+        c = ControlSession.open(gw.control_port, subdomain=("%s-%d" % (prefix, k)).encode())
+        c.leave(LEAVE_MODES[k % len(LEAVE_MODES)])
+    return "%s-%d" % (prefix, n - 1)
+
+
+def wait_grace_over(gw, name, timeout=30):
+    """Poll until another client may bind NAME, the last one whose session ended: every name
+    lost before it is past its grace too."""
+    def free():
+        try:
+            ControlSession.open(gw.control_port, subdomain=name.encode()).leave("goaway")
+        except SessionRefused as e:
+            if e.error is not None and e.error.code == CODE_NAME_TAKEN:
+                return False
+            raise
+        return True
+
+    P.wait_until(free, timeout, "name %r to be free after its grace" % name)
+
+
+@pytest.mark.xfail(strict=True, reason="a name kept for a client that never comes back is "
+                   "never forgotten while the gateway runs: its reservation stays in memory "
+                   "and in the state file past its grace (about 0.5 KiB of RSS per name under "
+                   "ASan) until a lookup of that very name or a restart drops it")
+def test_names_past_their_grace_are_forgotten(procs):
+    """Clients that come once and never again (a first run, --new-url, a CI job with a fresh
+    state directory): once their grace is over, what the gateway kept for them is given back,
+    so that wave after wave of them does not make it grow. A one-second grace makes that soon;
+    two waves of 5,000 such clients. Names chosen by each client, so that the end of the grace
+    can be seen (another client may bind the name); random names are kept and never forgotten
+    the same way."""
+    gw = procs.gateway("--reconnect-grace", "1", env=S.no_quarantine_env())
+    run = uuid.uuid4().hex[:6]
+    t0 = time.monotonic()
+    # The first wave sets the working size: the names in their grace at once while it runs,
+    # SQLite's file and page cache, the allocator's size classes. It is over when its last
+    # name is free again.
+    wait_grace_over(gw, named_cycles(gw, "one-" + run, FORGET_CYCLES))
+    base = settled_usage(gw)
+    t1 = time.monotonic()
+    wait_grace_over(gw, named_cycles(gw, "two-" + run, FORGET_CYCLES))
+    t2 = time.monotonic()
+    # The second wave's names are past their grace too. Had the first wave's been dropped,
+    # the second reuses their memory (and their pages in the state file) and the figure
+    # stays put: it moved by 0.0-0.3 MiB with a gateway changed to drop expired reservations
+    # when a session is lost, and 1 MiB covers that. What is kept for good adds about 0.45 KiB
+    # per name under ASan: 2.2 MiB for the wave.
+    tolerance = 1024
+    last = {}
+
+    def back():
+        last["kib"] = S.rss_kib(gw.proc.pid)
+        return last["kib"] <= base["rss_kib"] + tolerance
+
+    try:
+        P.wait_until(back, 10, "ngrnotokd's VmRSS after a second wave to stay within 1 MiB "
+                     "of what it was after the first")
+    finally:
+        print("forgotten names: a wave of %d sessions and its grace %.2f s, the second %.2f "
+              "s; VmRSS %.1f MiB after the first, %.1f MiB after the second"
+              % (FORGET_CYCLES, t1 - t0, t2 - t1, base["rss_kib"] / 1024,
+                 last.get("kib", 0) / 1024))

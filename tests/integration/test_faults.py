@@ -4,7 +4,7 @@ its descriptors and memory), a gateway restarted under load with SIGTERM and the
 (every tunnel is back at its URL, and no response ever carries another request's body), and
 thousands of control sessions opened and dropped, fresh and resumed, which leave the gateway's
 descriptors and memory where they were (and, once the names they kept are past their grace,
-should leave nothing at all: xfail, see the test). The control sessions are spoken by
+nothing at all: expired reservations are swept out). The control sessions are spoken by
 lib/control_client.py, not by ngrnotok processes: a thousand of those under ASan would take
 minutes."""
 
@@ -611,17 +611,12 @@ def wait_grace_over(gw, name, timeout=30):
     P.wait_until(free, timeout, "name %r to be free after its grace" % name)
 
 
-@pytest.mark.xfail(strict=True, reason="a name kept for a client that never comes back is "
-                   "never forgotten while the gateway runs: its reservation stays in memory "
-                   "and in the state file past its grace (about 0.5 KiB of RSS per name under "
-                   "ASan) until a lookup of that very name or a restart drops it")
 def test_names_past_their_grace_are_forgotten(procs):
     """Clients that come once and never again (a first run, --new-url, a CI job with a fresh
     state directory): once their grace is over, what the gateway kept for them is given back,
     so that wave after wave of them does not make it grow. A one-second grace makes that soon;
     two waves of 5,000 such clients. Names chosen by each client, so that the end of the grace
-    can be seen (another client may bind the name); random names are kept and never forgotten
-    the same way."""
+    can be seen (another client may bind the name); random names go the same way."""
     gw = procs.gateway("--reconnect-grace", "1", env=S.no_quarantine_env())
     run = uuid.uuid4().hex[:6]
     t0 = time.monotonic()

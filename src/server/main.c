@@ -116,8 +116,9 @@ main_usage(FILE *f)
             "Port 0 in an address picks a free port. Signals: SIGINT or SIGTERM stop the\n"
             "gateway: it stops accepting, tells connected clients (they keep their names and\n"
             "come back to a restarted gateway), lets in-flight requests finish within\n"
-            "--drain-timeout, and exits 0; SIGHUP re-reads the tokens files and the\n"
-            "certificates.\n");
+            "--drain-timeout, and exits 0; SIGHUP re-reads the config file (what needs a\n"
+            "restart, such as an address, is logged and kept), the tokens files and the\n"
+            "certificates, and keeps every tunnel.\n");
 }
 
 /* A command-line mistake: say which option, point to --help, exit 2. */

@@ -145,6 +145,19 @@ config_key_live(const struct config_key *k, const void *before, const void *afte
     return k->when == CW_LIVE;
 }
 
+static int
+config_same_addr(const struct net_addr *a, const struct net_addr *b)
+{
+    return strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+/* The ranges in use only (the rest of the array is not compared). */
+static int
+config_same_cidrs(const struct cidr_list *a, const struct cidr_list *b)
+{
+    return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof(a->v[0])) == 0;
+}
+
 size_t
 config_diff(const struct server_config *cur, const struct server_config *next,
             struct config_change *out, size_t cap)
@@ -159,17 +172,9 @@ config_diff(const struct server_config *cur, const struct server_config *next,
         if (k->kind == CK_STR || k->kind == CK_SECRET)
             same = strcmp(a, b) == 0;
         else if (k->kind == CK_ADDR)
-            same = strcmp(((const struct net_addr *)(const void *)a)->host,
-                          ((const struct net_addr *)(const void *)b)->host) == 0 &&
-                   ((const struct net_addr *)(const void *)a)->port ==
-                       ((const struct net_addr *)(const void *)b)->port;
+            same = config_same_addr((const void *)a, (const void *)b);
         else if (k->kind == CK_CIDR)
-            same = ((const struct cidr_list *)(const void *)a)->n ==
-                       ((const struct cidr_list *)(const void *)b)->n &&
-                   memcmp(((const struct cidr_list *)(const void *)a)->v,
-                          ((const struct cidr_list *)(const void *)b)->v,
-                          ((const struct cidr_list *)(const void *)a)->n *
-                              sizeof(struct cidr)) == 0;
+            same = config_same_cidrs((const void *)a, (const void *)b);
         else
             same = memcmp(a, b, k->size) == 0;
         if (same)

@@ -52,25 +52,6 @@ public_http_release(struct pub_req *req)
     loop_timer_stop(req->srv->loop, &req->deadline);
 }
 
-/* The tunnel a request for name goes to: the name's, or the next of its pool whose session is
- * not closing (one that just lost its client is passed over). NULL: none. */
-static struct tunnel *
-public_http_route(struct server *srv, const char *name, size_t len)
-{
-    char slot[NGR_SLOT_LEN];
-    struct tunnel *t;
-    size_t n;
-
-    if (len > NGR_MAX_SUBDOMAIN)
-        return NULL;
-    memcpy(slot, "http:", 5);
-    memcpy(slot + 5, name, len);
-    t = tunnel_table_route(&srv->tunnels, slot, 5 + len);
-    for (n = t != NULL ? tunnel_pool_size(t) : 0; n > 1 && t->sess->closing; n--)
-        t = tunnel_table_route(&srv->tunnels, slot, 5 + len);
-    return t;
-}
-
 static void
 public_http_suspend(struct pub_req *req)
 {
@@ -405,7 +386,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         req->state = PUB_REQ_FAILED;
         return;
     }
-    t = public_http_route(srv, label, (size_t)len);
+    t = tunnel_table_route_subdomain(&srv->tunnels, label, (size_t)len);
     if (t == NULL && public_http_hold(req, label, (size_t)len))
         return; /* its client is reconnecting: held, or refused with 503 */
     if (t == NULL) {

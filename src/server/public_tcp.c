@@ -67,27 +67,13 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
     public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
-/* The tunnel a new connection to l goes to: its own, or the next of its pool whose session is
- * not closing. */
-static struct tunnel *
-public_tcp_route(struct tcp_listener *l)
-{
-    struct tunnel *t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
-    size_t n;
-
-    if (t == NULL)
-        return l->t;
-    for (n = tunnel_pool_size(t); n > 1 && t->sess->closing; n--)
-        t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
-    return t;
-}
-
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 {
     struct tcp_conn *tc = calloc(1, sizeof(*tc));
     struct frame_head h;
-    struct tunnel *t = public_tcp_route(l);
+    /* The port's tunnel, or the next of its pool. */
+    struct tunnel *t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
 
     if (tc == NULL) {
         close(fd);

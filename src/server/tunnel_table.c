@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "err.h"
+#include "session.h"
 
 struct tunnel *
 tunnel_new(void)
@@ -119,28 +120,57 @@ tunnel_table_find_slot(const struct tunnel_table *tt, const char *slot, size_t l
     return t;
 }
 
+/* "http:" and name into slot (NGR_SLOT_LEN bytes); returns its length, or 0 if name is too
+ * long to be one. */
+static size_t
+tunnel_slot_of_name(char *slot, const char *name, size_t len)
+{
+    if (len > NGR_MAX_SUBDOMAIN)
+        return 0;
+    memcpy(slot, "http:", 5);
+    memcpy(slot + 5, name, len);
+    return 5 + len;
+}
+
 struct tunnel *
 tunnel_table_find_subdomain(const struct tunnel_table *tt, const char *name, size_t len)
 {
     char slot[NGR_SLOT_LEN];
+    size_t n = tunnel_slot_of_name(slot, name, len);
 
-    if (len > NGR_MAX_SUBDOMAIN)
-        return NULL;
-    memcpy(slot, "http:", 5);
-    memcpy(slot + 5, name, len);
-    return tunnel_table_find_slot(tt, slot, 5 + len);
+    return n > 0 ? tunnel_table_find_slot(tt, slot, n) : NULL;
+}
+
+/* t's session is closing (its client gone, the teardown not yet run): routing passes it over. */
+static int
+tunnel_closing(const struct tunnel *t)
+{
+    return t->sess != NULL && t->sess->closing;
 }
 
 struct tunnel *
 tunnel_table_route(struct tunnel_table *tt, const char *slot, size_t len)
 {
     struct tunnel *e = tunnel_table_find_slot(tt, slot, len), *t;
+    size_t n;
 
     if (e == NULL || e->pool_next == e)
         return e;
-    t = e->pool_turn;
-    e->pool_turn = t->pool_next;
+    n = tunnel_pool_size(e);
+    do {
+        t = e->pool_turn;
+        e->pool_turn = t->pool_next;
+    } while (tunnel_closing(t) && --n > 0);
     return t;
+}
+
+struct tunnel *
+tunnel_table_route_subdomain(struct tunnel_table *tt, const char *name, size_t len)
+{
+    char slot[NGR_SLOT_LEN];
+    size_t n = tunnel_slot_of_name(slot, name, len);
+
+    return n > 0 ? tunnel_table_route(tt, slot, n) : NULL;
 }
 
 size_t

@@ -82,8 +82,11 @@ struct tunnel *tunnel_table_find_slot(const struct tunnel_table *tt, const char 
                                       size_t len);
 struct tunnel *tunnel_table_find_subdomain(const struct tunnel_table *tt, const char *name,
                                            size_t len);
-/* Routing: the slot's tunnel, or the next of its pool in turn (round robin). */
+/* Routing: the slot's tunnel, or the next of its pool in turn (round robin), passing over one
+ * whose session is closing while another is left. route_subdomain: the slot "http:NAME". */
 struct tunnel *tunnel_table_route(struct tunnel_table *tt, const char *slot, size_t len);
+struct tunnel *tunnel_table_route_subdomain(struct tunnel_table *tt, const char *name,
+                                            size_t len);
 /* How many tunnels share t's slot (1 without a pool; 0 if t is out of the table). */
 size_t tunnel_pool_size(const struct tunnel *t);
 struct tunnel *tunnel_table_find_id(const struct tunnel_table *tt, const char *id, size_t len);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "session.h"
 #include "tunnel_table.h"
 
 #define TEST_TUNNEL_MANY 1000
@@ -408,6 +409,18 @@ test_tunnel_pool_turns(void **state)
         assert_ptr_equal(test_tunnel_route("web"), want);
     }
     assert_null(test_tunnel_route("we"));
+    /* A member whose session is closing is passed over, while another is left. */
+    {
+        static struct session closing;
+
+        closing.closing = 1;
+        b->sess = &closing;
+        for (i = 0; i < 6; i++)
+            assert_ptr_equal(test_tunnel_route("web"), i % 2 == 0 ? a : c);
+        a->sess = c->sess = &closing;
+        assert_non_null(test_tunnel_route("web")); /* all closing: one of them, as before */
+        a->sess = b->sess = c->sess = NULL;
+    }
     /* A name held without --pool stays exclusive. */
     solo = test_tunnel_new("api");
     late = test_tunnel_pooled("api", "h1");

@@ -128,7 +128,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     case FRAME_GOAWAY:
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
-        log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        log_escape_text(esc, sizeof(esc), r.message.p, r.message.len);
         if (f->type == FRAME_GOAWAY && cl->bound) {
             /* Requests under way finish; the gateway closes the session, then we reconnect. */
             client_control_say("the gateway is going away: %s", esc);

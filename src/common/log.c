@@ -73,14 +73,27 @@ fatal(const char *fmt, ...)
     exit(1);
 }
 
+/* 4 if s[i] is written as \xNN, else 1. text: for a person (log_escape_text). */
 static size_t
-log_escape_width(unsigned char c)
+log_escape_width(const char *s, size_t len, size_t i, int text)
 {
-    return (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+    unsigned char c = (unsigned char)s[i];
+
+    if (!text)
+        return (c < 0x20 || c > 0x7e || c == '\\' || c == '"') ? 4 : 1;
+    if (c < 0x20 || c == 0x7f)
+        return 4;
+    /* C1 controls, U+0080..U+009F: 0xc2 then 0x80..0x9f; both bytes are escaped. */
+    if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+        (unsigned char)s[i + 1] <= 0x9f)
+        return 4;
+    if (c >= 0x80 && c <= 0x9f && i > 0 && (unsigned char)s[i - 1] == 0xc2)
+        return 4;
+    return 1;
 }
 
-char *
-log_escape(char *out, size_t outlen, const char *s, size_t len)
+static char *
+log_escape_as(char *out, size_t outlen, const char *s, size_t len, int text)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0, i, total = 0, reserve;
@@ -88,12 +101,12 @@ log_escape(char *out, size_t outlen, const char *s, size_t len)
     if (outlen == 0)
         return out;
     for (i = 0; i < len && total < outlen; i++)
-        total += log_escape_width((unsigned char)s[i]);
+        total += log_escape_width(s, len, i, text);
     /* Room for "..." is kept only when the whole text does not fit. */
     reserve = total + 1 > outlen ? 3 : 0;
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        size_t need = log_escape_width(c);
+        size_t need = log_escape_width(s, len, i, text);
 
         if (o + need + reserve + 1 > outlen) {
             size_t dots = outlen - 1 - o < 3 ? outlen - 1 - o : 3;
@@ -112,4 +125,16 @@ log_escape(char *out, size_t outlen, const char *s, size_t len)
     }
     out[o] = '\0';
     return out;
+}
+
+char *
+log_escape(char *out, size_t outlen, const char *s, size_t len)
+{
+    return log_escape_as(out, outlen, s, len, 0);
+}
+
+char *
+log_escape_text(char *out, size_t outlen, const char *s, size_t len)
+{
+    return log_escape_as(out, outlen, s, len, 1);
 }

@@ -21,5 +21,10 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
  * printable ASCII, and '\\' and '"', written as \xNN, so hostile input cannot forge log lines.
  * Truncates with "..." when out is too small. Returns out. */
 char *log_escape(char *out, size_t outlen, const char *s, size_t len);
+/* The same for a message shown to a person at a terminal (a gateway's reason printed by the
+ * CLI): only control characters are written as \xNN (C0, DEL, and C1 as UTF-8 encodes them,
+ * which could move the cursor or retitle the window); quotes, backslashes and other UTF-8 stay
+ * as written. */
+char *log_escape_text(char *out, size_t outlen, const char *s, size_t len);
 
 #endif

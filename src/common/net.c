@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,10 +116,22 @@ net_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
         snprintf(out, outlen, "unknown");
 }
 
+int
+net_is_localhost_name(const char *host)
+{
+    size_t len = strlen(host);
+
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    return (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+           (len > 10 && strncasecmp(host + len - 10, ".localhost", 10) == 0);
+}
+
 static int
 net_resolve(const struct net_addr *a, int passive, struct addrinfo **res, struct ngr_err *err)
 {
     struct addrinfo hints;
+    const char *host = a->host;
     char port[8];
     int rc;
 
@@ -126,8 +139,13 @@ net_resolve(const struct net_addr *a, int passive, struct addrinfo **res, struct
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
+    /* RFC 6761, section 6.3: localhost is the loopback addresses, whatever the resolver knows
+     * (a minimal system may have no /etc/hosts). No name is the loopback addresses for
+     * getaddrinfo, unless passive, where it is every address: then 127.0.0.1. */
+    if (net_is_localhost_name(host))
+        host = passive ? "127.0.0.1" : NULL;
     snprintf(port, sizeof(port), "%u", a->port);
-    rc = getaddrinfo(a->host, port, &hints, res);
+    rc = getaddrinfo(host, port, &hints, res);
     if (rc != 0)
         return err_set(err, NGR_EINVAL, "resolve %s: %s", a->host, gai_strerror(rc));
     return 0;
@@ -286,7 +304,7 @@ net_host_is_loopback(const char *host)
     struct in_addr a4;
     struct in6_addr a6;
 
-    if (strcmp(host, "localhost") == 0)
+    if (net_is_localhost_name(host))
         return 1;
     if (inet_pton(AF_INET, host, &a4) == 1)
         return (ntohl(a4.s_addr) >> 24) == 127;

@@ -16,6 +16,9 @@ struct net_addr {
     uint16_t port;
 };
 
+/* 1 if host is "localhost" or a name under it (any case, a trailing dot allowed): resolved to
+ * the loopback addresses without asking the system's resolver (RFC 6761, section 6.3). */
+int net_is_localhost_name(const char *host);
 /* 1 if host (a numeric address or "localhost") is a loopback address: 127.0.0.0/8, ::1,
  * ::ffff:127.x.y.z. */
 int net_host_is_loopback(const char *host);

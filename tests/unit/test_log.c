@@ -262,6 +262,29 @@ test_log_escape_fits_exactly(void **state)
     assert_string_equal(test_log_escape(5, "\n", 1), "\\x0a");
 }
 
+/* For a person: quotes, backslashes and UTF-8 as written; control characters, C1 included,
+ * still neutralised; truncation as log_escape's. */
+/* log_escape_text of a string literal, its length from sizeof. */
+#define TEXT(cap, lit) log_escape_text(out, (cap), (lit), sizeof(lit) - 1)
+
+static void
+test_log_escape_text(void **state)
+{
+    char out[64];
+
+    (void)state;
+    assert_string_equal(TEXT(sizeof(out), "subdomain \"sse\" is taken"),
+                        "subdomain \"sse\" is taken");
+    assert_string_equal(TEXT(sizeof(out), "C:\\dir caf\xc3\xa9"),
+                        "C:\\dir caf\xc3\xa9");
+    assert_string_equal(TEXT(sizeof(out), "a\x1b]0;title\x07" "b"),
+                        "a\\x1b]0;title\\x07b");
+    assert_string_equal(TEXT(sizeof(out), "x\r\ny\x7f"), "x\\x0d\\x0ay\\x7f");
+    assert_string_equal(TEXT(sizeof(out), "\xc2\x9b" "2J"), "\\xc2\\x9b2J");
+    assert_string_equal(TEXT(sizeof(out), "\xc2\xa0"), "\xc2\xa0");
+    assert_string_equal(TEXT(8, "\"quoted text\""), "\"quo...");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,6 +295,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_log_escape_truncation),
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_log_escape_fits_exactly),
+        cmocka_unit_test(test_log_escape_text),
     };
 
     return cmocka_run_group_tests_name("log", tests, guard_setup, guard_teardown);

@@ -344,6 +344,37 @@ test_net_host_is_loopback(void **state)
     assert_false(net_host_is_loopback(""));
 }
 
+/* localhost and the names under it are the loopback addresses without the resolver (RFC 6761
+ * 6.3): "app.localhost" is in no /etc/hosts, and still resolves, to loopback only. */
+static void
+test_net_localhost_names(void **state)
+{
+    static const char *const names[] = {"localhost", "LocalHost", "localhost.", "app.localhost",
+                                        "a.b.LOCALHOST."};
+    static const char *const others[] = {"localhost2", "xlocalhost", "localhost.com", "", "."};
+    struct net_resolved r;
+    struct net_addr a;
+    struct ngr_err err;
+    char ip[INET6_ADDRSTRLEN];
+    size_t i;
+    int k;
+
+    (void)state;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_true(net_is_localhost_name(names[i]));
+    for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        assert_false(net_is_localhost_name(others[i]));
+    memset(&a, 0, sizeof(a));
+    snprintf(a.host, sizeof(a.host), "%s", "app.localhost");
+    a.port = 3000;
+    assert_int_equal(net_resolve_all(&a, &r, &err), 0);
+    assert_true(r.n >= 1);
+    for (k = 0; k < r.n; k++) {
+        net_format_ip((const struct sockaddr *)&r.addr[k], ip, sizeof(ip));
+        assert_true(net_host_is_loopback(ip));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -354,6 +385,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_net_listen_connect),
         cmocka_unit_test(test_net_parse_space_before_port),
         cmocka_unit_test(test_net_host_is_loopback),
+        cmocka_unit_test(test_net_localhost_names),
     };
 
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);

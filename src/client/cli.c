@@ -3,6 +3,7 @@
 #include "cidr.h"
 #include "frame.h"
 #include "seconds.h"
+#include "session.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -320,12 +321,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     }
     if (optind < argc)
         return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
-    if (o->dead_after_ms <= o->heartbeat_ms || o->heartbeat_ms < NGR_HEARTBEAT_MIN_MS)
-        return err_set(err, NGR_EINVAL,
-                       "--dead-after (%.3g s) must be longer than --heartbeat (%.3g s, at least "
-                       "%g s), or a quiet gateway is taken for gone before it is pinged",
-                       (double)o->dead_after_ms / 1000, (double)o->heartbeat_ms / 1000,
-                       NGR_HEARTBEAT_MIN_MS / 1000.0);
+    if ((rc = session_check_liveness(o->heartbeat_ms, o->dead_after_ms, "gateway", err)) != 0)
+        return rc;
     if (port == NULL)
         return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
     if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)

@@ -153,6 +153,19 @@ session_set_liveness(struct session *s, uint32_t heartbeat_ms, uint32_t dead_aft
 }
 
 int
+session_check_liveness(uint64_t heartbeat_ms, uint64_t dead_after_ms, const char *peer,
+                       struct ngr_err *err)
+{
+    if (dead_after_ms > heartbeat_ms && heartbeat_ms >= NGR_HEARTBEAT_MIN_MS)
+        return 0;
+    return err_set(err, NGR_EINVAL,
+                   "--dead-after (%.3g s) must be longer than --heartbeat (%.3g s, at least %g "
+                   "s), or a quiet %s counts as gone before it is pinged",
+                   (double)dead_after_ms / 1000, (double)heartbeat_ms / 1000,
+                   NGR_HEARTBEAT_MIN_MS / 1000.0, peer);
+}
+
+int
 session_check_peer(const struct frame_hello *peer, struct ngr_err *err)
 {
     if (peer->max_payload < NGR_FRAME_MIN_MAX_PAYLOAD)

@@ -154,6 +154,11 @@ void session_set_budgets(struct session *s, uint64_t session_limit, struct windo
  * (--heartbeat, --dead-after; NGR_HEARTBEAT_MS and NGR_DEAD_AFTER_MS unless set). Call before
  * HELLO/WELCOME goes out. dead_after_ms must exceed heartbeat_ms. */
 void session_set_liveness(struct session *s, uint32_t heartbeat_ms, uint32_t dead_after_ms);
+/* Checks --heartbeat and --dead-after as given: the interval at least NGR_HEARTBEAT_MIN_MS and
+ * the silence longer, or a quiet peer ("client", "gateway") would count as dead before it is
+ * pinged. Returns 0, or NGR_EINVAL with the reason. */
+int session_check_liveness(uint64_t heartbeat_ms, uint64_t dead_after_ms, const char *peer,
+                           struct ngr_err *err);
 /* Checks the peer's HELLO or WELCOME values (frame size, windows). Returns 0, or NGR_EPROTO with
  * the reason in err. */
 NGR_MUST_CHECK int session_check_peer(const struct frame_hello *peer, struct ngr_err *err);

@@ -272,19 +272,6 @@ main_flags(int argc, char **argv, struct server_config *cfg)
     }
 }
 
-/* Heartbeats that make sense: a quiet client is pinged before it counts as dead. */
-static int
-main_check_liveness(const struct server_config *cfg, struct ngr_err *err)
-{
-    if (cfg->dead_after_ms <= cfg->heartbeat_ms || cfg->heartbeat_ms < NGR_HEARTBEAT_MIN_MS)
-        return err_set(err, NGR_EINVAL,
-                       "--dead-after (%.3g s) must be longer than --heartbeat (%.3g s, at least "
-                       "%g s), or a quiet client is dropped before it is pinged",
-                       (double)cfg->dead_after_ms / 1000, (double)cfg->heartbeat_ms / 1000,
-                       NGR_HEARTBEAT_MIN_MS / 1000.0);
-    return 0;
-}
-
 static void
 main_parse(int argc, char **argv, struct server_config *cfg)
 {
@@ -292,7 +279,7 @@ main_parse(int argc, char **argv, struct server_config *cfg)
     struct ngr_err err;
 
     if ((path != NULL && config_load(cfg, path, &err) != 0) ||
-        (main_flags(argc, argv, cfg), main_check_liveness(cfg, &err)) != 0) {
+        (main_flags(argc, argv, cfg), session_check_liveness(cfg->heartbeat_ms, cfg->dead_after_ms, "client", &err)) != 0) {
         fprintf(stderr, "ngrnotokd: %s\n", err.msg);
         exit(2);
     }
@@ -574,7 +561,7 @@ main_reload_config(struct server *srv)
     }
     config_defaults(next);
     if (config_load(next, path, &err) != 0 ||
-        (main_flags(main_argc, main_argv, next), main_check_liveness(next, &err)) != 0) {
+        (main_flags(main_argc, main_argv, next), session_check_liveness(next->heartbeat_ms, next->dead_after_ms, "client", &err)) != 0) {
         log_warn("SIGHUP: %s; the settings in use are kept", err.msg);
         free(next);
         return;

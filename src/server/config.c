@@ -1,5 +1,6 @@
 /* config.c: gateway settings from defaults, a "key = value" file and flags; see config.h. */
 #include "config.h"
+#include "ini_file.h"
 #include "seconds.h"
 #include "name_policy.h"
 #include "rate_limit.h"
@@ -364,76 +365,23 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
     return err_set(err, NGR_EINVAL, "unknown setting \"%s\"", key);
 }
 
+/* ini_file's callback: a key of the gateway's file, which has no sections. */
 static int
-config_is_space(char ch)
+config_on_pair(void *user, const char *section, const char *key, const char *value,
+               struct ngr_err *err)
 {
-    return ch == ' ' || ch == '\t' || ch == '\r';
+    if (section[0] != '\0')
+        return err_set(err, NGR_EINVAL,
+                       "section [%.40s]: the gateway's file has no sections, only "
+                       "\"key = value\" lines",
+                       section);
+    return config_set(user, key, value, err);
 }
 
 int
 config_parse(struct server_config *c, const char *text, size_t len, struct ngr_err *err)
 {
-    size_t pos = 0;
-    unsigned lineno = 0;
-
-    while (pos < len) {
-        char line[NGR_CONFIG_LINE_LEN], key[NGR_CONFIG_KEY_LEN], value[NGR_CONFIG_LINE_LEN];
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
-        size_t i = 0, k = 0, v = 0;
-        int rc;
-
-        lineno++;
-        if (llen >= sizeof(line))
-            return err_set(err, NGR_EINVAL, "line %u: longer than %zu characters", lineno,
-                           sizeof(line) - 1);
-        memcpy(line, text + pos, llen);
-        line[llen] = '\0';
-        pos += llen + (nl ? 1 : 0);
-        if (memchr(line, '\0', llen) != NULL)
-            return err_set(err, NGR_EINVAL, "line %u: NUL byte", lineno);
-
-        while (config_is_space(line[i]))
-            i++;
-        if (line[i] == '\0' || line[i] == '#')
-            continue;
-        while (line[i] != '\0' && line[i] != '=' && !config_is_space(line[i]) &&
-               k < sizeof(key) - 1)
-            key[k++] = line[i++];
-        key[k] = '\0';
-        while (config_is_space(line[i]))
-            i++;
-        if (line[i] != '=' || k == 0)
-            return err_set(err, NGR_EINVAL, "line %u: expected \"key = value\"", lineno);
-        i++;
-        while (config_is_space(line[i]))
-            i++;
-        if (line[i] == '"') {
-            const char *q = strchr(line + i + 1, '"');
-            if (q == NULL)
-                return err_set(err, NGR_EINVAL, "line %u: unterminated quote", lineno);
-            v = (size_t)(q - (line + i + 1));
-            memcpy(value, line + i + 1, v);
-            i = (size_t)(q - line) + 1;
-            while (config_is_space(line[i]))
-                i++;
-            if (line[i] != '\0' && line[i] != '#')
-                return err_set(err, NGR_EINVAL, "line %u: text after the closing quote", lineno);
-        } else {
-            while (line[i] != '\0' && line[i] != '#')
-                value[v++] = line[i++];
-            while (v > 0 && config_is_space(value[v - 1]))
-                v--;
-        }
-        value[v] = '\0';
-        if ((rc = config_set(c, key, value, err)) != 0) {
-            char where[32];
-            snprintf(where, sizeof(where), "line %u", lineno);
-            err_prefix(err, where);
-            return rc;
-        }
-    }
-    return 0;
+    return ini_file_parse(text, len, config_on_pair, c, err);
 }
 
 int

@@ -69,8 +69,8 @@ void config_defaults(struct server_config *c);
  * NGR_EINVAL with a reason naming the key and value. */
 int config_set(struct server_config *c, const char *key, const char *value, struct ngr_err *err);
 
-/* Parses "key = value" lines ('#' starts a comment; blank lines ignored; values may be quoted
- * with "). Stops at the first bad line with its number in err. */
+/* Parses "key = value" lines (ini_file.h: '#' or ';' starts a comment, values may be quoted
+ * with ", no sections). Stops at the first bad line with its number in err. */
 int config_parse(struct server_config *c, const char *text, size_t len, struct ngr_err *err);
 
 /* Reads and parses a file (at most CONFIG_MAX_FILE bytes). */

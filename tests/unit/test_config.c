@@ -124,7 +124,8 @@ test_config_parse_errors(void **state)
         {"domain\n", "line 1"},
         {"= value\n", "line 1"},
         {"domain example.com\n", "line 1"},
-        {"# ok\ndomain: example.com\n", "line 2"},
+        {"# ok\n[web]\ndomain = example.com\n", "line 3"},
+        {"token = a\n\n[x\n", "line 3"},
         {"\n\nnosuchkey = 1\n", "line 3"},
         {"token = \"unterminated\n", "line 1"},
         {"token = \"a\" b\n", "line 1"},
@@ -165,6 +166,26 @@ test_config_parse_errors(void **state)
             (err.msg[strlen(bad[i].line)] != ':'))
             fail_msg("\"%s\": reason \"%s\" does not start with \"%s:\"", bad[i].text, err.msg,
                      bad[i].line);
+    }
+    /* libinih's syntax besides ours: "key: value", ';' comments, a BOM, CRLF, an indented
+     * line is a line of its own (not a continuation); '#' after a value, unless quoted. */
+    assert_int_equal(test_config_parse(&c, "\xef\xbb\xbf; a comment\r\ndomain: a.example\r\n"
+                                           "  token = t1 # a comment\n",
+                                       &err),
+                     0);
+    assert_string_equal(c.domain, "a.example");
+    assert_string_equal(c.token, "t1");
+    assert_int_equal(test_config_parse(&c, "token = \"t#2;x\"  # the token\n", &err), 0);
+    assert_string_equal(c.token, "t#2;x");
+    {
+        char longline[NGR_CONFIG_LINE_LEN + 32];
+
+        memset(longline, 'x', sizeof(longline));
+        memcpy(longline, "domain = a.example\ntoken = ", 27);
+        longline[sizeof(longline) - 2] = '\n';
+        longline[sizeof(longline) - 1] = '\0';
+        assert_int_equal(test_config_parse(&c, longline, &err), NGR_EINVAL);
+        assert_non_null(strstr(err.msg, "line 2: longer than"));
     }
     /* The reason names the key and the value. */
     assert_int_equal(test_config_parse(&c, "public_port = 99999\n", &err), NGR_EINVAL);

@@ -1,11 +1,10 @@
-/* cli.c: parse ngrnotok's command line; see cli.h. */
+/* cli.c: parse ngrnotok's command line; see cli.h. The options are read twice: once for
+ * --config alone (the file's settings come first), then all of them over the file's. */
 #include "cli.h"
-#include "cidr.h"
+#include "client_config.h"
 #include "frame.h"
-#include "seconds.h"
 #include "session.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,27 +13,31 @@ void
 cli_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ngrnotok http [OPTIONS] PORT\n"
-            "       ngrnotok http [OPTIONS] HOST:PORT\n"
-            "       ngrnotok http [OPTIONS] -p PORT\n"
+            "Usage: ngrnotok http [OPTIONS] PORT|HOST:PORT\n"
             "       ngrnotok tcp [OPTIONS] PORT|HOST:PORT\n"
+            "       ngrnotok start [OPTIONS] NAME... | --all\n"
+            "       ngrnotok config set-token TOKEN | set-server HOST:PORT | check | path\n"
             "\n"
             "Expose a local HTTP service through an ngrnotok gateway. Prints the public URL,\n"
             "then forwards every request it receives to http://localhost:PORT (or HOST:PORT);\n"
             "WebSocket and other upgrades pass through. `tcp` exposes any TCP service on a\n"
-            "public port of the gateway (which must allow it with --tcp-ports).\n"
+            "public port of the gateway (which must allow it with --tcp-ports). `start` runs\n"
+            "the tunnels named in the config file, all over one connection. `config` writes\n"
+            "the config file's token or server, checks the file, or prints its path.\n"
             "\n"
-            "Options:\n"
+            "The config file (default $XDG_CONFIG_HOME/ngrnotok/ngrnotok.conf, else\n"
+            "~/.config/ngrnotok/ngrnotok.conf) holds server, token, tls, ca, heartbeat and\n"
+            "dead_after, then one [NAME] section per tunnel with proto, addr and the tunnel\n"
+            "options below spelled with '_' (basic_auth = user:pass). Options override\n"
+            "$NGRNOTOK_SERVER and $NGRNOTOK_TOKEN, which override the file.\n"
+            "\n"
+            "Tunnel options (http, tcp):\n"
             "  -p, --port PORT            the local port (instead of the PORT argument)\n"
-            "  -s, --server HOST:PORT     the gateway's control address (default 127.0.0.1:8080,\n"
-            "                             or $NGRNOTOK_SERVER)\n"
             "  -n, --subdomain NAME       ask for NAME.<domain> instead of a random name: 1-63\n"
             "                             lowercase letters, digits or '-'\n"
             "      --host-header=MODE     preserve (default): send the public Host header;\n"
             "                             rewrite: send Host: HOST:PORT of the local service\n"
             "                             (for dev servers that check it, such as Vite)\n"
-            "      --token TOKEN          the gateway's token, if it asks for one\n"
-            "                             (or $NGRNOTOK_TOKEN)\n"
             "      --basic-auth USER:PASS the gateway asks visitors for these credentials\n"
             "                             (HTTP basic auth; repeatable; use HTTPS)\n"
             "      --allow-cidr CIDR      only visitors from this range reach the tunnel\n"
@@ -47,11 +50,6 @@ cli_usage(FILE *f)
             "      --response-timeout SEC how long the gateway waits for the local service's\n"
             "                             response head before answering 504 (default and\n"
             "                             most: the gateway's, 300 unless it says otherwise)\n"
-            "      --tls                  connect over TLS: the gateway's certificate must\n"
-            "                             chain to a CA of the system's store and name the\n"
-            "                             --server host (its DNS name or IP address)\n"
-            "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
-            "                             the system's, for a private CA; implies --tls\n"
             "      --pool                 share the name (tcp: the port) with the other clients\n"
             "                             that bind it with --pool and the same token (any\n"
             "                             clients on a gateway without tokens): requests and\n"
@@ -59,238 +57,242 @@ cli_usage(FILE *f)
             "                             (tcp: --remote-port)\n"
             "      --remote-port PORT     tcp: ask for this public port (in the gateway's\n"
             "                             --tcp-ports range)\n"
-            "      --new-url              a new URL: forget the reconnect secret kept from the\n"
+            "\n"
+            "Connection options (every command but config):\n"
+            "  -s, --server HOST:PORT     the gateway's control address (default 127.0.0.1:8080)\n"
+            "      --token TOKEN          the gateway's token, if it asks for one\n"
+            "      --tls                  connect over TLS: the gateway's certificate must\n"
+            "                             chain to a CA of the system's store and name the\n"
+            "                             --server host (its DNS name or IP address)\n"
+            "      --ca FILE              trust the CA certificates in FILE (PEM) instead of\n"
+            "                             the system's, for a private CA; implies --tls\n"
+            "      --new-url              new URLs: forget the reconnect secrets kept from the\n"
             "                             last run for this gateway and local port (by default\n"
             "                             a restart within the gateway's grace keeps the URL)\n"
             "      --heartbeat SEC        ping a quiet gateway this often (default 10)\n"
             "      --dead-after SEC       take the gateway for gone after this long without a\n"
             "                             byte from it, and reconnect (default 30)\n"
+            "  -c, --config FILE          the config file to read (or write, with config)\n"
+            "      --all                  start: every tunnel of the config file\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
             "\n"
-            "Example: ngrnotok http 3000   then open the printed URL in a browser.\n");
+            "Examples: ngrnotok http 3000   then open the printed URL in a browser.\n"
+            "          ngrnotok config set-token TOKEN; ngrnotok start --all\n");
 }
+
+/* Long options: val is an index into cli_keys (the setting's key), or a letter. */
+enum { CLI_OPT_TUNNEL = 0x100, CLI_OPT_SESSION = 0x200, CLI_OPT_NEW_URL = 0x300, CLI_OPT_ALL };
+
+static const char *const cli_keys[] = {
+    "subdomain", "host_header", "basic_auth", "allow_cidr", "deny_cidr",        "rate_limit",
+    "rate_burst", "response_timeout", "pool",  "remote_port", "server",          "token",
+    "tls",       "ca",          "heartbeat",  "dead_after",
+};
+#define CLI_T(i) (CLI_OPT_TUNNEL + (i))
+#define CLI_S(i) (CLI_OPT_SESSION + (i))
 
 static const struct option cli_options_long[] = {
     {"port", required_argument, NULL, 'p'},
-    {"server", required_argument, NULL, 's'},
-    {"subdomain", required_argument, NULL, 'n'},
-    {"host-header", required_argument, NULL, 1},
-    {"token", required_argument, NULL, 2},
-    {"basic-auth", required_argument, NULL, 3},
-    {"allow-cidr", required_argument, NULL, 4},
-    {"deny-cidr", required_argument, NULL, 5},
-    {"rate-limit", required_argument, NULL, 6},
-    {"rate-burst", required_argument, NULL, 7},
-    {"tls", no_argument, NULL, 8},
-    {"ca", required_argument, NULL, 9},
-    {"heartbeat", required_argument, NULL, 10},
-    {"dead-after", required_argument, NULL, 11},
-    {"new-url", no_argument, NULL, 12},
-    {"response-timeout", required_argument, NULL, 13},
-    {"pool", no_argument, NULL, 14},
-    {"remote-port", required_argument, NULL, 15},
+    {"subdomain", required_argument, NULL, CLI_T(0)},
+    {"host-header", required_argument, NULL, CLI_T(1)},
+    {"basic-auth", required_argument, NULL, CLI_T(2)},
+    {"allow-cidr", required_argument, NULL, CLI_T(3)},
+    {"deny-cidr", required_argument, NULL, CLI_T(4)},
+    {"rate-limit", required_argument, NULL, CLI_T(5)},
+    {"rate-burst", required_argument, NULL, CLI_T(6)},
+    {"response-timeout", required_argument, NULL, CLI_T(7)},
+    {"pool", no_argument, NULL, CLI_T(8)},
+    {"remote-port", required_argument, NULL, CLI_T(9)},
+    {"server", required_argument, NULL, CLI_S(10)},
+    {"token", required_argument, NULL, CLI_S(11)},
+    {"tls", no_argument, NULL, CLI_S(12)},
+    {"ca", required_argument, NULL, CLI_S(13)},
+    {"heartbeat", required_argument, NULL, CLI_S(14)},
+    {"dead-after", required_argument, NULL, CLI_S(15)},
+    {"new-url", no_argument, NULL, CLI_OPT_NEW_URL},
+    {"all", no_argument, NULL, CLI_OPT_ALL},
+    {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+static const char cli_short[] = ":p:s:n:c:vhV";
 
-static int
-cli_set_subdomain(struct cli_options *o, const char *s, struct ngr_err *err)
+static void
+cli_version(void)
 {
-    size_t len = strlen(s), i;
-    int ok = len >= 1 && len <= NGR_MAX_SUBDOMAIN && s[0] != '-' && s[len - 1] != '-';
-    int upper = 0;
+    printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
+}
 
-    for (i = 0; ok && i < len; i++) {
-        char ch = s[i];
-        if (ch >= 'A' && ch <= 'Z')
-            upper = 1;
-        else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            ok = 0;
-    }
-    if (!ok || upper) {
-        char lower[NGR_MAX_SUBDOMAIN + 1];
-        for (i = 0; i < len && i < NGR_MAX_SUBDOMAIN; i++)
-            lower[i] = (char)tolower((unsigned char)s[i]);
-        lower[i] = '\0';
+/* The first pass: --config only, so the file is read before the options that override it.
+ * Over a copy of argv, which getopt permutes. */
+static int
+cli_find_config(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
+{
+    char **copy = malloc(((size_t)argc + 1) * sizeof(*copy));
+    int ch;
+
+    if (copy == NULL)
+        return err_set(err, NGR_ENOMEM, "out of memory");
+    memcpy(copy, argv, ((size_t)argc + 1) * sizeof(*copy));
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, copy, cli_short, cli_options_long, NULL)) != -1)
+        if (ch == 'c' && optarg[0] != '\0' && strlen(optarg) < sizeof(o->config)) {
+            snprintf(o->config, sizeof(o->config), "%s", optarg);
+            o->config_given = 1;
+        }
+    free(copy);
+    return 0;
+}
+
+/* The tunnels `start` runs: the file's named in argv[optind...], or all (--all). */
+static int
+cli_pick_tunnels(struct cli_options *o, int all, int argc, char **argv, struct ngr_err *err)
+{
+    char names[256] = "";
+    size_t i, n = 0, len = 0;
+    struct cli_tunnel *picked;
+
+    for (i = 0; i < o->ntunnels && len + 1 < sizeof(names); i++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+                                o->tunnels[i].name);
+    if (o->ntunnels == 0)
         return err_set(err, NGR_EINVAL,
-                       ok ? "invalid subdomain \"%s\": use lowercase letters (\"%s\")"
-                          : "invalid subdomain \"%s\": use 1-63 lowercase letters, digits or '-', "
-                            "not starting or ending with '-'",
-                       s, lower);
+                       "%s has no tunnels: add a section such as [web] with proto = http and "
+                       "addr = 3000",
+                       o->config);
+    if (all) {
+        if (optind < argc)
+            return err_set(err, NGR_EINVAL, "give tunnel names or --all, not both");
+        return 0;
     }
-    memcpy(o->subdomain, s, len + 1);
+    if (optind >= argc)
+        return err_set(err, NGR_EINVAL, "name the tunnels to start (%s has %s), or --all",
+                       o->config, names);
+    picked = calloc(NGR_TUNNELS_PER_SESSION, sizeof(*picked));
+    if (picked == NULL)
+        return err_set(err, NGR_ENOMEM, "out of memory");
+    for (; optind < argc; optind++) {
+        for (i = 0; i < o->ntunnels && strcmp(o->tunnels[i].name, argv[optind]) != 0; i++)
+            ;
+        if (i == o->ntunnels) {
+            free(picked);
+            return err_set(err, NGR_EINVAL, "no tunnel \"%.40s\" in %s (it has %s)",
+                           argv[optind], o->config, names);
+        }
+        for (len = 0; len < n && strcmp(picked[len].name, argv[optind]) != 0; len++)
+            ;
+        if (len == n)
+            picked[n++] = o->tunnels[i];
+    }
+    memcpy(o->tunnels, picked, n * sizeof(*picked));
+    o->ntunnels = n;
+    free(picked);
     return 0;
 }
 
-/* --basic-auth, --allow-cidr, --deny-cidr, --rate-limit, --rate-burst: checked here, so a typo is reported before the
- * gateway is reached; the gateway checks them again. */
+/* config ACTION [VALUE]: what to do, checked here. */
 static int
-cli_add_protection(struct cli_options *o, int ch, const char *v, struct ngr_err *err)
+cli_config_action(struct cli_options *o, int argc, char **argv, struct ngr_err *err)
 {
-    static const char *const keys[] = {[3] = "basic_auth", [4] = "allow_cidr", [5] = "deny_cidr",
-                                       [6] = "rate_limit", [7] = "rate_burst"};
-    static const char *const flags[] = {[3] = "--basic-auth", [4] = "--allow-cidr",
-                                        [5] = "--deny-cidr"};
-    struct cidr c;
-    const char *colon = strchr(v, ':');
+    static const char *const with_value[] = {"set-token", "set-server"};
+    static const char *const alone[] = {"check", "path"};
+    size_t i;
 
-    if (o->nprotect >= NGR_BIND_OPTS_MAX)
-        return err_set(err, NGR_EINVAL, "at most %d of --basic-auth, --allow-cidr and --deny-cidr",
-                       NGR_BIND_OPTS_MAX);
-    if (ch == 3 && (colon == NULL || colon == v || colon[1] == '\0' ||
-                    strlen(v) > NGR_BASIC_AUTH_LEN))
-        return err_set(err, NGR_EINVAL, "--basic-auth: expected USER:PASSWORD, both non-empty");
-    if ((ch == 4 || ch == 5) && cidr_parse(v, strlen(v), &c, err) != 0)
-        return err_prefix(err, flags[ch]);
-    /* The rate's syntax and its ceiling are the gateway's to judge (its max_rate): it says why. */
-    if ((ch == 6 || ch == 7) && (v[0] < '0' || v[0] > '9'))
-        return err_set(err, NGR_EINVAL, "%s \"%s\": expected a number%s",
-                       ch == 6 ? "--rate-limit" : "--rate-burst", v, ch == 6 ? " a second, N/s" : "");
-    o->protect[o->nprotect].key = keys[ch];
-    o->protect[o->nprotect].value = v;
-    o->nprotect++;
+    if (optind >= argc)
+        return err_set(err, NGR_EINVAL,
+                       "config needs an action: set-token TOKEN, set-server HOST:PORT, check "
+                       "or path");
+    o->config_action = argv[optind++];
+    for (i = 0; i < 2; i++)
+        if (strcmp(o->config_action, with_value[i]) == 0) {
+            if (optind >= argc)
+                return err_set(err, NGR_EINVAL, "config %s needs a value: ngrnotok config %s %s",
+                               o->config_action, o->config_action,
+                               i == 0 ? "TOKEN" : "HOST:PORT");
+            o->config_value = argv[optind++];
+            break;
+        }
+    if (i == 2) {
+        for (i = 0; i < 2 && strcmp(o->config_action, alone[i]) != 0; i++)
+            ;
+        if (i == 2)
+            return err_set(err, NGR_EINVAL,
+                           "unknown config action \"%.40s\": set-token, set-server, check or "
+                           "path",
+                           o->config_action);
+    }
+    if (optind < argc)
+        return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
     return 0;
 }
 
-int
-cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
+/* The second pass: every option, over the file's settings. t: the command line's tunnel
+ * (http, tcp), else NULL. */
+static int
+cli_options_pass(struct cli_options *o, struct cli_tunnel *t, int *all, int argc, char **argv,
+                 const char **port, struct ngr_err *err)
 {
-    const char *env, *port = NULL, *cur;
+    const char *cur;
     int ch, rc;
 
-    memset(o, 0, sizeof(*o));
-    o->log_level = LOG_LEVEL_WARN;
-    o->heartbeat_ms = NGR_HEARTBEAT_MS;
-    o->dead_after_ms = NGR_DEAD_AFTER_MS;
-    env = getenv("NGRNOTOK_SERVER");
-    rc = net_parse_addr(env && *env ? env : "127.0.0.1:8080", NULL, 0, &o->server, err);
-    if (rc != 0)
-        return err_prefix(err, "NGRNOTOK_SERVER");
-    env = getenv("NGRNOTOK_TOKEN");
-    if (env != NULL)
-        snprintf(o->token, sizeof(o->token), "%s", env);
-
-    if (argc < 2)
-        return err_set(err, NGR_EINVAL, "missing command; try 'ngrnotok http 3000'");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        cli_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "http") == 0)
-        o->proto = FRAME_PROTO_HTTP;
-    else if (strcmp(argv[1], "tcp") == 0)
-        o->proto = FRAME_PROTO_TCP;
-    else
-        return err_set(err, NGR_EINVAL, "unknown command \"%s\"; try 'ngrnotok http 3000'",
-                       argv[1]);
-
-    /* Options follow the command: parse argv + 1 with the command as argv[0]. optind = 0 resets
-     * getopt wholly, so cli_parse can run more than once in a process (the unit tests). */
-    argc--;
-    argv++;
-    optind = 0;
+    optind = 0; /* 0 resets getopt wholly, so cli_parse can run more than once in a process */
     opterr = 0; /* our own messages, prefixed like every other */
     for (;;) {
         int before = optind ? optind : 1;
 
-        ch = getopt_long(argc, argv, ":p:s:n:vhV", cli_options_long, NULL);
+        ch = getopt_long(argc, argv, cli_short, cli_options_long, NULL);
         if (ch == -1)
             break;
         /* Which argument an error is about: inside a cluster such as -xv optind has not moved
          * past it yet; a long option is named whole, a short one by optopt. */
         cur = optind > before ? argv[optind - 1] : argv[before];
-        switch (ch) {
-        case 'p':
-            port = optarg;
-            break;
-        case 's':
-            if ((rc = net_parse_addr(optarg, NULL, 0, &o->server, err)) != 0)
-                return err_prefix(err, "--server");
-            break;
-        case 'n':
-            if ((rc = cli_set_subdomain(o, optarg, err)) != 0)
-                return rc;
-            break;
-        case 1:
-            if (strcmp(optarg, "rewrite") == 0)
-                o->host_rewrite = 1;
-            else if (strcmp(optarg, "preserve") == 0)
-                o->host_rewrite = 0;
-            else
+        if (ch == 'n')
+            ch = CLI_T(0);
+        else if (ch == 's')
+            ch = CLI_S(10);
+        if ((ch & ~0xff) == CLI_OPT_TUNNEL || ch == 'p') {
+            if (t == NULL && o->command == CLI_CMD_START)
                 return err_set(err, NGR_EINVAL,
-                               "--host-header \"%s\": expected preserve or rewrite", optarg);
-            break;
-        case 2:
-            snprintf(o->token, sizeof(o->token), "%s", optarg);
-            break;
-        case 3:
-        case 4:
-        case 5:
-        case 6:
-        case 7:
-            if ((rc = cli_add_protection(o, ch, optarg, err)) != 0)
+                               "%s is a tunnel's setting: with start, put it in the tunnel's "
+                               "section of %s",
+                               cur, o->config);
+            if (t == NULL)
+                return err_set(err, NGR_EINVAL, "%s is not an option of config", cur);
+            if (ch == 'p') {
+                *port = optarg;
+                continue;
+            }
+            rc = cli_tunnel_set(o, t, cli_keys[ch & 0xff], optarg != NULL ? optarg : "yes", 0,
+                                err);
+            if (rc != 0)
                 return rc;
-            break;
-        case 8:
-            o->tls = 1;
-            break;
-        case 9:
-            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->ca))
-                return err_set(err, NGR_EINVAL, "--ca: %s", optarg[0] ? "path too long"
-                                                                   : "needs a file name");
-            snprintf(o->ca, sizeof(o->ca), "%s", optarg);
-            o->tls = 1;
-            break;
-        case 10:
-            if ((rc = seconds_parse("--heartbeat", optarg, &o->heartbeat_ms, err)) != 0)
+            continue;
+        }
+        if ((ch & ~0xff) == CLI_OPT_SESSION) {
+            if ((rc = cli_session_set(o, cli_keys[ch & 0xff], optarg != NULL ? optarg : "yes", 0,
+                                      err)) != 0)
                 return rc;
-            break;
-        case 11:
-            if ((rc = seconds_parse("--dead-after", optarg, &o->dead_after_ms, err)) != 0)
-                return rc;
-            break;
-        case 12:
+            continue;
+        }
+        switch (ch) {
+        case CLI_OPT_NEW_URL:
             o->new_url = 1;
             break;
-        case 13: {
-            uint64_t ms;
-            if ((rc = seconds_parse("--response-timeout", optarg, &ms, err)) != 0)
-                return rc;
-            if (o->nprotect >= NGR_BIND_OPTS_MAX)
-                return err_set(err, NGR_EINVAL, "too many tunnel options");
-            o->protect[o->nprotect].key = "response_timeout";
-            o->protect[o->nprotect].value = optarg;
-            o->nprotect++;
+        case CLI_OPT_ALL:
+            if (o->command != CLI_CMD_START)
+                return err_set(err, NGR_EINVAL, "--all is for start: ngrnotok start --all");
+            *all = 1;
             break;
-        }
-        case 14:
-            if (!o->pool) {
-                if (o->nprotect >= NGR_BIND_OPTS_MAX)
-                    return err_set(err, NGR_EINVAL, "too many tunnel options");
-                o->protect[o->nprotect].key = "pool";
-                o->protect[o->nprotect].value = "1";
-                o->nprotect++;
-            }
-            o->pool = 1;
+        case 'c':
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->config))
+                return err_set(err, NGR_EINVAL, "--config: %s",
+                               optarg[0] ? "path too long" : "needs a file name");
             break;
-        case 15: {
-            char *end;
-            unsigned long n = strtoul(optarg, &end, 10);
-            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || n == 0 || n > 65535)
-                return err_set(err, NGR_EINVAL, "--remote-port \"%s\": expected a port, 1-65535",
-                               optarg);
-            o->remote_port = (unsigned)n;
-            break;
-        }
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;
@@ -298,7 +300,7 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             cli_usage(stdout);
             return CLI_EXIT_OK;
         case 'V':
-            printf("ngrnotok %s (protocol %d)\n", NGR_VERSION, NGR_PROTOCOL_VERSION);
+            cli_version();
             return CLI_EXIT_OK;
         case ':':
             if (strncmp(cur, "--", 2) != 0)
@@ -314,6 +316,92 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             return err_set(err, NGR_EINVAL, "unknown option %s; see 'ngrnotok --help'", cur);
         }
     }
+    return 0;
+}
+
+/* The environment, over the file. */
+static int
+cli_environment(struct cli_options *o, struct ngr_err *err)
+{
+    const char *env = getenv("NGRNOTOK_SERVER");
+
+    if (env != NULL && *env != '\0' && net_parse_addr(env, NULL, 0, &o->server, err) != 0)
+        return err_prefix(err, "NGRNOTOK_SERVER");
+    env = getenv("NGRNOTOK_TOKEN");
+    if (env != NULL)
+        snprintf(o->token, sizeof(o->token), "%s", env);
+    return 0;
+}
+
+int
+cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
+{
+    struct cli_tunnel *line = NULL;
+    const char *port = NULL;
+    int rc, all = 0;
+    size_t i;
+
+    memset(o, 0, sizeof(*o));
+    o->log_level = LOG_LEVEL_WARN;
+    o->heartbeat_ms = NGR_HEARTBEAT_MS;
+    o->dead_after_ms = NGR_DEAD_AFTER_MS;
+    net_parse_addr("127.0.0.1:8080", NULL, 0, &o->server, NULL);
+
+    if (argc < 2)
+        return err_set(err, NGR_EINVAL, "missing command; try 'ngrnotok http 3000'");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        cli_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        cli_version();
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "http") == 0 || strcmp(argv[1], "tcp") == 0)
+        o->command = CLI_CMD_TUNNEL;
+    else if (strcmp(argv[1], "start") == 0)
+        o->command = CLI_CMD_START;
+    else if (strcmp(argv[1], "config") == 0)
+        o->command = CLI_CMD_CONFIG;
+    else
+        return err_set(err, NGR_EINVAL, "unknown command \"%s\"; try 'ngrnotok http 3000'",
+                       argv[1]);
+
+    /* Options follow the command: parse argv + 1 with the command as argv[0]. */
+    argc--;
+    argv++;
+    if ((rc = cli_find_config(argc, argv, o, err)) != 0)
+        return rc;
+    if (!o->config_given && client_config_default_path(o->config, sizeof(o->config), err) != 0 &&
+        o->command != CLI_CMD_TUNNEL)
+        return NGR_EINVAL;
+    /* config set-*: the file is edited line by line, not loaded (it may be broken); http and
+     * tcp take its connection settings if there is one. */
+    if (o->config[0] != '\0' && o->command != CLI_CMD_CONFIG) {
+        rc = client_config_load(o, o->config, o->config_given || o->command != CLI_CMD_TUNNEL,
+                                err);
+        if (rc != 0)
+            return rc;
+    }
+    if ((rc = cli_environment(o, err)) != 0)
+        return rc;
+    if (o->command == CLI_CMD_TUNNEL) {
+        /* The command line's tunnel replaces the file's. */
+        o->ntunnels = 1;
+        line = &o->tunnels[0];
+        memset(line, 0, sizeof(*line));
+        line->proto = strcmp(argv[0], "tcp") == 0 ? FRAME_PROTO_TCP : FRAME_PROTO_HTTP;
+    }
+    rc = cli_options_pass(o, line, &all, argc, argv, &port, err);
+    if (rc != 0)
+        return rc;
+    if (o->command == CLI_CMD_CONFIG)
+        return cli_config_action(o, argc, argv, err);
+    if ((rc = session_check_liveness(o->heartbeat_ms, o->dead_after_ms, "gateway", err)) != 0)
+        return rc;
+    if (o->command == CLI_CMD_START)
+        return cli_pick_tunnels(o, all, argc, argv, err);
     if (optind < argc) {
         if (port != NULL)
             return err_set(err, NGR_EINVAL, "give the port once: -p PORT or PORT");
@@ -321,28 +409,10 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     }
     if (optind < argc)
         return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
-    if ((rc = session_check_liveness(o->heartbeat_ms, o->dead_after_ms, "gateway", err)) != 0)
+    if (port != NULL && (rc = cli_tunnel_set(o, line, "addr", port, 0, err)) != 0)
         return rc;
-    if (port == NULL)
-        return err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'", argv[0]);
-    if ((rc = net_parse_addr(port, "localhost", 0, &o->local, err)) != 0)
-        return err_prefix(err, "local service");
-    if (o->remote_port != 0 && o->proto != FRAME_PROTO_TCP)
-        return err_set(err, NGR_EINVAL, "--remote-port is for TCP tunnels (ngrnotok tcp); an "
-                                        "HTTP tunnel chooses its name with --subdomain");
-    if (o->pool && o->proto == FRAME_PROTO_HTTP && o->subdomain[0] == '\0')
-        return err_set(err, NGR_EINVAL, "--pool needs --subdomain NAME: the clients of a pool "
-                                        "share one name");
-    if (o->pool && o->proto == FRAME_PROTO_TCP && o->remote_port == 0)
-        return err_set(err, NGR_EINVAL, "--pool needs --remote-port PORT: the clients of a pool "
-                                        "share one port");
-    {
-        size_t i;
-
-        for (i = 0; i < o->nprotect; i++)
-            if (o->proto == FRAME_PROTO_TCP && strcmp(o->protect[i].key, "basic_auth") == 0)
-                return err_set(err, NGR_EINVAL, "--basic-auth is for HTTP tunnels; a TCP tunnel "
-                                                "can use --allow-cidr and --deny-cidr");
-    }
+    for (i = 0; i < o->ntunnels; i++)
+        if ((rc = cli_tunnel_check(&o->tunnels[i], 0, err)) != 0)
+            return rc;
     return CLI_RUN;
 }

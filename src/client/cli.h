@@ -1,7 +1,12 @@
-/* cli.h: the command line of ngrnotok: `ngrnotok http [OPTIONS] PORT|HOST:PORT`. */
+/* cli.h: the command line of ngrnotok: `ngrnotok http|tcp [OPTIONS] PORT|HOST:PORT` (one
+ * tunnel), `ngrnotok start NAME...|--all` (tunnels of the config file, over one connection) and
+ * `ngrnotok config set-token|set-server|check|path`. Settings come from the built-in defaults,
+ * then the config file (client_config.h), then NGRNOTOK_SERVER and NGRNOTOK_TOKEN, then the
+ * options, each overriding the one before. */
 #ifndef NGR_CLI_H
 #define NGR_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "err.h"
@@ -11,34 +16,70 @@
 
 #define CLI_TOKEN_LEN 128
 
-struct cli_options {
-    int proto;                /* enum frame_proto */
-    struct net_addr server;   /* the gateway's control address */
-    struct net_addr local;    /* the local service */
+/* One tunnel: the command line's, or a section of the config file. Its option values are
+ * owned by the cli_options it is in. */
+struct cli_tunnel {
+    char name[NGR_TUNNEL_NAME_LEN]; /* its section's name; "" for the command line's */
+    int proto;                      /* enum frame_proto */
+    int has_local;
+    struct net_addr local;          /* the local service */
     char subdomain[NGR_MAX_SUBDOMAIN + 1]; /* empty: the gateway picks one */
     int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
-    char token[CLI_TOKEN_LEN];
-    int tls;                  /* the control connection over TLS (--tls, or --ca) */
-    char ca[NGR_CA_PATH_LEN]; /* the CAs to trust (PEM); empty: the system's */
-    enum log_level log_level;
-    uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
-    uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
-    int new_url;              /* --new-url: forget the kept reconnect secret */
-    int pool;                 /* --pool: share the name (or port) with other clients */
-    unsigned remote_port;     /* tcp --remote-port: the public port asked for; 0: any */
+    int pool;                 /* share the name (or port) with other clients */
+    unsigned remote_port;     /* tcp: the public port asked for; 0: any */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
-     * "deny_cidr" with the option's value (borrowed from argv). */
+     * "deny_cidr", "rate_limit", "rate_burst", "response_timeout", "pool" with a value. */
     struct {
         const char *key, *value;
     } protect[NGR_BIND_OPTS_MAX];
     size_t nprotect;
 };
 
+enum cli_command { CLI_CMD_TUNNEL, CLI_CMD_START, CLI_CMD_CONFIG };
+
+struct cli_string; /* a value kept for the options (cli.c) */
+
+struct cli_options {
+    enum cli_command command;
+    struct net_addr server;   /* the gateway's control address */
+    char token[CLI_TOKEN_LEN];
+    int tls;                  /* the control connection over TLS (--tls, or --ca) */
+    char ca[NGR_CA_PATH_LEN]; /* the CAs to trust (PEM); empty: the system's */
+    enum log_level log_level;
+    uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
+    uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
+    int new_url;              /* --new-url: forget the kept reconnect secrets */
+    char config[NGR_STATE_PATH_LEN]; /* the config file: --config, or the default path */
+    int config_given;                /* --config named it: it must exist */
+    struct cli_tunnel tunnels[NGR_TUNNELS_PER_SESSION]; /* what runs, in order */
+    size_t ntunnels;
+    /* config: the action ("set-token", "set-server", "check", "path") and its value */
+    const char *config_action, *config_value;
+    struct cli_string *strings; /* owned values, freed by cli_options_free */
+};
+
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1 }; /* cli_parse results besides errors */
 
-/* Parses argv (reads NGRNOTOK_SERVER and NGRNOTOK_TOKEN from the environment). Returns CLI_RUN,
- * CLI_EXIT_OK (help or version printed), or NGR_EINVAL with a message for the user. */
+/* Parses argv, with the config file and the environment under it. Returns CLI_RUN,
+ * CLI_EXIT_OK (help or version printed), or NGR_EINVAL with a message for the user. Free o
+ * with cli_options_free whatever it returns. */
 int cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err);
+void cli_options_free(struct cli_options *o);
 void cli_usage(FILE *f);
+
+/* Shared by the options and the config file (file: 1 names keys as the file spells them,
+ * "basic_auth"; 0 as options, "--basic-auth"). key: lowercase, '_' for '-'. */
+/* A setting of the connection (server, token, tls, ca, heartbeat, dead_after). Returns 0,
+ * NGR_ENOENT for another key, or NGR_EINVAL with the reason. */
+int cli_session_set(struct cli_options *o, const char *key, const char *value, int file,
+                    struct ngr_err *err);
+/* A setting of tunnel t (proto, addr, subdomain, host_header, pool, remote_port, basic_auth,
+ * allow_cidr, deny_cidr, rate_limit, rate_burst, response_timeout). Returns 0, NGR_ENOENT for
+ * another key, or NGR_EINVAL with the reason. */
+int cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key,
+                   const char *value, int file, struct ngr_err *err);
+/* What a tunnel's settings must agree on (a local target, --pool's name or port, options of
+ * its protocol). Returns 0 or NGR_EINVAL. */
+int cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err);
 
 #endif

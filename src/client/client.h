@@ -1,5 +1,6 @@
 /* client.h: the CLI's one context object: options, the loop, the control session to the
- * gateway and the local service's replay engine. Created and torn down by main.c. */
+ * gateway, its tunnels (one BIND each) and the local services' replay engine. Created and torn
+ * down by main.c. */
 #ifndef NGR_CLIENT_H
 #define NGR_CLIENT_H
 
@@ -16,6 +17,21 @@
 struct replay;
 struct tls_io;
 
+/* One tunnel of the session: what its BIND asked for and what BOUND granted. */
+struct client_tunnel {
+    const struct cli_tunnel *opt;
+    uint32_t handle; /* its BIND handle: its place in client.tunnels, plus 1 */
+    int bound;       /* BOUND arrived on this session */
+    char name[NGR_MAX_SUBDOMAIN + 1]; /* the name granted, asked back on reconnect */
+    unsigned tcp_port;                /* TCP: the public port granted, asked back */
+    struct resume_file resume;        /* secret and name kept for the next run */
+    char public_url[NGR_URL_LEN];
+    char local_text[NGR_ADDR_LEN + 8];   /* "localhost:3000" */
+    char base_url[NGR_URL_LEN];          /* "http://localhost:3000" */
+    char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000", for --host-header=rewrite */
+    struct net_resolved local_resolved;  /* its local service, resolved once at startup */
+};
+
 struct client {
     struct cli_options opt;
     struct loop *loop;
@@ -29,24 +45,22 @@ struct client {
     struct loop_timer connect_timer;
     gnutls_certificate_credentials_t tls_cred; /* --tls: the CAs trusted, else NULL */
     struct tls_io *tls; /* the TLS handshake under way (the session's once done) */
-    int bound;       /* BOUND arrived: the tunnel is up */
-    int ever_bound;  /* it was up once: a lost session is reconnected, not the end */
+    struct client_tunnel tunnels[NGR_TUNNELS_PER_SESSION]; /* opt.tunnels' */
+    size_t ntunnels;
+    size_t nbound;   /* tunnels BOUND on this session */
+    int ever_bound;  /* all were up once: a lost session is reconnected, not the end */
+    int retry;       /* reconnect even so: a kept name was refused and is given up */
+    int told_goaway; /* "the gateway is going away" said on this session */
     int fatal;       /* the gateway refused what retrying cannot fix: exit */
-    unsigned attempt; /* reconnect attempts since the tunnel was last up */
+    unsigned attempt; /* reconnect attempts since the tunnels were last up */
     struct loop_timer retry_timer;
     char secret[NGR_SECRET_LEN + 1]; /* the gateway's reconnect secret (WELCOME); "" none */
-    char name[NGR_MAX_SUBDOMAIN + 1]; /* the name granted, asked back on reconnect */
-    unsigned tcp_port;                /* TCP: the public port granted, asked back */
-    struct resume_file resume;        /* secret and name kept for the next run */
-    uint32_t handle; /* our BIND handle */
-    char public_url[NGR_URL_LEN];
     struct frame_field control_fields[NGR_MAX_HEADERS]; /* an OPEN's, while it is dispatched */
 
     /* replay.c */
     struct replay *replay;
 
-    /* forward.c: the local service's addresses, resolved once at startup */
-    struct net_resolved local_resolved;
+    /* forward.c */
     struct frame_field forward_fields[NGR_MAX_HEADERS]; /* an upgrade's answer head, parsed */
 
     int exit_code;

@@ -1,8 +1,9 @@
 /* control.c: the client's control connection: non-blocking connect, with --tls TLS's handshake,
- * then preface, HELLO and BIND in one write, WELCOME and BOUND (or ERROR) back, then OPEN frames
- * are handed to replay.c. Once the tunnel was up, a lost connection is reconnected with capped
- * exponential backoff and jitter, presenting the gateway's reconnect secret and asking for the
- * same name (or TCP port); only what retrying cannot fix ends the client. */
+ * then preface, HELLO and a BIND per tunnel in one write, WELCOME and BOUND (or ERROR) back,
+ * then OPEN frames are handed to replay.c or forward.c by the tunnel they name. Once the tunnels
+ * were up, a lost connection is reconnected with capped exponential backoff and jitter,
+ * presenting the gateway's reconnect secret and asking for the same names (or TCP ports); only
+ * what retrying cannot fix ends the client. */
 #include "control.h"
 #include "frame.h"
 #include "log.h"
@@ -36,56 +37,112 @@ client_control_say(const char *fmt, ...)
 static void client_control_connect(struct client *cl);
 static void client_control_on_stop_timer(void *arg);
 
-/* The secret and the name (or port) go to the resume file, for the next run. */
+/* The tunnel whose BIND handle is h, or NULL. */
+static struct client_tunnel *
+client_control_tunnel(struct client *cl, uint32_t h)
+{
+    return h >= 1 && h <= cl->ntunnels ? &cl->tunnels[h - 1] : NULL;
+}
+
+/* "tunnel web: " before a message about one tunnel of several; "" with one. */
+static const char *
+client_control_who(const struct client *cl, const struct client_tunnel *t, char *out, size_t cap)
+{
+    if (t == NULL || cl->ntunnels < 2)
+        return "";
+    snprintf(out, cap, "tunnel %s: ", t->opt->name[0] != '\0' ? t->opt->name : t->local_text);
+    return out;
+}
+
+/* The secret and the name (or port) go to the tunnel's resume file, for the next run. */
 static void
-client_control_keep(struct client *cl)
+client_control_keep(struct client *cl, struct client_tunnel *t)
 {
     struct ngr_err err;
+    char who[NGR_TUNNEL_NAME_LEN + 16];
 
-    snprintf(cl->resume.secret, sizeof(cl->resume.secret), "%s", cl->secret);
-    if (cl->opt.proto == FRAME_PROTO_TCP)
-        snprintf(cl->resume.name, sizeof(cl->resume.name), "%u", cl->tcp_port);
-    else
-        snprintf(cl->resume.name, sizeof(cl->resume.name), "%s", cl->name);
-    if (resume_file_save(&cl->resume, &err) != 0)
-        client_control_say("cannot keep the reconnect secret (%s): a restart gets a new URL",
-                           err.msg);
+    snprintf(t->resume.secret, sizeof(t->resume.secret), "%s", cl->secret);
+    if (t->opt->proto == FRAME_PROTO_TCP)
+        snprintf(t->resume.name, sizeof(t->resume.name), "%u", t->tcp_port);
+    else /* both NGR_MAX_SUBDOMAIN + 1 */
+        memcpy(t->resume.name, t->name, sizeof(t->resume.name));
+    if (resume_file_save(&t->resume, &err) != 0)
+        client_control_say("%scannot keep the reconnect secret (%s): a restart gets a new URL",
+                           client_control_who(cl, t, who, sizeof(who)), err.msg);
 }
 
 static int
 client_control_on_bound(struct client *cl, const struct frame *f)
 {
     struct frame_bound b;
-    char local[NGR_ADDR_LEN + 8];
+    struct client_tunnel *t;
+    char who[NGR_TUNNEL_NAME_LEN + 16];
     const char *colon;
 
-    if (frame_bound_decode(f, &b) != 0 || b.handle != cl->handle || cl->bound)
+    if (frame_bound_decode(f, &b) != 0 || (t = client_control_tunnel(cl, b.handle)) == NULL ||
+        t->bound)
         return NGR_EPROTO;
-    snprintf(cl->public_url, sizeof(cl->public_url), "%.*s", (int)b.public_url.len, b.public_url.p);
+    snprintf(t->public_url, sizeof(t->public_url), "%.*s", (int)b.public_url.len, b.public_url.p);
     /* What a reconnect asks back: the name, or the port of tcp://DOMAIN:PORT. */
-    if (b.subdomain.len > 0 && b.subdomain.len < sizeof(cl->name))
-        snprintf(cl->name, sizeof(cl->name), "%.*s", (int)b.subdomain.len, b.subdomain.p);
-    colon = strrchr(cl->public_url, ':');
-    if (cl->opt.proto == FRAME_PROTO_TCP && colon != NULL)
-        cl->tcp_port = (unsigned)strtoul(colon + 1, NULL, 10);
-    if (cl->opt.remote_port != 0 && cl->tcp_port != cl->opt.remote_port)
-        client_control_say("port %u was not free on the gateway: it gave port %u instead",
-                           cl->opt.remote_port, cl->tcp_port);
-    cl->bound = 1;
-    cl->ever_bound = 1;
-    cl->attempt = 0;
-    client_control_keep(cl);
-    net_format_addr(&cl->opt.local, local, sizeof(local));
-    printf("Forwarding %s -> %s%s\n", cl->public_url,
-           cl->opt.proto == FRAME_PROTO_TCP ? "" : "http://", local);
+    if (b.subdomain.len > 0 && b.subdomain.len < sizeof(t->name))
+        snprintf(t->name, sizeof(t->name), "%.*s", (int)b.subdomain.len, b.subdomain.p);
+    colon = strrchr(t->public_url, ':');
+    if (t->opt->proto == FRAME_PROTO_TCP && colon != NULL)
+        t->tcp_port = (unsigned)strtoul(colon + 1, NULL, 10);
+    if (t->opt->remote_port != 0 && t->tcp_port != t->opt->remote_port)
+        client_control_say("%sport %u was not free on the gateway: it gave port %u instead",
+                           client_control_who(cl, t, who, sizeof(who)), t->opt->remote_port,
+                           t->tcp_port);
+    t->bound = 1;
+    cl->nbound++;
+    if (cl->nbound == cl->ntunnels) {
+        cl->ever_bound = 1;
+        cl->attempt = 0;
+    }
+    client_control_keep(cl, t);
+    if (t->opt->name[0] != '\0')
+        printf("Forwarding %s -> %s%s (%s)\n", t->public_url,
+               t->opt->proto == FRAME_PROTO_TCP ? "" : "http://", t->local_text, t->opt->name);
+    else
+        printf("Forwarding %s -> %s%s\n", t->public_url,
+               t->opt->proto == FRAME_PROTO_TCP ? "" : "http://", t->local_text);
     fflush(stdout);
     return 0;
+}
+
+/* ERROR naming one of our BINDs: a kept name the gateway no longer keeps is given up (a new
+ * one next time); a gateway full for now is retried; anything else ends the client. */
+static void
+client_control_refused(struct client *cl, struct client_tunnel *t, uint32_t code,
+                       const char *msg)
+{
+    char who[NGR_TUNNEL_NAME_LEN + 16];
+
+    client_control_who(cl, t, who, sizeof(who));
+    if (t != NULL && !t->bound && t->opt->subdomain[0] == '\0' && t->opt->remote_port == 0 &&
+        (code == FRAME_CODE_NAME_TAKEN || code == FRAME_CODE_NAME_INVALID)) {
+        /* The name it had is gone (its grace passed, or the gateway lost its state): a new
+         * one, and a new URL. */
+        client_control_say("%s%s; asking for a new name", who, msg);
+        t->name[0] = '\0';
+        t->tcp_port = 0;
+        resume_file_forget(&t->resume);
+        cl->retry = 1;
+    } else if (cl->ever_bound && code == FRAME_CODE_UNAVAILABLE) {
+        client_control_say("%s%s", who, msg); /* the gateway is full for now: retried */
+    } else {
+        client_control_say("%s%s%s", cl->nbound > 0 && t == NULL ? "gateway error: " : "", who,
+                           msg);
+        cl->exit_code = 1;
+        cl->fatal = 1;
+    }
 }
 
 static int
 client_control_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
 {
     struct client *cl = owner;
+    struct client_tunnel *t;
     struct frame_hello h;
     struct frame_reason r;
     struct frame_head head;
@@ -118,41 +175,32 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         memset(&head, 0, sizeof(head));
         head.fields = cl->control_fields;
         head.cap_fields = NGR_MAX_HEADERS;
-        if (!cl->bound || frame_open_decode(f, &head) != 0 || head.tunnel != cl->handle)
+        if (frame_open_decode(f, &head) != 0 || (t = client_control_tunnel(cl, head.tunnel)) == NULL ||
+            !t->bound)
             return NGR_EPROTO;
         /* TCP streams and upgrades are raw byte pipes; everything else goes through libcurl. */
-        if (cl->opt.proto == FRAME_PROTO_TCP || (head.flags & FRAME_HEAD_UPGRADE))
-            return forward_open(cl, f->stream_id, &head);
-        return replay_open(cl->replay, f->stream_id, &head);
+        if (t->opt->proto == FRAME_PROTO_TCP || (head.flags & FRAME_HEAD_UPGRADE))
+            return forward_open(cl, t, f->stream_id, &head);
+        return replay_open(cl->replay, t, f->stream_id, &head);
     case FRAME_ERROR:
     case FRAME_GOAWAY:
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape_text(esc, sizeof(esc), r.message.p, r.message.len);
-        if (f->type == FRAME_GOAWAY && cl->bound) {
-            /* Requests under way finish; the gateway closes the session, then we reconnect. */
-            client_control_say("the gateway is going away: %s", esc);
+        if (f->type == FRAME_GOAWAY && cl->nbound > 0) {
+            /* Requests under way finish; the gateway closes the session, then we reconnect.
+             * Said once, though a draining gateway may send GOAWAY twice. */
+            if (!cl->told_goaway)
+                client_control_say("the gateway is going away: %s", esc);
+            cl->told_goaway = 1;
             return 0;
         }
         if (f->type == FRAME_GOAWAY) {
             client_control_say("the gateway is going away: %s", esc);
             if (!cl->ever_bound)
                 cl->exit_code = 1;
-        } else if (cl->ever_bound && !cl->bound && cl->opt.subdomain[0] == '\0' &&
-                   cl->opt.remote_port == 0 &&
-                   (r.code == FRAME_CODE_NAME_TAKEN || r.code == FRAME_CODE_NAME_INVALID)) {
-            /* The random name it had is gone (its grace passed, or the gateway lost its
-             * state): a new one, and a new URL. */
-            client_control_say("%s; asking for a new name", esc);
-            cl->name[0] = '\0';
-            cl->tcp_port = 0;
-            resume_file_forget(&cl->resume);
-        } else if (cl->ever_bound && r.code == FRAME_CODE_UNAVAILABLE) {
-            client_control_say("%s", esc); /* the gateway is full for now: retried */
         } else {
-            client_control_say("%s%s", cl->bound ? "gateway error: " : "", esc);
-            cl->exit_code = 1;
-            cl->fatal = 1;
+            client_control_refused(cl, client_control_tunnel(cl, r.ref), r.code, esc);
         }
         session_close(s, 0, "%s", esc);
         return 0;
@@ -191,13 +239,19 @@ client_control_on_retry(void *arg)
 static void
 client_control_over(struct client *cl)
 {
-    if (cl->opt_stopping || cl->fatal || !cl->ever_bound) {
+    if (cl->opt_stopping || cl->fatal || (!cl->ever_bound && !cl->retry)) {
         if (!cl->opt_stopping && !cl->fatal && cl->exit_code == 0)
             cl->exit_code = 1;
         loop_stop(cl->loop);
         return;
     }
     cl->exit_code = 0;
+    if (cl->retry && !cl->ever_bound) {
+        cl->retry = 0;
+        client_control_connect(cl); /* at once: only a name was given up */
+        return;
+    }
+    cl->retry = 0;
     client_control_retry(cl);
 }
 
@@ -206,16 +260,21 @@ client_control_on_closed(void *owner, struct session *s, const char *reason)
 {
     struct client *cl = owner;
 
-    if (!cl->opt_stopping && !cl->fatal) {
-        if (cl->bound)
-            client_control_say("tunnel closed: %s", reason);
+    size_t i;
+
+    if (!cl->opt_stopping && !cl->fatal && !cl->retry) {
+        if (cl->nbound > 0)
+            client_control_say("%s closed: %s", cl->ntunnels > 1 ? "tunnels" : "tunnel", reason);
         else if (cl->exit_code == 0)
             client_control_say("the gateway closed the connection: %s", reason);
     }
     loop_timer_stop(cl->loop, &cl->stop_timer);
     session_free(s);
     cl->sess_live = 0;
-    cl->bound = 0;
+    for (i = 0; i < cl->ntunnels; i++)
+        cl->tunnels[i].bound = 0;
+    cl->nbound = 0;
+    cl->told_goaway = 0;
     client_control_over(cl);
 }
 
@@ -239,14 +298,40 @@ client_control_fail(struct client *cl, int fd, int fatal)
     client_control_over(cl);
 }
 
-/* Connected (over tls if not NULL, which the session then owns): preface, HELLO and BIND go
- * out together. */
+/* BIND for t: asked for by name, or back after a lost connection (or a restart) with the name
+ * (or port) it had. */
+static void
+client_control_bind(struct client *cl, struct client_tunnel *t)
+{
+    const struct cli_tunnel *o = t->opt;
+    struct frame_bind b;
+    char port[16] = "";
+
+    memset(&b, 0, sizeof(b));
+    b.handle = t->handle;
+    b.proto = (uint8_t)o->proto;
+    if (o->proto == FRAME_PROTO_TCP) {
+        if (t->tcp_port != 0)
+            snprintf(port, sizeof(port), "%u", t->tcp_port);
+        b.subdomain = frame_str_c(port);
+    } else {
+        b.subdomain = frame_str_c(o->subdomain[0] != '\0' ? o->subdomain : t->name);
+    }
+    b.target = frame_str_c(t->local_text);
+    for (b.nopts = 0; b.nopts < o->nprotect; b.nopts++) {
+        b.opts[b.nopts].name = frame_str_c(o->protect[b.nopts].key);
+        b.opts[b.nopts].value = frame_str_c(o->protect[b.nopts].value);
+    }
+    session_send_bind(&cl->sess, &b);
+}
+
+/* Connected (over tls if not NULL, which the session then owns): preface, HELLO and the BINDs
+ * go out together. */
 static void
 client_control_connected(struct client *cl, int fd, struct tls_io *tls)
 {
     struct frame_hello h;
-    struct frame_bind b;
-    char local[NGR_ADDR_LEN + 8], port[16] = "";
+    size_t i;
 
     if (session_init(&cl->sess, cl->loop, fd, 0, &client_control_handler, cl) != 0) {
         client_control_say("cannot watch the control connection: %s", strerror(errno));
@@ -263,25 +348,8 @@ client_control_connected(struct client *cl, int fd, struct tls_io *tls)
     h.resume = frame_str_c(cl->secret);
     h.agent = frame_str_c("ngrnotok/" NGR_VERSION);
     session_send_hello(&cl->sess, &h, 0);
-    memset(&b, 0, sizeof(b));
-    cl->handle = 1;
-    b.handle = cl->handle;
-    b.proto = (uint8_t)cl->opt.proto;
-    /* Asked for by name, or back after a lost connection: the name (or port) it had. */
-    if (cl->opt.proto == FRAME_PROTO_TCP) {
-        if (cl->tcp_port != 0)
-            snprintf(port, sizeof(port), "%u", cl->tcp_port);
-        b.subdomain = frame_str_c(port);
-    } else {
-        b.subdomain = frame_str_c(cl->opt.subdomain[0] != '\0' ? cl->opt.subdomain : cl->name);
-    }
-    net_format_addr(&cl->opt.local, local, sizeof(local));
-    b.target = frame_str_c(local);
-    for (b.nopts = 0; b.nopts < cl->opt.nprotect; b.nopts++) {
-        b.opts[b.nopts].name = frame_str_c(cl->opt.protect[b.nopts].key);
-        b.opts[b.nopts].value = frame_str_c(cl->opt.protect[b.nopts].value);
-    }
-    session_send_bind(&cl->sess, &b);
+    for (i = 0; i < cl->ntunnels; i++)
+        client_control_bind(cl, &cl->tunnels[i]);
 }
 
 /* TLS's handshake, on the socket's readiness: then the session starts over it. */
@@ -481,7 +549,7 @@ client_control_stop(struct client *cl)
     }
     if (!again)
         session_send_goaway(&cl->sess, FRAME_CODE_NONE, cl->sess.peer_max_id, "client stopped");
-    if (again || !cl->bound || cl->sess.nstreams == 0) {
+    if (again || cl->nbound == 0 || cl->sess.nstreams == 0) {
         session_close(&cl->sess, 0, "stopped");
         return;
     }

@@ -25,6 +25,7 @@ struct forward {
     struct stream st;
     struct pipe_end pipe;
     struct client *cl;
+    const struct client_tunnel *t; /* the tunnel it came on: its local service */
     struct loop_io io; /* until the pipe takes the socket */
     int fd;
     int addr_i;  /* which resolved address is being tried */
@@ -88,8 +89,8 @@ forward_start_pipe(struct forward *fw, const uint8_t *extra, size_t n)
 static void
 forward_connect(struct forward *fw, int last_errno)
 {
-    const struct net_resolved *r = &fw->cl->local_resolved;
-    char addr[NGR_ADDR_LEN + 8], msg[NGR_MAX_MESSAGE];
+    const struct net_resolved *r = &fw->t->local_resolved;
+    char msg[NGR_MAX_MESSAGE];
 
     while (fw->addr_i < r->n) {
         int fd = net_connect_resolved(r, fw->addr_i++);
@@ -107,8 +108,7 @@ forward_connect(struct forward *fw, int last_errno)
         }
         return;
     }
-    net_format_addr(&fw->cl->opt.local, addr, sizeof(addr));
-    snprintf(msg, sizeof(msg), "connect %s: %s", addr,
+    snprintf(msg, sizeof(msg), "connect %s: %s", fw->t->local_text,
              strerror(last_errno ? last_errno : ECONNREFUSED));
     forward_close(fw, FRAME_CODE_REFUSED, msg);
 }
@@ -260,11 +260,10 @@ static int
 forward_build_head(struct forward *fw, const struct frame_head *h)
 {
     struct buf *b = &fw->head_out;
-    char hostport[NGR_ADDR_LEN + 8];
+    const char *hostport = fw->t->local_text;
     size_t i;
     int rc = 0;
 
-    net_format_addr(&fw->cl->opt.local, hostport, sizeof(hostport));
     rc |= buf_append(b, h->method.p, h->method.len);
     rc |= buf_append(b, " ", 1);
     rc |= buf_append(b, h->target.p, h->target.len);
@@ -273,7 +272,7 @@ forward_build_head(struct forward *fw, const struct frame_head *h)
         const struct frame_field *f = &h->fields[i];
         rc |= buf_append(b, f->name.p, f->name.len);
         rc |= buf_append(b, ": ", 2);
-        if (fw->cl->opt.host_rewrite && frame_str_eq(f->name, "host"))
+        if (fw->t->opt->host_rewrite && frame_str_eq(f->name, "host"))
             rc |= buf_append(b, hostport, strlen(hostport));
         else
             rc |= buf_append(b, f->value.p, f->value.len);
@@ -284,7 +283,8 @@ forward_build_head(struct forward *fw, const struct frame_head *h)
 }
 
 int
-forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
+forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_id,
+             const struct frame_head *h)
 {
     struct forward *fw = calloc(1, sizeof(*fw));
     char esc[NGR_LABEL_TARGET_LEN];
@@ -297,6 +297,7 @@ forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h)
         return NGR_EPROTO;
     }
     fw->cl = cl;
+    fw->t = t;
     loop_defer_init(&fw->free, free, fw);
     fw->fd = -1;
     fw->upgrade = (h->flags & FRAME_HEAD_UPGRADE) != 0;

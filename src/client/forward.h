@@ -10,8 +10,10 @@
 #include "client.h"
 #include "frame.h"
 
-/* OPEN for a TCP tunnel or an upgrade request: accepts the stream and connects. Returns 0 (a
+/* OPEN for TCP tunnel t or an upgrade request on t: accepts the stream and connects to t's
+ * local service. Returns 0 (a
  * failure to connect resets the stream) or NGR_EPROTO for a bad stream id. */
-NGR_MUST_CHECK int forward_open(struct client *cl, uint32_t stream_id, const struct frame_head *h);
+NGR_MUST_CHECK int forward_open(struct client *cl, const struct client_tunnel *t,
+                                uint32_t stream_id, const struct frame_head *h);
 
 #endif

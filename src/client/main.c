@@ -1,7 +1,9 @@
 /* main.c: ngrnotok, the CLI: parse the command line, connect to the gateway, print the public
- * URL and forward requests until interrupted or the gateway goes away. */
+ * URLs and forward requests until interrupted or the gateway goes away (or, for `config`,
+ * write or check the config file). */
 #include "cli.h"
 #include "client.h"
+#include "client_config.h"
 #include "control.h"
 #include "forward.h"
 #include "log.h"
@@ -35,24 +37,62 @@ main_turn_end(void *arg)
     replay_resume_and_run_due(cl->replay);
 }
 
-int
-main(int argc, char **argv)
+/* Tunnel i of the options: its local service resolved (the loop never blocks on a lookup), and
+ * what the last run for this gateway and local service kept, so its URL comes back. Returns 0,
+ * or 2 with the reason said. */
+static int
+main_tunnel_init(struct client *cl, size_t i)
 {
-    struct client cl;
-    struct signals sig;
+    struct client_tunnel *t = &cl->tunnels[i];
+    const struct cli_tunnel *o = &cl->opt.tunnels[i];
+    char server[NGR_ADDR_LEN + 8], target[NGR_ADDR_LEN + NGR_TUNNEL_NAME_LEN + 8];
     struct ngr_err err;
-    int rc;
 
-    memset(&cl, 0, sizeof(cl));
-    memset(&err, 0, sizeof(err));
-    rc = cli_parse(argc, argv, &cl.opt, &err);
-    if (rc == CLI_EXIT_OK)
-        return 0;
-    if (rc != CLI_RUN) {
-        fprintf(stderr, "ngrnotok: %s\n", err.msg);
+    t->opt = o;
+    t->handle = (uint32_t)i + 1;
+    net_format_addr(&o->local, t->local_text, sizeof(t->local_text));
+    snprintf(t->base_url, sizeof(t->base_url), "http://%s", t->local_text);
+    snprintf(t->host_header, sizeof(t->host_header), "Host: %s", t->local_text);
+    if (net_resolve_all(&o->local, &t->local_resolved, &err) != 0) {
+        if (o->name[0] != '\0')
+            fprintf(stderr, "ngrnotok: tunnel %s: local service: %s\n", o->name, err.msg);
+        else
+            fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
         return 2;
     }
-    log_init("ngrnotok", cl.opt.log_level);
+    /* A config file's tunnel keeps its own file: two of them may share a local service. */
+    net_format_addr(&cl->opt.server, server, sizeof(server));
+    snprintf(target, sizeof(target), "%s%s%s", t->local_text, o->name[0] != '\0' ? " " : "",
+             o->name);
+    if (resume_file_open(&t->resume, server, o->proto == FRAME_PROTO_TCP ? "tcp" : "http", target,
+                         &err) != 0)
+        fprintf(stderr, "ngrnotok: cannot keep the reconnect secret (%s): a restart gets a new "
+                        "URL\n",
+                err.msg);
+    if (cl->opt.new_url)
+        resume_file_forget(&t->resume);
+    /* One secret for the session: the first tunnel's that has one. */
+    if (cl->secret[0] == '\0')
+        snprintf(cl->secret, sizeof(cl->secret), "%s", t->resume.secret);
+    if (o->proto == FRAME_PROTO_TCP)
+        t->tcp_port =
+            o->remote_port != 0 ? o->remote_port : (unsigned)strtoul(t->resume.name, NULL, 10);
+    else if (o->subdomain[0] == '\0')
+        snprintf(t->name, sizeof(t->name), "%s", t->resume.name);
+    return 0;
+}
+
+/* The tunnels run until a signal, or until the gateway refuses what retrying cannot fix.
+ * Returns the exit code. */
+static int
+main_run(struct client *cl)
+{
+    struct signals sig;
+    struct ngr_err err;
+    size_t i;
+
+    memset(&err, 0, sizeof(err));
+    log_init("ngrnotok", cl->opt.log_level);
     /* Fixed thresholds: see limits.h. */
     mallopt(M_MMAP_THRESHOLD, NGR_CLIENT_MMAP_THRESHOLD);
     mallopt(M_TRIM_THRESHOLD, NGR_CLIENT_TRIM_THRESHOLD);
@@ -61,73 +101,73 @@ main(int argc, char **argv)
         return 1;
     }
     /* --tls: the CAs the gateway's certificate must chain to, read before anything starts. */
-    if (cl.opt.tls &&
-        tls_io_client_cred(&cl.tls_cred, cl.opt.ca[0] != '\0' ? cl.opt.ca : NULL, &err) != 0) {
-        fprintf(stderr, "ngrnotok: %s: %s%s\n", cl.opt.ca[0] != '\0' ? "--ca" : "--tls", err.msg,
-                cl.opt.ca[0] != '\0' ? "" : " (give the gateway's CA with --ca FILE)");
+    if (cl->opt.tls &&
+        tls_io_client_cred(&cl->tls_cred, cl->opt.ca[0] != '\0' ? cl->opt.ca : NULL, &err) != 0) {
+        fprintf(stderr, "ngrnotok: %s: %s%s\n", cl->opt.ca[0] != '\0' ? "--ca" : "--tls", err.msg,
+                cl->opt.ca[0] != '\0' ? "" : " (give the gateway's CA with --ca FILE)");
         return 2;
     }
-    /* Resolved once: the loop never blocks on a lookup. */
-    if (net_resolve_all(&cl.opt.local, &cl.local_resolved, &err) != 0) {
-        fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
-        return 2;
-    }
-    /* What the last run for this gateway and local service kept: its URL comes back. */
-    {
-        char server[NGR_ADDR_LEN + 8], local[NGR_ADDR_LEN + 8];
-
-        net_format_addr(&cl.opt.server, server, sizeof(server));
-        net_format_addr(&cl.opt.local, local, sizeof(local));
-        if (resume_file_open(&cl.resume, server, cl.opt.proto == FRAME_PROTO_TCP ? "tcp" : "http",
-                             local, &err) != 0)
-            fprintf(stderr, "ngrnotok: cannot keep the reconnect secret (%s): a restart gets a "
-                            "new URL\n",
-                    err.msg);
-        if (cl.opt.new_url)
-            resume_file_forget(&cl.resume);
-        snprintf(cl.secret, sizeof(cl.secret), "%s", cl.resume.secret);
-        if (cl.opt.proto == FRAME_PROTO_TCP)
-            cl.tcp_port = cl.opt.remote_port != 0 ? cl.opt.remote_port
-                                                  : (unsigned)strtoul(cl.resume.name, NULL, 10);
-        else if (cl.opt.subdomain[0] == '\0')
-            snprintf(cl.name, sizeof(cl.name), "%s", cl.resume.name);
-    }
-    cl.loop = loop_new();
-    if (cl.loop == NULL) {
+    cl->ntunnels = cl->opt.ntunnels;
+    for (i = 0; i < cl->ntunnels; i++)
+        if (main_tunnel_init(cl, i) != 0)
+            return 2;
+    cl->loop = loop_new();
+    if (cl->loop == NULL) {
         fprintf(stderr, "ngrnotok: epoll_create1: %s\n", strerror(errno));
         return 1;
     }
-    heap_trim_init(&cl.trim, cl.loop, NULL);
-    cl.replay = replay_new(&cl, &err);
-    if (cl.replay == NULL) {
+    heap_trim_init(&cl->trim, cl->loop, NULL);
+    cl->replay = replay_new(cl, &err);
+    if (cl->replay == NULL) {
         fprintf(stderr, "ngrnotok: %s\n", err.msg);
         return 1;
     }
-    if (client_control_start(&cl, &err) != 0) {
+    if (client_control_start(cl, &err) != 0) {
         fprintf(stderr, "ngrnotok: cannot reach the gateway: %s\n", err.msg);
         return 1;
     }
-    if (signals_start(&sig, cl.loop, main_on_signal, &cl, &err) != 0) {
+    if (signals_start(&sig, cl->loop, main_on_signal, cl, &err) != 0) {
         fprintf(stderr, "ngrnotok: %s\n", err.msg);
         return 1;
     }
-    loop_set_turn_hook(cl.loop, main_turn_end, &cl);
+    loop_set_turn_hook(cl->loop, main_turn_end, cl);
 
-    if (loop_run(cl.loop) != 0) {
+    if (loop_run(cl->loop) != 0) {
         fprintf(stderr, "ngrnotok: epoll_wait: %s\n", strerror(errno));
-        cl.exit_code = 1;
+        cl->exit_code = 1;
     }
-    if (cl.sess_live) {
-        session_close(&cl.sess, 0, "exiting");
-        loop_run_deferred(cl.loop);
+    if (cl->sess_live) {
+        session_close(&cl->sess, 0, "exiting");
+        loop_run_deferred(cl->loop);
     }
-    tls_io_free(cl.tls); /* a handshake still under way */
-    if (cl.tls_cred != NULL)
-        gnutls_certificate_free_credentials(cl.tls_cred);
-    replay_free(cl.replay);
+    tls_io_free(cl->tls); /* a handshake still under way */
+    if (cl->tls_cred != NULL)
+        gnutls_certificate_free_credentials(cl->tls_cred);
+    replay_free(cl->replay);
     signals_stop(&sig);
-    heap_trim_stop(&cl.trim);
-    loop_free(cl.loop);
+    heap_trim_stop(&cl->trim);
+    loop_free(cl->loop);
     curl_global_cleanup();
-    return cl.exit_code;
+    return cl->exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct client cl; /* its tunnels are large for a stack */
+    struct ngr_err err;
+    int rc;
+
+    memset(&err, 0, sizeof(err));
+    rc = cli_parse(argc, argv, &cl.opt, &err);
+    if (rc == CLI_RUN)
+        rc = cl.opt.command == CLI_CMD_CONFIG ? client_config_command(&cl.opt) : main_run(&cl);
+    else if (rc == CLI_EXIT_OK)
+        rc = 0;
+    else {
+        fprintf(stderr, "ngrnotok: %s\n", err.msg);
+        rc = 2;
+    }
+    cli_options_free(&cl.opt);
+    return rc;
 }

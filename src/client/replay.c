@@ -19,6 +19,7 @@
 struct replay_req {
     struct stream st;
     struct replay *r;
+    const struct client_tunnel *t; /* the tunnel it came on: its local service */
     CURL *easy;
     struct curl_slist *headers;
     struct buf req_body;     /* request bytes from the gateway, for the read callback */
@@ -45,8 +46,6 @@ struct replay_req {
 struct replay {
     struct client *cl;
     struct curl_glue glue;
-    char base_url[NGR_URL_LEN];
-    char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000" for --host-header=rewrite */
     CURL *pool[NGR_REPLAY_POOL];
     size_t npool;
     size_t active;
@@ -286,7 +285,7 @@ replay_done(struct replay_req *q, CURLcode res)
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
         code = FRAME_CODE_REFUSED;
-        snprintf(msg, sizeof(msg), "%.100s: %.150s", q->r->base_url,
+        snprintf(msg, sizeof(msg), "%.100s: %.150s", q->t->base_url,
                  q->errbuf[0] ? q->errbuf : "connection refused");
         break;
     case CURLE_OPERATION_TIMEDOUT:
@@ -318,7 +317,6 @@ struct replay *
 replay_new(struct client *cl, struct ngr_err *err)
 {
     struct replay *r = calloc(1, sizeof(*r));
-    char hostport[NGR_ADDR_LEN + 8];
 
     if (r == NULL) {
         err_set(err, NGR_ENOMEM, "out of memory");
@@ -326,9 +324,6 @@ replay_new(struct client *cl, struct ngr_err *err)
     }
     r->cl = cl;
     TAILQ_INIT(&r->unpause);
-    net_format_addr(&cl->opt.local, hostport, sizeof(hostport));
-    snprintf(r->base_url, sizeof(r->base_url), "http://%s", hostport);
-    snprintf(r->host_header, sizeof(r->host_header), "Host: %s", hostport);
     if (curl_glue_init(&r->glue, cl->loop, NGR_REPLAY_MAX_CONNECTS, replay_on_done, r, err) != 0) {
         free(r);
         return NULL;
@@ -359,7 +354,6 @@ replay_new_easy(struct replay *r)
 
     if (e == NULL)
         return NULL;
-    curl_easy_setopt(e, CURLOPT_URL, r->base_url);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -400,9 +394,9 @@ static int
 replay_headers(struct replay_req *q, const struct frame_head *h)
 {
     static const char expect[] = "Expect:", accept[] = "Accept:";
-    const char *host = q->r->host_header;
+    const char *host = q->t->host_header;
     size_t host_len = strlen(host), i, n = 0, size = sizeof(expect) + sizeof(accept);
-    int rewrite = q->r->cl->opt.host_rewrite, have_accept = 0;
+    int rewrite = q->t->opt->host_rewrite, have_accept = 0;
     struct curl_slist *nodes;
     char *p;
 
@@ -452,7 +446,8 @@ replay_headers(struct replay_req *q, const struct frame_head *h)
 }
 
 int
-replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
+replay_open(struct replay *r, const struct client_tunnel *t, uint32_t stream_id,
+            const struct frame_head *h)
 {
     struct replay_req *q;
     char method[NGR_REPLAY_METHOD_LEN], target[NGR_REPLAY_TARGET_LEN], esc[NGR_LABEL_TARGET_LEN];
@@ -468,6 +463,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
         return NGR_EPROTO;
     }
     q->r = r;
+    q->t = t;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
     buf_init_kept(&q->req_body, NGR_STREAM_WINDOW_MAX); /* both live as long as the request */
@@ -500,6 +496,7 @@ replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h)
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
+    curl_easy_setopt(e, CURLOPT_URL, t->base_url); /* tunnels differ in their local service */
     curl_easy_setopt(e, CURLOPT_REQUEST_TARGET, target);
     curl_easy_setopt(e, CURLOPT_PRIVATE, q);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);

@@ -17,10 +17,12 @@
 struct replay *replay_new(struct client *cl, struct ngr_err *err);
 void replay_free(struct replay *r);
 
-/* OPEN for our tunnel: accepts the stream on cl->sess and starts the local request. Returns 0;
- * a request that cannot start is reset with a reason, not an error of the session. Returns
- * NGR_EPROTO for a bad stream id, NGR_ENOMEM. */
-NGR_MUST_CHECK int replay_open(struct replay *r, uint32_t stream_id, const struct frame_head *h);
+/* OPEN for tunnel t (borrowed; it outlives its requests): accepts the stream on cl->sess and
+ * starts the request to t's local service. Returns 0; a request that cannot start is reset
+ * with a reason, not an error of the session. Returns NGR_EPROTO for a bad stream id,
+ * NGR_ENOMEM. */
+NGR_MUST_CHECK int replay_open(struct replay *r, const struct client_tunnel *t,
+                               uint32_t stream_id, const struct frame_head *h);
 
 /* Turn hook work: resumes the transfers unpaused this turn (curl_easy_pause, which may call
  * the read or write callback at once and queue DATA or WINDOW), then runs libcurl's work due

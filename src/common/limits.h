@@ -183,6 +183,11 @@
 /* public requests and TCP connections open at once on one tunnel, past which 503 with
  * Retry-After (--max-streams-per-tunnel) */
 #define NGR_TUNNEL_STREAMS 2000
+/* tunnels one control connection holds at once: a client's config with many tunnels binds
+ * them all over one connection (ngrnotok start); a BIND past this is refused */
+#define NGR_TUNNELS_PER_SESSION 32
+#define NGR_TUNNEL_NAME_LEN 64 /* bytes, with the NUL: a tunnel's name in the client's config */
+#define NGR_CLIENT_CONFIG_MAX (64 * 1024) /* bytes: a larger client config file is refused */
 /* tunnels one client token may hold at once (--max-tunnels-per-token) */
 #define NGR_TUNNELS_PER_TOKEN 100
 /* control connections from one source address at once (--max-conns-per-ip; 0: any). Behind a

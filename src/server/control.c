@@ -129,10 +129,10 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape(esc, sizeof(esc), r.message.p, r.message.len);
-        if (f->type == FRAME_GOAWAY && c->tunnel != NULL && s->nstreams > 0) {
+        if (f->type == FRAME_GOAWAY && c->ntunnels > 0 && s->nstreams > 0) {
             /* The client is stopping: no new request goes to it (they wait for it, or go to
              * the rest of its pool); those under way finish, and the client closes. */
-            control_bind_end(c, "its client is stopping", 1);
+            control_bind_end_all(c, "its client is stopping", 1);
             c->leaving = 1;
             loop_timer_start(c->srv->loop, &c->bind_deadline, NGR_CLIENT_LEAVE_MS);
             return 0;
@@ -151,8 +151,8 @@ control_on_closed(void *owner, struct session *s, const char *reason)
 {
     struct ctl_conn *c = owner;
 
-    if (c->tunnel != NULL)
-        control_bind_end(c, reason, 1);
+    if (c->ntunnels > 0)
+        control_bind_end_all(c, reason, 1);
     else
         log_info("control %s: closed: %s", c->peer, reason);
     loop_timer_stop(c->srv->loop, &c->bind_deadline);
@@ -182,7 +182,7 @@ control_on_bind_deadline(void *arg)
     else if (c->leaving)
         session_close(&c->sess, 0, "its client said goodbye %d s ago and did not close",
                       NGR_CLIENT_LEAVE_MS / 1000);
-    else if (c->tunnel == NULL)
+    else if (c->ntunnels == 0)
         session_close(&c->sess, FRAME_CODE_PROTOCOL, "no tunnel requested within %d ms",
                       NGR_HANDSHAKE_MS);
 }
@@ -384,14 +384,21 @@ control_reload_tokens(struct server *srv)
             session_close(&c->sess, FRAME_CODE_AUTH,
                           "token revoked: the gateway's operator removed it");
             closed++;
-        } else if (c->tunnel != NULL && c->tunnel->subdomain[0] != '\0' &&
-                   !auth_token_allows(t, c->tunnel->subdomain)) {
-            log_info("control %s: token %s may no longer bind %s: closing its session", c->peer,
-                     c->token_id, c->tunnel->subdomain);
-            session_close(&c->sess, FRAME_CODE_AUTH,
-                          "name '%s' is no longer allowed for this token",
-                          c->tunnel->subdomain);
-            closed++;
+        } else {
+            size_t i;
+
+            for (i = 0; i < c->ntunnels; i++) {
+                const char *name = c->tunnels[i]->subdomain;
+
+                if (name[0] == '\0' || auth_token_allows(t, name))
+                    continue;
+                log_info("control %s: token %s may no longer bind %s: closing its session",
+                         c->peer, c->token_id, name);
+                session_close(&c->sess, FRAME_CODE_AUTH,
+                              "name '%s' is no longer allowed for this token", name);
+                closed++;
+                break;
+            }
         }
     }
     log_info("SIGHUP: %zu token(s) from %s; %zu session(s) closed", srv->tokens.n,
@@ -413,7 +420,7 @@ control_goaway_all(struct server *srv, int now)
             control_drop(c, "gateway shutting down");
             continue;
         }
-        if (!now && c->tunnel == NULL) {
+        if (!now && c->ntunnels == 0) {
             session_close(&c->sess, FRAME_CODE_UNAVAILABLE, "gateway shutting down");
             continue;
         }

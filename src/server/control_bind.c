@@ -47,15 +47,18 @@ control_bind_conn_of(struct tunnel *t)
     return (struct ctl_conn *)(void *)((char *)t->sess - offsetof(struct ctl_conn, sess));
 }
 
-/* c's tunnel ends: it leaves the table and its port closes (a pool's port stays with the
- * rest). Public requests it still carries go on until they end (tunnel_retire). keep: the
- * name (or port) stays its client's for the reconnect grace once no tunnel of its pool is
- * left; else a new session of that client holds it now. */
 void
-control_bind_end(struct ctl_conn *c, const char *reason, int keep)
+control_bind_end(struct ctl_conn *c, struct tunnel *t, const char *reason, int keep)
 {
-    struct tunnel *t = c->tunnel, *heir = t->pool_next != t ? t->pool_next : NULL;
-    size_t left;
+    struct tunnel *heir = t->pool_next != t ? t->pool_next : NULL;
+    size_t left, i;
+
+    for (i = 0; i < c->ntunnels && c->tunnels[i] != t; i++)
+        ;
+    if (i == c->ntunnels)
+        return;
+    memmove(&c->tunnels[i], &c->tunnels[i + 1], (c->ntunnels - i - 1) * sizeof(c->tunnels[0]));
+    c->ntunnels--;
 
     public_tcp_unbind(t, heir);
     left = tunnel_table_remove(&c->srv->tunnels, t);
@@ -66,12 +69,17 @@ control_bind_end(struct ctl_conn *c, const char *reason, int keep)
         log_info("tunnel %s: %s closed: %s", t->id, t->public_url, reason);
     if (keep && left == 0 && t->slot[0] != '\0')
         reservations_lose(&c->srv->res, t->slot, reservations_now());
-    tunnel_retire(t);
-    c->tunnel = NULL;
     c->srv->ntunnels--;
-    if (c->token_counted)
+    if (t->token_counted)
         usage_drop(&c->srv->tunnels_by_token, c->token, sizeof(c->token));
-    c->token_counted = 0;
+    tunnel_retire(t);
+}
+
+void
+control_bind_end_all(struct ctl_conn *c, const char *reason, int keep)
+{
+    while (c->ntunnels > 0)
+        control_bind_end(c, c->tunnels[c->ntunnels - 1], reason, keep);
 }
 
 /* A new session of t's client binds t's name (or port) while t's session lingers (a dead
@@ -82,7 +90,7 @@ control_bind_take_over(struct ctl_conn *c, struct tunnel *t)
     struct ctl_conn *old = control_bind_conn_of(t);
 
     log_info("tunnel %s: its client is back from %s", t->id, c->peer);
-    control_bind_end(old, "replaced by a new connection of its client", 0);
+    control_bind_end(old, t, "replaced by a new connection of its client", 0);
     session_close(&old->sess, 0, "replaced by a new connection of its client");
 }
 
@@ -101,12 +109,12 @@ control_bind_send_bound(struct ctl_conn *c, struct tunnel *t)
     struct frame_bound out;
     int rc;
 
-    c->tunnel = t;
+    c->tunnels[c->ntunnels++] = t;
     c->srv->ntunnels++;
     if (c->srv->cfg.reconnect_grace_ms > 0 && t->slot[0] != '\0')
         reservations_take(&c->srv->res, t->slot, t->holder);
     if (c->has_token)
-        c->token_counted = usage_add(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) == 0;
+        t->token_counted = usage_add(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) == 0;
     memset(&out, 0, sizeof(out));
     out.handle = t->handle;
     out.id = frame_str_c(t->id);
@@ -367,6 +375,7 @@ control_bind_handle(struct ctl_conn *c, const struct frame *f)
     char slot[NGR_SLOT_LEN], what[NGR_MAX_SUBDOMAIN + 16], holder[RECONNECT_HOLDER_LEN + 1];
     enum reservation_owner owner;
     int64_t left = 0;
+    size_t i;
 
     if (!c->hello_done || frame_bind_decode(f, &b) != 0)
         return NGR_EPROTO;
@@ -374,11 +383,17 @@ control_bind_handle(struct ctl_conn *c, const struct frame *f)
         control_bind_refuse(c, b.handle, FRAME_CODE_UNAVAILABLE, "gateway shutting down");
         return 0;
     }
-    if (c->tunnel != NULL) {
-        control_bind_refuse(c, b.handle, FRAME_CODE_UNSUPPORTED,
-                            "this gateway serves one tunnel per connection");
+    if (c->ntunnels >= NGR_TUNNELS_PER_SESSION) {
+        snprintf(msg, sizeof(msg),
+                 "a connection holds at most %d tunnels: start the rest from another "
+                 "ngrnotok",
+                 NGR_TUNNELS_PER_SESSION);
+        control_bind_refuse(c, b.handle, FRAME_CODE_UNSUPPORTED, msg);
         return 0;
     }
+    for (i = 0; i < c->ntunnels; i++)
+        if (c->tunnels[i]->handle == b.handle)
+            return NGR_EPROTO; /* a handle names one tunnel of the session */
     if (c->srv->ntunnels >= c->srv->cfg.max_tunnels) {
         c->srv->hit_tunnels++;
         snprintf(msg, sizeof(msg),

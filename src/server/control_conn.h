@@ -30,25 +30,27 @@ struct ctl_conn {
     struct loop_defer drop; /* closed before its session started: freed at the turn's end */
     int plain_on_tls;       /* a plain client on the TLS port: HELLO gets the ERROR saying so */
     int hello_done;
-    struct tunnel *tunnel;            /* one per session for now; the protocol allows more */
+    struct tunnel *tunnels[NGR_TUNNELS_PER_SESSION]; /* its BINDs' tunnels, in bind order */
+    size_t ntunnels;
     struct loop_timer bind_deadline;  /* HELLO and BIND must both arrive in time */
     int has_token;                    /* the gateway asked for a token and this one was valid */
     int ip_counted;                   /* in srv->conns_by_ip */
-    int token_counted;                /* its tunnel is in srv->tunnels_by_token */
     uint8_t token[AUTH_TOKEN_DIGEST]; /* its digest: a reload looks it up again */
     char token_id[sizeof(((struct auth_token *)0)->id)]; /* for logs */
     char secret[RECONNECT_SECRET_LEN + 1];               /* its reconnect secret (WELCOME) */
     char holder[RECONNECT_HOLDER_LEN + 1]; /* that secret's id: what its names are kept for */
-    int leaving; /* the client said GOAWAY: its tunnel is gone, its streams finish */
+    int leaving; /* the client said GOAWAY: its tunnels are gone, its streams finish */
 };
 
 /* BIND on c: checks, the name or port (and its pool), the tunnel registered and BOUND sent, or
  * the BIND refused with ERROR. Returns 0, or NGR_EPROTO for a malformed BIND. */
 int control_bind_handle(struct ctl_conn *c, const struct frame *f);
-/* c's tunnel ends: it leaves the table and its port closes (a pool's port stays with the
+/* Tunnel t of c ends: it leaves the table and its port closes (a pool's port stays with the
  * rest). Public requests it still carries go on until they end (tunnel_retire). keep: the
  * name (or port) stays its client's for the reconnect grace once no tunnel of its pool is
  * left; else a new session of that client holds it now. */
-void control_bind_end(struct ctl_conn *c, const char *reason, int keep);
+void control_bind_end(struct ctl_conn *c, struct tunnel *t, const char *reason, int keep);
+/* Every tunnel of c ends so (the session closed, or the client is leaving). */
+void control_bind_end_all(struct ctl_conn *c, const char *reason, int keep);
 
 #endif

@@ -50,6 +50,7 @@ struct tunnel {
                                * members share one */
     unsigned pool : 1;        /* bound with --pool: the holder's other tunnels may share the slot */
     unsigned retired : 1;     /* out of the table: freed when its last stream ends */
+    unsigned token_counted : 1; /* counted among its token's tunnels (control_bind.c) */
     struct tunnel *pool_next, *pool_prev; /* the slot's tunnels, a ring; NULL: not in the table */
     struct tunnel *pool_turn; /* on the ring's member in the index: the next one routed to */
 };

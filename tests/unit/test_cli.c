@@ -52,10 +52,17 @@ test_cli_parse_v(struct cli_options *o, struct ngr_err *err, const char *const *
         argc++;
     }
     argv[argc] = NULL;
+    static struct cli_string *kept[1024]; /* options' values, kept for the asserts */
+    static size_t nkept;
+    int rc;
+
     memset(err, 0, sizeof(*err));
     memset(o, 0x5a, sizeof(*o)); /* cli_parse must set every field */
     test_cli_reset_getopt();
-    return cli_parse(argc, argv, o, err);
+    rc = cli_parse(argc, argv, o, err);
+    assert_true(nkept < sizeof(kept) / sizeof(kept[0]));
+    kept[nkept++] = o->strings;
+    return rc;
 }
 
 #define test_cli_parse(o, err, ...)                                                                \
@@ -88,7 +95,9 @@ static int
 test_cli_setup(void **state)
 {
     (void)state;
-    if (unsetenv("NGRNOTOK_SERVER") != 0 || unsetenv("NGRNOTOK_TOKEN") != 0)
+    /* No config file: the user's own must not change what the options give. */
+    if (unsetenv("NGRNOTOK_SERVER") != 0 || unsetenv("NGRNOTOK_TOKEN") != 0 ||
+        setenv("XDG_CONFIG_HOME", "/nonexistent/ngrnotok-test", 1) != 0)
         return -1;
     return 0;
 }
@@ -102,11 +111,11 @@ test_cli_teardown(void **state)
 static void
 test_cli_assert_defaults(const struct cli_options *o)
 {
-    assert_int_equal(o->proto, FRAME_PROTO_HTTP);
+    assert_int_equal(o->tunnels[0].proto, FRAME_PROTO_HTTP);
     assert_string_equal(o->server.host, "127.0.0.1");
     assert_int_equal(o->server.port, 8080);
-    assert_string_equal(o->subdomain, "");
-    assert_int_equal(o->host_rewrite, 0);
+    assert_string_equal(o->tunnels[0].subdomain, "");
+    assert_int_equal(o->tunnels[0].host_rewrite, 0);
     assert_string_equal(o->token, "");
     assert_int_equal(o->tls, 0);
     assert_string_equal(o->ca, "");
@@ -122,48 +131,48 @@ test_cli_port(void **state)
     (void)state;
     test_cli_ok(&o, "http", "3000");
     test_cli_assert_defaults(&o);
-    assert_string_equal(o.local.host, "localhost");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].local.host, "localhost");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "http", "-p", "3000");
     test_cli_assert_defaults(&o);
-    assert_string_equal(o.local.host, "localhost");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].local.host, "localhost");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "http", "-p3001");
-    assert_int_equal(o.local.port, 3001);
+    assert_int_equal(o.tunnels[0].local.port, 3001);
     test_cli_ok(&o, "http", "--port", "3002");
-    assert_int_equal(o.local.port, 3002);
+    assert_int_equal(o.tunnels[0].local.port, 3002);
     test_cli_ok(&o, "http", "--port=3003");
-    assert_int_equal(o.local.port, 3003);
+    assert_int_equal(o.tunnels[0].local.port, 3003);
 
     test_cli_ok(&o, "http", "localhost:3000");
     test_cli_assert_defaults(&o);
-    assert_string_equal(o.local.host, "localhost");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].local.host, "localhost");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "http", "192.168.1.20:8000");
-    assert_string_equal(o.local.host, "192.168.1.20");
-    assert_int_equal(o.local.port, 8000);
+    assert_string_equal(o.tunnels[0].local.host, "192.168.1.20");
+    assert_int_equal(o.tunnels[0].local.port, 8000);
 
     test_cli_ok(&o, "http", "[::1]:3000");
-    assert_string_equal(o.local.host, "::1");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].local.host, "::1");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "http", "-p", "[::1]:65535");
-    assert_string_equal(o.local.host, "::1");
-    assert_int_equal(o.local.port, 65535);
+    assert_string_equal(o.tunnels[0].local.host, "::1");
+    assert_int_equal(o.tunnels[0].local.port, 65535);
 
     test_cli_ok(&o, "http", "1");
-    assert_int_equal(o.local.port, 1);
+    assert_int_equal(o.tunnels[0].local.port, 1);
 
     /* "--" ends the options. */
     test_cli_ok(&o, "http", "--", "3000");
-    assert_int_equal(o.local.port, 3000);
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "tcp", "5432");
-    assert_int_equal(o.proto, FRAME_PROTO_TCP);
-    assert_int_equal(o.local.port, 5432);
+    assert_int_equal(o.tunnels[0].proto, FRAME_PROTO_TCP);
+    assert_int_equal(o.tunnels[0].local.port, 5432);
 }
 
 static void
@@ -198,7 +207,7 @@ test_cli_server(void **state)
     test_cli_ok(&o, "http", "--server", "gw.example.com:4443", "3000");
     assert_string_equal(o.server.host, "gw.example.com");
     assert_int_equal(o.server.port, 4443);
-    assert_int_equal(o.local.port, 3000);
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     test_cli_ok(&o, "http", "-s", "[2001:db8::1]:7000", "3000");
     assert_string_equal(o.server.host, "2001:db8::1");
@@ -291,23 +300,23 @@ test_cli_subdomain(void **state)
 
     (void)state;
     test_cli_ok(&o, "http", "--subdomain", "myapp", "3000");
-    assert_string_equal(o.subdomain, "myapp");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].subdomain, "myapp");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
     test_cli_ok(&o, "http", "-n", "my-app-2", "3000");
-    assert_string_equal(o.subdomain, "my-app-2");
+    assert_string_equal(o.tunnels[0].subdomain, "my-app-2");
     test_cli_ok(&o, "http", "--subdomain=a", "3000");
-    assert_string_equal(o.subdomain, "a");
+    assert_string_equal(o.tunnels[0].subdomain, "a");
     test_cli_ok(&o, "http", "--subdomain", "0123", "3000");
-    assert_string_equal(o.subdomain, "0123");
+    assert_string_equal(o.tunnels[0].subdomain, "0123");
     /* Options may follow the port (GNU order). */
     test_cli_ok(&o, "http", "3000", "--subdomain", "late");
-    assert_string_equal(o.subdomain, "late");
-    assert_int_equal(o.local.port, 3000);
+    assert_string_equal(o.tunnels[0].subdomain, "late");
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 
     memset(longest, 'a', NGR_MAX_SUBDOMAIN);
     longest[NGR_MAX_SUBDOMAIN] = '\0';
     test_cli_ok(&o, "http", "--subdomain", longest, "3000");
-    assert_string_equal(o.subdomain, longest);
+    assert_string_equal(o.tunnels[0].subdomain, longest);
     longest[NGR_MAX_SUBDOMAIN] = 'a';
     longest[NGR_MAX_SUBDOMAIN + 1] = '\0';
     test_cli_fails("invalid subdomain", "http", "--subdomain", longest, "3000");
@@ -333,14 +342,14 @@ test_cli_host_header(void **state)
 
     (void)state;
     test_cli_ok(&o, "http", "--host-header=rewrite", "3000");
-    assert_int_equal(o.host_rewrite, 1);
-    assert_int_equal(o.local.port, 3000);
+    assert_int_equal(o.tunnels[0].host_rewrite, 1);
+    assert_int_equal(o.tunnels[0].local.port, 3000);
     test_cli_ok(&o, "http", "--host-header", "rewrite", "localhost:5173");
-    assert_int_equal(o.host_rewrite, 1);
+    assert_int_equal(o.tunnels[0].host_rewrite, 1);
     test_cli_ok(&o, "http", "--host-header=preserve", "3000");
-    assert_int_equal(o.host_rewrite, 0);
+    assert_int_equal(o.tunnels[0].host_rewrite, 0);
     test_cli_ok(&o, "http", "--host-header=rewrite", "--host-header=preserve", "3000");
-    assert_int_equal(o.host_rewrite, 0);
+    assert_int_equal(o.tunnels[0].host_rewrite, 0);
     test_cli_fails("--host-header", "http", "--host-header=x", "3000");
     test_cli_fails("\"x\"", "http", "--host-header=x", "3000");
     test_cli_fails("--host-header", "http", "--host-header=Rewrite", "3000");
@@ -360,7 +369,7 @@ test_cli_verbose(void **state)
     assert_int_equal(o.log_level, LOG_LEVEL_DEBUG);
     test_cli_ok(&o, "http", "-vp", "3000");
     assert_int_equal(o.log_level, LOG_LEVEL_DEBUG);
-    assert_int_equal(o.local.port, 3000);
+    assert_int_equal(o.tunnels[0].local.port, 3000);
 }
 
 /* Extra arguments, the port given twice, unknown commands and options. */

@@ -207,7 +207,7 @@ test_fwd_cl_frame(void *owner, struct session *s, const struct frame *f, struct 
         head.cap_fields = NGR_MAX_HEADERS;
         if (frame_open_decode(f, &head) != 0)
             return NGR_EPROTO;
-        return forward_open(&e->cl, f->stream_id, &head);
+        return forward_open(&e->cl, &e->cl.tunnels[0], f->stream_id, &head);
     default:
         return NGR_EPROTO;
     }
@@ -245,9 +245,16 @@ test_fwd_service(struct test_fwd_env *e, int listening)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(e->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(getsockname(e->lfd, (struct sockaddr *)&a, &alen), 0);
-    snprintf(e->cl.opt.local.host, sizeof(e->cl.opt.local.host), "127.0.0.1");
-    e->cl.opt.local.port = ntohs(a.sin_port);
-    assert_int_equal(net_resolve_all(&e->cl.opt.local, &e->cl.local_resolved, &err), 0);
+    snprintf(e->cl.opt.tunnels[0].local.host, sizeof(e->cl.opt.tunnels[0].local.host),
+             "127.0.0.1");
+    e->cl.opt.tunnels[0].local.port = ntohs(a.sin_port);
+    e->cl.opt.ntunnels = e->cl.ntunnels = 1;
+    e->cl.tunnels[0].opt = &e->cl.opt.tunnels[0];
+    e->cl.tunnels[0].handle = 1;
+    net_format_addr(&e->cl.opt.tunnels[0].local, e->cl.tunnels[0].local_text,
+                    sizeof(e->cl.tunnels[0].local_text));
+    assert_int_equal(
+        net_resolve_all(&e->cl.opt.tunnels[0].local, &e->cl.tunnels[0].local_resolved, &err), 0);
     if (listening) {
         assert_int_equal(listen(e->lfd, 4), 0);
         assert_int_equal(loop_io_add(e->l, &e->lio, e->lfd, LOOP_READ, test_fwd_service_accept, e),
@@ -363,7 +370,7 @@ test_fwd_refused_script(struct test_script *t)
     case 1:
         TEST_SCRIPT_AWAIT(t, e->ts.resets > 0, "the stream's reset");
         assert_int_equal(e->ts.reset_code, FRAME_CODE_REFUSED);
-        snprintf(want, sizeof(want), "connect 127.0.0.1:%u: %s", e->cl.opt.local.port,
+        snprintf(want, sizeof(want), "connect 127.0.0.1:%u: %s", e->cl.opt.tunnels[0].local.port,
                  strerror(ECONNREFUSED));
         assert_string_equal(e->ts.reset_msg, want);
         assert_int_equal(e->ts.replies, 0);

@@ -406,6 +406,7 @@ class Registry:
         self._n += 1
         env = dict(env) if env is not None else base_env()
         env.setdefault("XDG_STATE_HOME", str(self.tmpdir / "state"))
+        env.setdefault("XDG_CONFIG_HOME", str(self.tmpdir / "config"))
         p = Proc("%s#%d" % (name, self._n), argv, env=env)
         self.procs.append(p)
         return p
@@ -591,6 +592,7 @@ def run_cli(args, env=None, timeout=15, binary_name="ngrnotok"):
     argv = [str(binary(binary_name))] + [str(a) for a in args]
     env = dict(env) if env is not None else base_env()
     env.setdefault("XDG_STATE_HOME", _run_cli_state())
+    env.setdefault("XDG_CONFIG_HOME", os.path.join(_run_cli_state(), "config"))
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:

@@ -210,6 +210,9 @@
 /* bytes: a peer's address as text (an IPv6 address at most 45, with its NUL), in logs, OPEN and
  * the admin API */
 #define NGR_PEER_LEN 64
+/* X-Forwarded-For elements read from a trusted proxy's request (--trusted-proxy), right to
+ * left, before the walk gives up at the last address read: proxies in front of proxies */
+#define NGR_FORWARDED_HOPS 16
 #define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
 #define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
 #define NGR_CONFIG_LINE_LEN 1024 /* bytes: one line of the config file, with its NUL */

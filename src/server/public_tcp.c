@@ -23,6 +23,7 @@ struct tcp_conn {
     struct tunnel *t;       /* the tunnel (of the port's pool) whose client carries it */
     int fd;
     char peer[NGR_PEER_LEN];
+    char from[NGR_PEER_LEN], to[NGR_PEER_LEN]; /* OPEN's target and host: address and port */
     TAILQ_ENTRY(tcp_conn) entry; /* on its listener */
     struct loop_defer free;
 };
@@ -67,6 +68,21 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
     public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
+/* Where the connection comes from and where it arrived, with ports: what a client's PROXY
+ * protocol header tells its local service (docs/protocol.md, OPEN). */
+static void
+public_tcp_endpoints(struct tcp_conn *tc, int fd, const struct sockaddr *sa)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+
+    net_format_endpoint(sa, tc->from, sizeof(tc->from));
+    if (getsockname(fd, (struct sockaddr *)&local, &len) != 0)
+        snprintf(tc->to, sizeof(tc->to), "unknown");
+    else
+        net_format_endpoint((const struct sockaddr *)&local, tc->to, sizeof(tc->to));
+}
+
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 {
@@ -80,6 +96,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
         return;
     }
     net_format_ip(sa, tc->peer, sizeof(tc->peer));
+    public_tcp_endpoints(tc, fd, sa);
     if (cidr_list_match(&l->srv->cfg.deny_cidr, tc->peer) ||
         (t->rules != NULL && !access_rules_address_ok(t->rules, tc->peer))) {
         t->hit_address += t->rules != NULL;
@@ -126,10 +143,10 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     h.tunnel = t->handle;
     h.body = FRAME_BODY_UNKNOWN;
     h.method = frame_str_c("CONNECT");
-    h.target = frame_str_c(tc->peer);
+    h.target = frame_str_c(tc->from);
     h.client_addr = frame_str_c(tc->peer);
     h.scheme = frame_str_c("tcp");
-    h.host = frame_str_c("");
+    h.host = frame_str_c(tc->to);
     pipe_init(&tc->pipe, l->srv->loop, &tc->st, public_tcp_on_pipe_done, tc);
     tc->pipe.read_counter = &t->bytes_in;
     tc->pipe.write_counter = &t->bytes_out;

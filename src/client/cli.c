@@ -59,6 +59,10 @@ cli_usage(FILE *f)
             "                             (tcp: --remote-port)\n"
             "      --remote-port PORT     tcp: ask for this public port (in the gateway's\n"
             "                             --tcp-ports range)\n"
+            "      --proxy-protocol v1|v2 tcp: begin each connection to the local service with\n"
+            "                             a PROXY protocol header of that version, carrying\n"
+            "                             the visitor's address and the public port (for\n"
+            "                             nginx's listen ... proxy_protocol, HAProxy, ...)\n"
             "      --new-url              a new URL: forget the reconnect secret kept from the\n"
             "                             last run for this gateway and local port (by default\n"
             "                             a restart within the gateway's grace keeps the URL)\n"
@@ -91,6 +95,7 @@ static const struct option cli_options_long[] = {
     {"response-timeout", required_argument, NULL, 13},
     {"pool", no_argument, NULL, 14},
     {"remote-port", required_argument, NULL, 15},
+    {"proxy-protocol", required_argument, NULL, 16},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -291,6 +296,15 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
             o->remote_port = (unsigned)n;
             break;
         }
+        case 16:
+            if (strcmp(optarg, "v1") == 0 || strcmp(optarg, "1") == 0)
+                o->proxy_protocol = 1;
+            else if (strcmp(optarg, "v2") == 0 || strcmp(optarg, "2") == 0)
+                o->proxy_protocol = 2;
+            else
+                return err_set(err, NGR_EINVAL, "--proxy-protocol \"%s\": expected v1 or v2",
+                               optarg);
+            break;
         case 'v':
             o->log_level = LOG_LEVEL_DEBUG;
             break;
@@ -330,6 +344,10 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     if (o->remote_port != 0 && o->proto != FRAME_PROTO_TCP)
         return err_set(err, NGR_EINVAL, "--remote-port is for TCP tunnels (ngrnotok tcp); an "
                                         "HTTP tunnel chooses its name with --subdomain");
+    if (o->proxy_protocol != 0 && o->proto != FRAME_PROTO_TCP)
+        return err_set(err, NGR_EINVAL, "--proxy-protocol is for TCP tunnels (ngrnotok tcp); "
+                                        "an HTTP service gets the visitor's address in "
+                                        "X-Forwarded-For");
     if (o->pool && o->proto == FRAME_PROTO_HTTP && o->subdomain[0] == '\0')
         return err_set(err, NGR_EINVAL, "--pool needs --subdomain NAME: the clients of a pool "
                                         "share one name");

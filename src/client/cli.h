@@ -26,6 +26,7 @@ struct cli_options {
     int new_url;              /* --new-url: forget the kept reconnect secret */
     int pool;                 /* --pool: share the name (or port) with other clients */
     unsigned remote_port;     /* tcp --remote-port: the public port asked for; 0: any */
+    int proxy_protocol;       /* tcp --proxy-protocol: 1 or 2 (proxy_header.h); 0: none */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr" with the option's value (borrowed from argv). */
     struct {

@@ -249,6 +249,9 @@
 /* bytes: an upgrade's request head as written to the local service (an OPEN's fields fit in one
  * frame; the request line and separators add less than 4 KiB to them) */
 #define NGR_FORWARD_HEAD_OUT (NGR_FRAME_MAX_PAYLOAD + 4096)
+/* bytes: a PROXY protocol header (tcp --proxy-protocol): version 1's longest line is 107 with
+ * its CR LF, version 2's for IPv6 52 */
+#define NGR_PROXY_HEADER_MAX 108
 
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */

@@ -57,6 +57,10 @@ cli_usage(FILE *f)
             "                             (tcp: --remote-port)\n"
             "      --remote-port PORT     tcp: ask for this public port (in the gateway's\n"
             "                             --tcp-ports range)\n"
+            "      --proxy-protocol v1|v2 tcp: begin each connection to the local service with\n"
+            "                             a PROXY protocol header of that version, carrying\n"
+            "                             the visitor's address and the public port (for\n"
+            "                             nginx's listen ... proxy_protocol, HAProxy, ...)\n"
             "\n"
             "Connection options (every command but config):\n"
             "  -s, --server HOST:PORT     the gateway's control address (default 127.0.0.1:8080)\n"
@@ -88,7 +92,7 @@ enum { CLI_OPT_TUNNEL = 0x100, CLI_OPT_SESSION = 0x200, CLI_OPT_NEW_URL = 0x300,
 static const char *const cli_keys[] = {
     "subdomain", "host_header", "basic_auth", "allow_cidr", "deny_cidr",        "rate_limit",
     "rate_burst", "response_timeout", "pool",  "remote_port", "server",          "token",
-    "tls",       "ca",          "heartbeat",  "dead_after",
+    "tls",       "ca",          "heartbeat",  "dead_after", "proxy_protocol",
 };
 #define CLI_T(i) (CLI_OPT_TUNNEL + (i))
 #define CLI_S(i) (CLI_OPT_SESSION + (i))
@@ -105,6 +109,7 @@ static const struct option cli_options_long[] = {
     {"response-timeout", required_argument, NULL, CLI_T(7)},
     {"pool", no_argument, NULL, CLI_T(8)},
     {"remote-port", required_argument, NULL, CLI_T(9)},
+    {"proxy-protocol", required_argument, NULL, CLI_T(16)},
     {"server", required_argument, NULL, CLI_S(10)},
     {"token", required_argument, NULL, CLI_S(11)},
     {"tls", no_argument, NULL, CLI_S(12)},

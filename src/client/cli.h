@@ -27,6 +27,7 @@ struct cli_tunnel {
     int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
     int pool;                 /* share the name (or port) with other clients */
     unsigned remote_port;     /* tcp: the public port asked for; 0: any */
+    int proxy_protocol;       /* tcp: 1 or 2, a PROXY header first (proxy_header.h); 0: none */
     /* What the gateway is to enforce for the tunnel, sent in BIND: "basic_auth", "allow_cidr",
      * "deny_cidr", "rate_limit", "rate_burst", "response_timeout", "pool" with a value. */
     struct {
@@ -73,7 +74,8 @@ void cli_usage(FILE *f);
  * NGR_ENOENT for another key, or NGR_EINVAL with the reason. */
 int cli_session_set(struct cli_options *o, const char *key, const char *value, int file,
                     struct ngr_err *err);
-/* A setting of tunnel t (proto, addr, subdomain, host_header, pool, remote_port, basic_auth,
+/* A setting of tunnel t (proto, addr, subdomain, host_header, pool, remote_port,
+ * proxy_protocol, basic_auth,
  * allow_cidr, deny_cidr, rate_limit, rate_burst, response_timeout). Returns 0, NGR_ENOENT for
  * another key, or NGR_EINVAL with the reason. */
 int cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key,

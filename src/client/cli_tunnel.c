@@ -213,6 +213,15 @@ cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key, con
         t->remote_port = (unsigned)n;
         return 0;
     }
+    if (strcmp(key, "proxy_protocol") == 0) {
+        if (strcmp(v, "v1") == 0 || strcmp(v, "1") == 0)
+            t->proxy_protocol = 1;
+        else if (strcmp(v, "v2") == 0 || strcmp(v, "2") == 0)
+            t->proxy_protocol = 2;
+        else
+            return err_set(err, NGR_EINVAL, "%s \"%s\": expected v1 or v2", what, v);
+        return 0;
+    }
     for (i = 0; i < sizeof(bind_keys) / sizeof(bind_keys[0]); i++)
         if (strcmp(key, bind_keys[i]) == 0)
             break;
@@ -245,13 +254,14 @@ cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key, con
 int
 cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err)
 {
-    char sub[48], rport[48], pool[48], auth[48];
+    char sub[48], rport[48], pool[48], auth[48], pp[48];
     size_t i;
 
     cli_spelled("subdomain", file, sub, sizeof(sub));
     cli_spelled("remote_port", file, rport, sizeof(rport));
     cli_spelled("pool", file, pool, sizeof(pool));
     cli_spelled("basic_auth", file, auth, sizeof(auth));
+    cli_spelled("proxy_protocol", file, pp, sizeof(pp));
     if (!t->has_local)
         return file ? err_set(err, NGR_EINVAL, "no local service: add addr = PORT (or HOST:PORT)")
                     : err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'",
@@ -260,6 +270,11 @@ cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err)
         return err_set(err, NGR_EINVAL,
                        "%s is for TCP tunnels; an HTTP tunnel chooses its name with %s", rport,
                        sub);
+    if (t->proxy_protocol != 0 && t->proto != FRAME_PROTO_TCP)
+        return err_set(err, NGR_EINVAL,
+                       "%s is for TCP tunnels; an HTTP service gets the visitor's address in "
+                       "X-Forwarded-For",
+                       pp);
     if (t->pool && t->proto == FRAME_PROTO_HTTP && t->subdomain[0] == '\0')
         return err_set(err, NGR_EINVAL,
                        "%s needs %s NAME: the clients of a pool share one name", pool, sub);

@@ -126,7 +126,7 @@ client_config_on_pair(void *user, const char *section, const char *raw_key, cons
                            ? " (the top takes server, token, tls, ca, heartbeat, dead_after)"
                            : " (a tunnel takes proto, addr, subdomain, host_header, basic_auth, "
                              "allow_cidr, deny_cidr, rate_limit, rate_burst, response_timeout, "
-                             "pool, remote_port)");
+                             "pool, remote_port, proxy_protocol)");
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "net.h"
 #include "pipe.h"
+#include "proxy_header.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -198,11 +199,11 @@ forward_on_io(void *arg, uint32_t events)
             forward_connect(fw, err);
             return;
         }
-        if (!fw->upgrade) {
+        if (!fw->upgrade && fw->head_out.len == 0) {
             forward_start_pipe(fw, NULL, 0);
             return;
         }
-        fw->state = FORWARD_SENDING_HEAD;
+        fw->state = FORWARD_SENDING_HEAD; /* an upgrade's request head, or a PROXY header */
     }
     if (fw->state == FORWARD_SENDING_HEAD) {
         size_t sent = 0;
@@ -214,6 +215,10 @@ forward_on_io(void *arg, uint32_t events)
         }
         if (fw->head_out.len > 0)
             return; /* the socket is full: EPOLLOUT comes back here */
+        if (!fw->upgrade) { /* the PROXY header is out: the visitor's bytes follow it */
+            forward_start_pipe(fw, NULL, 0);
+            return;
+        }
         fw->state = FORWARD_READING_HEAD;
         loop_io_mod(fw->cl->loop, &fw->io, LOOP_READ);
         return;
@@ -282,6 +287,28 @@ forward_build_head(struct forward *fw, const struct frame_head *h)
     return rc;
 }
 
+/* tcp --proxy-protocol: the header for the visitor (OPEN's target) and the gateway's public
+ * address (its host), which goes first on the local connection. A gateway too old to send
+ * the two with ports gets a header that says the origin is unknown, and a warning once. */
+static int
+forward_build_proxy_header(struct forward *fw, const struct frame_head *h)
+{
+    static int warned;
+    struct proxy_endpoint src, dst;
+    uint8_t out[NGR_PROXY_HEADER_MAX];
+    int known = proxy_endpoint_parse(h->target.p, h->target.len, &src) == 0 &&
+                proxy_endpoint_parse(h->host.p, h->host.len, &dst) == 0;
+    size_t n = proxy_header_build((enum proxy_header_version)fw->t->opt->proxy_protocol,
+                                  known ? &src : NULL, known ? &dst : NULL, out);
+
+    if (!known && !warned) {
+        warned = 1;
+        log_warn("the gateway sent no visitor address with a port: the PROXY headers say "
+                 "the origin is unknown (upgrade the gateway)");
+    }
+    return buf_append(&fw->head_out, out, n);
+}
+
 int
 forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_id,
              const struct frame_head *h)
@@ -313,6 +340,10 @@ forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_i
                  h->client_addr.p);
     if (fw->upgrade && forward_build_head(fw, h) != 0) {
         forward_close(fw, FRAME_CODE_TOO_LARGE, "request head too large");
+        return 0;
+    }
+    if (!fw->upgrade && t->opt->proxy_protocol != 0 && forward_build_proxy_header(fw, h) != 0) {
+        forward_close(fw, FRAME_CODE_INTERNAL, "out of memory");
         return 0;
     }
     log_debug("stream %u: %s", stream_id, fw->label);

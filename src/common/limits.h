@@ -215,6 +215,9 @@
 /* bytes: a peer's address as text (an IPv6 address at most 45, with its NUL), in logs, OPEN and
  * the admin API */
 #define NGR_PEER_LEN 64
+/* X-Forwarded-For elements read from a trusted proxy's request (--trusted-proxy), right to
+ * left, before the walk gives up at the last address read: proxies in front of proxies */
+#define NGR_FORWARDED_HOPS 16
 #define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
 #define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
 #define NGR_CONFIG_LINE_LEN 1024 /* bytes: one line of the config file, with its NUL */
@@ -251,6 +254,9 @@
 /* bytes: an upgrade's request head as written to the local service (an OPEN's fields fit in one
  * frame; the request line and separators add less than 4 KiB to them) */
 #define NGR_FORWARD_HEAD_OUT (NGR_FRAME_MAX_PAYLOAD + 4096)
+/* bytes: a PROXY protocol header (tcp --proxy-protocol): version 1's longest line is 107 with
+ * its CR LF, version 2's for IPv6 52 */
+#define NGR_PROXY_HEADER_MAX 108
 
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */

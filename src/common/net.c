@@ -116,6 +116,23 @@ net_format_ip(const struct sockaddr *sa, char *out, size_t outlen)
         snprintf(out, outlen, "unknown");
 }
 
+void
+net_format_endpoint(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port;
+
+    net_format_ip(sa, ip, sizeof(ip));
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+        snprintf(out, outlen, "unknown");
+        return;
+    }
+    port = sa->sa_family == AF_INET
+               ? ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port)
+               : ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    snprintf(out, outlen, strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
 int
 net_is_localhost_name(const char *host)
 {

@@ -31,6 +31,9 @@ int net_parse_addr(const char *s, const char *default_host, int allow_zero, stru
 void net_format_addr(const struct net_addr *a, char *out, size_t outlen);
 /* The numeric address of a peer ("203.0.113.9", "::1"), without the port. */
 void net_format_ip(const struct sockaddr *sa, char *out, size_t outlen);
+/* The same with the port: "203.0.113.9:51234", "[2001:db8::9]:51234" ("unknown" without an
+ * IPv4 or IPv6 address). */
+void net_format_endpoint(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* Resolves (blocking: startup only) and listens with SO_REUSEADDR, non-blocking, CLOEXEC.
  * Returns the fd, or a negative code. On success the bound port (useful with port 0) is

@@ -132,6 +132,29 @@ config_parse_size(const char *key, const char *v, uint64_t min, uint64_t *out, s
     return 0;
 }
 
+/* Adds value's ranges to l: the flag repeats, and the file's value is a comma-separated list. */
+static int
+config_add_cidrs(struct cidr_list *l, const char *key, const char *value, struct ngr_err *err)
+{
+    const char *p = value;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *s = p;
+
+        while (len > 0 && (*s == ' ' || *s == '\t'))
+            s++, len--;
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (len > 0 && cidr_list_add(l, s, len, err) != 0)
+            return err_prefix(err, key);
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static int
 config_key_is(const char *key, const char *want)
 {
@@ -287,24 +310,21 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
                    ? err_prefix(err, "max_rate")
                    : 0;
     }
-    if (config_key_is(key, "deny_cidr")) {
-        /* Adds: the flag repeats, and the file's value is a comma-separated list. */
-        const char *p = value;
+    if (config_key_is(key, "deny_cidr"))
+        return config_add_cidrs(&c->deny_cidr, "deny_cidr", value, err);
+    if (config_key_is(key, "trusted_proxy"))
+        return config_add_cidrs(&c->trusted_proxy, "trusted_proxy", value, err);
+    if (config_key_is(key, "public_url")) {
+        size_t len = strlen(value);
 
-        while (*p != '\0') {
-            size_t len = strcspn(p, ",");
-            const char *s = p;
-
-            while (len > 0 && (*s == ' ' || *s == '\t'))
-                s++, len--;
-            while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-                len--;
-            if (len > 0 && cidr_list_add(&c->deny_cidr, s, len, err) != 0)
-                return err_prefix(err, "deny_cidr");
-            p += strcspn(p, ",");
-            if (*p == ',')
-                p++;
-        }
+        /* One trailing '/' is what people write; the URLs are made without it. */
+        if (len > 0 && value[len - 1] == '/')
+            len--;
+        if (len >= sizeof(c->public_url))
+            return err_set(err, NGR_EINVAL, "public_url: longer than %zu characters",
+                           sizeof(c->public_url) - 1);
+        memcpy(c->public_url, value, len);
+        c->public_url[len] = '\0';
         return 0;
     }
     if (config_key_is(key, "max_body_size")) {

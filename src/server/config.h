@@ -30,6 +30,8 @@ struct server_config {
     char https_key[CONFIG_PATH_LEN];
     int http_redirect;             /* plain HTTP answers 308 to HTTPS */
     unsigned public_port;          /* port shown in public URLs; 0: the bound HTTP port */
+    char public_url[NGR_URL_LEN - NGR_MAX_SUBDOMAIN]; /* the URLs' form, with {name}
+                                      * (public_url.h); empty: from the listeners */
     uint64_t response_timeout_ms;  /* request to response head, then 504 */
     uint64_t heartbeat_ms;         /* PING interval offered to clients (--heartbeat) */
     uint64_t dead_after_ms;        /* a client silent this long is dropped (--dead-after) */
@@ -55,6 +57,8 @@ struct server_config {
     uint64_t request_head_timeout_ms; /* a public connection's first head, complete (408) */
     unsigned idle_timeout_s;  /* a kept-alive public connection with no request is closed */
     struct cidr_list deny_cidr; /* public clients refused on every tunnel (--deny-cidr) */
+    struct cidr_list trusted_proxy; /* peers whose X-Forwarded-For and -Proto are believed
+                                     * (--trusted-proxy; trusted_proxy.h) */
     unsigned max_tunnels;           /* tunnels in all (--max-tunnels) */
     unsigned max_tunnels_per_token; /* tunnels one token holds (--max-tunnels-per-token) */
     unsigned max_conns_per_ip;      /* control connections from one address; 0: any */

@@ -6,6 +6,7 @@
 #include "net.h"
 #include "public_http.h"
 #include "public_tcp.h"
+#include "public_url.h"
 #include "readfile.h"
 #include "tls_cert.h"
 #include "server.h"
@@ -55,6 +56,13 @@ main_usage(FILE *f)
             "                               of the two is needed for a non-loopback admin-addr\n"
             "      --public-port PORT       port shown in public URLs, e.g. 80 behind a reverse\n"
             "                               proxy (default: the HTTP listener's port)\n"
+            "      --public-url URL         the public URLs' form behind a reverse proxy, with\n"
+            "                               {name} for the tunnel's: 'https://{name}.DOMAIN'\n"
+            "                               (default: from the listeners)\n"
+            "      --trusted-proxy CIDR     take the visitor's address from X-Forwarded-For and\n"
+            "                               the scheme from X-Forwarded-Proto, for requests from\n"
+            "                               these addresses only, e.g. 127.0.0.1/32 for nginx\n"
+            "                               on this host (repeatable, or a comma list)\n"
             "      --response-timeout SEC   wait this long for a response head, then answer 504:\n"
             "                               the default and the most a client may ask for\n"
             "                               with its --response-timeout (default 300)\n"
@@ -179,6 +187,8 @@ static const struct option main_options[] = {
     {"state-dir", required_argument, NULL, 35},
     {"hold-requests", required_argument, NULL, 36},
     {"drain-timeout", required_argument, NULL, 37},
+    {"public-url", required_argument, NULL, 38},
+    {"trusted-proxy", required_argument, NULL, 39},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -196,7 +206,7 @@ static const char *const main_keys[] = {
     [27] = "max_tunnels", [28] = "max_tunnels_per_token", [29] = "max_conns_per_ip",
     [30] = "tls_cert", [31] = "tls_key", [32] = "heartbeat", [33] = "dead_after",
     [34] = "reconnect_grace", [35] = "state_dir", [36] = "hold_requests",
-    [37] = "drain_timeout",
+    [37] = "drain_timeout", [38] = "public_url", [39] = "trusted_proxy",
 };
 
 /* The config file named by -c/--config, or NULL. */
@@ -279,7 +289,8 @@ main_parse(int argc, char **argv, struct server_config *cfg)
     struct ngr_err err;
 
     if ((path != NULL && config_load(cfg, path, &err) != 0) ||
-        (main_flags(argc, argv, cfg), session_check_liveness(cfg->heartbeat_ms, cfg->dead_after_ms, "client", &err)) != 0) {
+        (main_flags(argc, argv, cfg), session_check_liveness(cfg->heartbeat_ms, cfg->dead_after_ms, "client", &err)) != 0 ||
+        public_url_check(cfg, &err) != 0) {
         fprintf(stderr, "ngrnotokd: %s\n", err.msg);
         exit(2);
     }
@@ -561,7 +572,8 @@ main_reload_config(struct server *srv)
     }
     config_defaults(next);
     if (config_load(next, path, &err) != 0 ||
-        (main_flags(main_argc, main_argv, next), session_check_liveness(next->heartbeat_ms, next->dead_after_ms, "client", &err)) != 0) {
+        (main_flags(main_argc, main_argv, next), session_check_liveness(next->heartbeat_ms, next->dead_after_ms, "client", &err)) != 0 ||
+        public_url_check(next, &err) != 0) {
         log_warn("SIGHUP: %s; the settings in use are kept", err.msg);
         free(next);
         return;

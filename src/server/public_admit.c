@@ -2,10 +2,54 @@
 #include "public_admit.h"
 #include "access_rules.h"
 #include "cidr.h"
+#include "net.h"
 #include "rate_limit.h"
 
 #include <inttypes.h>
+#include <microhttpd.h>
 #include <string.h>
+
+/* Collects the X-Forwarded-For and -Proto fields, in order, into the scratch array. */
+struct public_admit_fwd {
+    struct frame_field *fields;
+    size_t n;
+};
+
+static enum MHD_Result
+public_admit_collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                     const char *value, size_t value_size)
+{
+    struct public_admit_fwd *c = cls;
+    struct frame_str name = {key, key_size};
+
+    if (!frame_str_eq(name, "x-forwarded-for") && !frame_str_eq(name, "x-forwarded-proto"))
+        return MHD_YES;
+    if (c->n >= NGR_MAX_HEADERS)
+        return MHD_NO;
+    c->fields[c->n].name = name;
+    c->fields[c->n].value.p = value ? value : "";
+    c->fields[c->n].value.len = value ? value_size : 0;
+    c->n++;
+    return MHD_YES;
+}
+
+void
+public_admit_client(struct server *srv, struct MHD_Connection *conn, int tls,
+                    struct trusted_proxy_view *view)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct public_admit_fwd col = {srv->http_fields, 0};
+    char peer[NGR_PEER_LEN];
+
+    net_format_ip(ci ? ci->client_addr : NULL, peer, sizeof(peer));
+    /* Only a trusted peer's fields are read; public_http.c collects the whole head later into
+     * the same scratch array. */
+    if (srv->cfg.trusted_proxy.n > 0 && cidr_list_match(&srv->cfg.trusted_proxy, peer))
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, public_admit_collect, &col);
+    trusted_proxy_resolve(&srv->cfg.trusted_proxy, peer, tls ? "https" : "http", col.fields, col.n,
+                          view);
+}
 
 int
 public_admit_address(const struct server *srv, const char *client_ip, struct error_page *why)

@@ -357,9 +357,11 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     struct frame_head h;
     struct tunnel *t;
     const union MHD_ConnectionInfo *ci;
-    char label[NGR_DOMAIN_LEN + 1], client_ip[NGR_PEER_LEN];
+    char label[NGR_DOMAIN_LEN + 1];
+    const char *client_ip;
     int len, no_body, upgrade, rc;
     struct public_admit_extra extra;
+    struct trusted_proxy_view from;
 
     if (srv->draining) {
         error_page_set(&why, 503, "Service Unavailable",
@@ -367,8 +369,8 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
-    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    net_format_ip(ci ? ci->client_addr : NULL, client_ip, sizeof(client_ip));
+    public_admit_client(srv, req->conn, req->tls, &from);
+    client_ip = from.client_ip;
     if (public_admit_address(srv, client_ip, &why) != 0) {
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
@@ -379,7 +381,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
-    if (!req->tls && srv->cfg.http_redirect) {
+    if (strcmp(from.scheme, "https") != 0 && srv->cfg.http_redirect) {
         req->redirect = 1; /* a valid Host of ours: the same URL over HTTPS */
         error_page_set(&req->page, 308, "Permanent Redirect",
                        "This gateway serves its tunnels over HTTPS.");
@@ -421,7 +423,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     }
     rq.method = method;
     rq.drop_authorization = t->rules != NULL && t->rules->ncreds > 0; /* the gateway's, not the service's */
-    rq.scheme = req->tls ? "https" : "http";
+    rq.scheme = from.scheme;
     rq.target = req->target;
     rq.client_ip = client_ip;
     rq.fields = col.fields;

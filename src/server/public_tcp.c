@@ -67,11 +67,28 @@ public_tcp_on_pipe_done(void *owner, struct pipe_end *p, int error)
     public_tcp_close(tc, error > 0 ? FRAME_CODE_CANCEL : FRAME_CODE_NONE, pipe_done_reason(error));
 }
 
+/* Where the connection comes from and where it arrived, with ports: what a client's PROXY
+ * protocol header tells its local service (docs/protocol.md, OPEN). */
+static void
+public_tcp_endpoints(int fd, const struct sockaddr *sa, char from[NGR_PEER_LEN],
+                     char to[NGR_PEER_LEN])
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+
+    net_format_endpoint(sa, from, NGR_PEER_LEN);
+    if (getsockname(fd, (struct sockaddr *)&local, &len) != 0)
+        snprintf(to, NGR_PEER_LEN, "unknown");
+    else
+        net_format_endpoint((const struct sockaddr *)&local, to, NGR_PEER_LEN);
+}
+
 static void
 public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
 {
     struct tcp_conn *tc = calloc(1, sizeof(*tc));
     struct frame_head h;
+    char from[NGR_PEER_LEN], to[NGR_PEER_LEN]; /* OPEN's target and host */
     /* The port's tunnel, or the next of its pool. */
     struct tunnel *t = tunnel_table_route(&l->srv->tunnels, l->t->slot, strlen(l->t->slot));
 
@@ -122,14 +139,15 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     TAILQ_INSERT_TAIL(&l->conns, tc, entry);
     t->streams++;
     t->requests++;
+    public_tcp_endpoints(fd, sa, from, to); /* OPEN copies them */
     memset(&h, 0, sizeof(h));
     h.tunnel = t->handle;
     h.body = FRAME_BODY_UNKNOWN;
     h.method = frame_str_c("CONNECT");
-    h.target = frame_str_c(tc->peer);
+    h.target = frame_str_c(from);
     h.client_addr = frame_str_c(tc->peer);
     h.scheme = frame_str_c("tcp");
-    h.host = frame_str_c("");
+    h.host = frame_str_c(to);
     pipe_init(&tc->pipe, l->srv->loop, &tc->st, public_tcp_on_pipe_done, tc);
     tc->pipe.read_counter = &t->bytes_in;
     tc->pipe.write_counter = &t->bytes_out;

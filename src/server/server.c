@@ -1,5 +1,6 @@
 /* server.c: what belongs to the gateway as a whole rather than to one module. */
 #include "server.h"
+#include "public_url.h"
 
 #include <stdio.h>
 
@@ -15,6 +16,10 @@ server_public_url(const struct server *srv, const char *name, char *out, size_t 
     int tls = srv->https.daemon != NULL;
     unsigned port = tls ? srv->https_port : server_public_port(srv);
 
+    if (srv->cfg.public_url[0] != '\0') { /* what a reverse proxy in front serves */
+        public_url_format(srv->cfg.public_url, name, out, outlen);
+        return;
+    }
     if (port == (tls ? 443u : 80u))
         snprintf(out, outlen, "%s://%s.%s", tls ? "https" : "http", name, srv->cfg.domain);
     else

@@ -75,8 +75,8 @@ struct server {
 
 /* Port to show in public URLs: the configured public port, else the bound one. */
 unsigned server_public_port(const struct server *srv);
-/* A tunnel's public URL for name: https:// with the HTTPS port when HTTPS is served, else
- * http://; the port left out when it is the scheme's own. */
+/* A tunnel's public URL for name: --public-url's form if set; else https:// with the HTTPS port
+ * when HTTPS is served, else http://; the port left out when it is the scheme's own. */
 void server_public_url(const struct server *srv, const char *name, char *out, size_t outlen);
 
 #endif

@@ -400,6 +400,28 @@ test_cli_mistakes(void **state)
     assert_non_null(strstr(err.msg, "missing command"));
 }
 
+/* tcp --proxy-protocol v1|v2; refused for HTTP tunnels and for other versions. */
+static void
+test_cli_proxy_protocol(void **state)
+{
+    struct cli_options o;
+
+    (void)state;
+    test_cli_ok(&o, "tcp", "22");
+    assert_int_equal(o.tunnels[0].proxy_protocol, 0);
+    test_cli_ok(&o, "tcp", "--proxy-protocol", "v1", "22");
+    assert_int_equal(o.tunnels[0].proxy_protocol, 1);
+    test_cli_ok(&o, "tcp", "--proxy-protocol=v2", "localhost:25");
+    assert_int_equal(o.tunnels[0].proxy_protocol, 2);
+    test_cli_ok(&o, "tcp", "22", "--proxy-protocol", "2");
+    assert_int_equal(o.tunnels[0].proxy_protocol, 2);
+    test_cli_fails("--proxy-protocol \"v3\": expected v1 or v2", "tcp", "--proxy-protocol", "v3",
+                   "22");
+    test_cli_fails("--proxy-protocol \"V1\"", "tcp", "--proxy-protocol", "V1", "22");
+    test_cli_fails("option --proxy-protocol needs a value", "tcp", "22", "--proxy-protocol");
+    test_cli_fails("--proxy-protocol is for TCP tunnels", "http", "--proxy-protocol", "v1", "3000");
+}
+
 /* An unknown letter before others in a cluster: the message names that option, not the
  * argument before the cluster. */
 static void
@@ -451,6 +473,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cli_unknown_in_cluster, test_cli_setup,
                                         test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_help, test_cli_setup, test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_proxy_protocol, test_cli_setup, test_cli_teardown),
     };
 
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -434,6 +434,39 @@ test_config_diff(void **state)
         assert_false(ch[i].live);
 }
 
+/* trusted_proxy adds like deny_cidr (the flag repeats, the file lists), and is live on SIGHUP;
+ * public_url needs a restart, as the URLs handed out already do not change. */
+static void
+test_config_proxy_keys(void **state)
+{
+    static struct server_config a, b;
+    struct config_change ch[CONFIG_DIFF_MAX];
+    struct ngr_err err;
+    size_t n;
+
+    (void)state;
+    config_defaults(&a);
+    config_defaults(&b);
+    assert_int_equal(a.trusted_proxy.n, 0);
+    assert_int_equal(config_set(&b, "trusted-proxy", "127.0.0.1/32", &err), 0);
+    assert_int_equal(config_set(&b, "trusted_proxy", " 10.0.0.0/8 , ::1", &err), 0);
+    assert_int_equal(b.trusted_proxy.n, 3);
+    assert_true(cidr_list_match(&b.trusted_proxy, "10.1.2.3"));
+    assert_true(cidr_list_match(&b.trusted_proxy, "::1"));
+    assert_false(cidr_list_match(&b.trusted_proxy, "127.0.0.2"));
+    assert_int_equal(config_set(&b, "trusted_proxy", "10.0.0.0/33", &err), NGR_EINVAL);
+    assert_non_null(strstr(err.msg, "trusted_proxy"));
+    assert_int_equal(config_set(&b, "public_url", "https://{name}.localhost", &err), 0);
+    n = config_diff(&a, &b, ch, CONFIG_DIFF_MAX);
+    assert_int_equal(n, 2);
+    assert_true(test_config_change(ch, n, "trusted_proxy")->live);
+    assert_string_equal(test_config_change(ch, n, "trusted_proxy")->after, "3 ranges");
+    assert_false(test_config_change(ch, n, "public_url")->live);
+    config_apply_live(&a, &b);
+    assert_int_equal(a.trusted_proxy.n, 3);
+    assert_string_equal(a.public_url, "");
+}
+
 int
 main(void)
 {
@@ -442,6 +475,7 @@ main(void)
         cmocka_unit_test(test_config_parse_errors), cmocka_unit_test(test_config_parse_limits),
         cmocka_unit_test(test_config_set_keys),     cmocka_unit_test(test_name_valid_label),
         cmocka_unit_test(test_config_load),         cmocka_unit_test(test_config_diff),
+        cmocka_unit_test(test_config_proxy_keys),
     };
 
     return cmocka_run_group_tests_name("config", tests, guard_setup, guard_teardown);

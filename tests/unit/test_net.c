@@ -263,6 +263,51 @@ test_net_format_ip(void **state)
     assert_string_equal(out, "unknown");
 }
 
+/* net_format_endpoint: the address with its port, IPv6 in brackets (a TCP OPEN's target and
+ * host, which the client's PROXY headers parse back). */
+static void
+test_net_format_endpoint(void **state)
+{
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    struct sockaddr_un sun;
+    char out[NGR_PEER_LEN];
+
+    (void)state;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(51234);
+    assert_int_equal(inet_pton(AF_INET, "203.0.113.9", &sin.sin_addr), 1);
+    net_format_endpoint((struct sockaddr *)&sin, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9:51234");
+    sin.sin_port = 0;
+    net_format_endpoint((struct sockaddr *)&sin, out, sizeof(out));
+    assert_string_equal(out, "203.0.113.9:0");
+
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(65535);
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8::9", &sin6.sin6_addr), 1);
+    net_format_endpoint((struct sockaddr *)&sin6, out, sizeof(out));
+    assert_string_equal(out, "[2001:db8::9]:65535");
+    /* A v4-mapped peer on a dual-stack socket: IPv4, no brackets. */
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:198.51.100.7", &sin6.sin6_addr), 1);
+    net_format_endpoint((struct sockaddr *)&sin6, out, sizeof(out));
+    assert_string_equal(out, "198.51.100.7:65535");
+    /* The longest, in a buffer of NGR_PEER_LEN. */
+    assert_int_equal(
+        inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &sin6.sin6_addr), 1);
+    net_format_endpoint((struct sockaddr *)&sin6, out, sizeof(out));
+    assert_string_equal(out, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    net_format_endpoint((struct sockaddr *)&sun, out, sizeof(out));
+    assert_string_equal(out, "unknown");
+    net_format_endpoint(NULL, out, sizeof(out));
+    assert_string_equal(out, "unknown");
+}
+
 /* Waits for events on fd, polling with a deadline; fails saying what was awaited. */
 static void
 test_net_await(int fd, short events, const char *what)
@@ -386,6 +431,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_net_parse_space_before_port),
         cmocka_unit_test(test_net_host_is_loopback),
         cmocka_unit_test(test_net_localhost_names),
+        cmocka_unit_test(test_net_format_endpoint),
     };
 
     return cmocka_run_group_tests_name("net", tests, NULL, NULL);

@@ -162,7 +162,9 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             return 0;
         }
         if (session_check_peer(&h, &why) != 0) {
-            client_control_say("the gateway's settings are unusable: %s", why.msg);
+            client_control_say("the gateway's settings are unusable: %s (upgrade the older of "
+                           "ngrnotok and ngrnotokd)",
+                           why.msg);
             return NGR_EPROTO;
         }
         session_set_peer(s, &h);
@@ -441,7 +443,13 @@ client_control_on_connect(void *arg, uint32_t events)
     loop_timer_stop(cl->loop, &cl->connect_timer);
     cl->connect_fd = -1;
     if (net_connect_result(fd, &cl->opt.server, &err) != 0) {
-        client_control_say("cannot reach the gateway: %s", err.msg);
+        /* Before the first tunnel is up, most likely the address is wrong or the gateway
+         * is not running; afterwards it is restarting, and the client tries again. */
+        client_control_say("cannot reach the gateway: %s%s", err.msg,
+                           cl->ever_bound ? ""
+                                          : " (is ngrnotokd running there? give its address "
+                                            "with --server HOST:PORT, or once with 'ngrnotok "
+                                            "config set-server HOST:PORT')");
         client_control_fail(cl, fd, 0);
         return;
     }
@@ -463,7 +471,9 @@ client_control_on_connect_timeout(void *arg)
         client_control_say("TLS handshake with %s failed: no answer within %d s", addr,
                            NGR_HANDSHAKE_MS / 1000);
     else
-        client_control_say("cannot reach the gateway at %s: no answer within %d s", addr,
+        client_control_say("cannot reach the gateway at %s: no answer within %d s (a firewall "
+                           "between, or the wrong --server?)",
+                           addr,
                            NGR_CONNECT_MS / 1000);
     loop_io_del(cl->loop, &cl->connect_io);
     cl->connect_fd = -1;

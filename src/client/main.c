@@ -54,10 +54,9 @@ main_tunnel_init(struct client *cl, size_t i)
     snprintf(t->base_url, sizeof(t->base_url), "http://%s", t->local_text);
     snprintf(t->host_header, sizeof(t->host_header), "Host: %s", t->local_text);
     if (net_resolve_all(&o->local, &t->local_resolved, &err) != 0) {
-        if (o->name[0] != '\0')
-            fprintf(stderr, "ngrnotok: tunnel %s: local service: %s\n", o->name, err.msg);
-        else
-            fprintf(stderr, "ngrnotok: local service: %s\n", err.msg);
+        fprintf(stderr, "ngrnotok: %s%s%slocal service: %s (check the host name of %s)\n",
+                o->name[0] != '\0' ? "tunnel " : "", o->name, o->name[0] != '\0' ? ": " : "",
+                err.msg, o->name[0] != '\0' ? "its addr" : "HOST:PORT");
         return 2;
     }
     /* A config file's tunnel keeps its own file: two of them may share a local service. */

@@ -23,7 +23,7 @@ enum {
  * unseen (a stream that never opened, a socket left unwatched). curl marks its own the same. */
 #define NGR_MUST_CHECK __attribute__((warn_unused_result))
 
-#define NGR_ERR_LEN 256
+#define NGR_ERR_LEN 512
 
 /* A code and the sentence a person reads: "connect 127.0.0.1:8080: Connection refused". */
 struct ngr_err {

@@ -187,7 +187,17 @@ net_listen(struct net_addr *a, int backlog, struct ngr_err *err)
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        err_set(err, NGR_ESYS, "bind %s: %s", text, strerror(errno));
+        /* What to do about it, for the three a person meets. */
+        const char *fix = errno == EADDRINUSE      ? " (another program listens there: stop it, "
+                                                     "or choose another address)"
+                          : errno == EACCES        ? " (a port below 1024 needs root or "
+                                                     "CAP_NET_BIND_SERVICE: choose one above "
+                                                     "1023, or put nginx in front)"
+                          : errno == EADDRNOTAVAIL ? " (no interface of this machine has that "
+                                                     "address: use 0.0.0.0 or one of its own)"
+                                                   : "";
+
+        err_set(err, NGR_ESYS, "bind %s: %s%s", text, strerror(errno), fix);
         goto fail;
     }
     if (listen(fd, backlog) < 0) {

@@ -61,7 +61,10 @@ config_set_domain(struct server_config *c, const char *v, struct ngr_err *err)
     for (i = 0; i <= len; i++) {
         if (i == len || d[i] == '.') {
             if (!name_valid_label(d + start, i - start))
-                return err_set(err, NGR_EINVAL, "domain \"%s\": not a valid DNS name", v);
+                return err_set(err, NGR_EINVAL,
+                               "domain \"%s\": not a valid DNS name (letters, digits and '-' "
+                               "between dots, such as tunnel.example.com)",
+                               v);
             start = i + 1;
         }
     }

@@ -288,8 +288,14 @@ main_parse(int argc, char **argv, struct server_config *cfg)
     const char *path = main_config_path(argc, argv);
     struct ngr_err err;
 
-    if ((path != NULL && config_load(cfg, path, &err) != 0) ||
-        (main_flags(argc, argv, cfg), session_check_liveness(cfg->heartbeat_ms, cfg->dead_after_ms, "client", &err)) != 0 ||
+    if (path != NULL && config_load(cfg, path, &err) != 0) {
+        fprintf(stderr, "ngrnotokd: --config: %s%s\n", err.msg,
+                err.code == NGR_ESYS ? " (config/ngrnotokd.conf is an example to start from)"
+                                     : "");
+        exit(2);
+    }
+    main_flags(argc, argv, cfg);
+    if (session_check_liveness(cfg->heartbeat_ms, cfg->dead_after_ms, "client", &err) != 0 ||
         public_url_check(cfg, &err) != 0) {
         fprintf(stderr, "ngrnotokd: %s\n", err.msg);
         exit(2);
@@ -675,11 +681,11 @@ main(int argc, char **argv)
               "127.0.0.1",
               srv.cfg.admin_addr.host, (unsigned)srv.cfg.admin_addr.port);
     if (control_start(&srv, &err) != 0)
-        fatal("control listener: %s", err.msg);
+        fatal("control listener (--control-addr): %s", err.msg);
     if (public_http_start(&srv, &err) != 0)
-        fatal("HTTP listener: %s", err.msg);
+        fatal("HTTP listener (--http-addr, --https-addr): %s", err.msg);
     if (admin_api_start(&srv, &err) != 0)
-        fatal("admin listener: %s", err.msg);
+        fatal("admin listener (--admin-addr): %s", err.msg);
     main_open_state(&srv); /* after the listeners: its file is named by their addresses */
 
     loop_timer_init(&srv.drain_timer, main_on_drain_check, &srv);

@@ -62,6 +62,14 @@ def test_gateway_fails_when_port_in_use(binaries, tmp_path):
         s.close()
     assert r.returncode != 0, "ngrnotokd started although its http port %d was taken" % busy
     assert r.stderr.strip(), "ngrnotokd failed to bind but printed no message"
+    # It names the option, and what to do.
+    assert "--http-addr" in r.stderr and "another program listens there" in r.stderr, r.stderr
+
+
+def test_gateway_missing_config_names_the_example(binaries, tmp_path):
+    r = P.run_cli(["--config", tmp_path / "nope.conf"], binary_name="ngrnotokd", timeout=10)
+    assert r.returncode == 2, r
+    assert "--config" in r.stderr and "config/ngrnotokd.conf" in r.stderr, r.stderr
 
 
 # -- bad arguments ---------------------------------------------------------------------
@@ -104,6 +112,8 @@ def test_unreachable_server(binaries):
     low = r.stderr.lower()
     assert str(port) in r.stderr or any(w in low for w in ("connect", "unreachable", "refused")), \
         "message does not say the server could not be reached: %r" % r.stderr
+    # ... and what to do about it.
+    assert "--server HOST:PORT" in r.stderr and "config set-server" in r.stderr, r.stderr
 
 
 # -- subdomains --------------------------------------------------------------------------

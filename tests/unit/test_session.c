@@ -223,7 +223,7 @@ test_session_on_frame(void *owner, struct session *s, const struct frame *f, str
         d->agent_len = h.agent.len;
         d->agent_sum = test_session_sum((const uint8_t *)h.agent.p, h.agent.len);
         if (session_check_peer(&h, &why) != 0) {
-            snprintf(d->reason, sizeof(d->reason), "%s", why.msg);
+            snprintf(d->reason, sizeof(d->reason), "%.250s", why.msg);
             return NGR_EPROTO;
         }
         d->hello = h;

@@ -4,12 +4,12 @@
 #include "cli.h"
 #include "cidr.h"
 #include "frame.h"
+#include "ini_file.h"
 #include "seconds.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct cli_string {
     struct cli_string *next;
@@ -59,21 +59,6 @@ cli_spelled(const char *key, int file, char *out, size_t cap)
     return out;
 }
 
-/* yes/no, true/false, on/off, 1/0, any case. */
-static int
-cli_bool(const char *what, const char *v, int *out, struct ngr_err *err)
-{
-    if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0 ||
-        strcmp(v, "1") == 0)
-        *out = 1;
-    else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
-             strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0)
-        *out = 0;
-    else
-        return err_set(err, NGR_EINVAL, "%s \"%s\": expected yes or no", what, v);
-    return 0;
-}
-
 int
 cli_session_set(struct cli_options *o, const char *key, const char *value, int file,
                 struct ngr_err *err)
@@ -94,7 +79,7 @@ cli_session_set(struct cli_options *o, const char *key, const char *value, int f
         return 0;
     }
     if (strcmp(key, "tls") == 0)
-        return cli_bool(what, value, &o->tls, err);
+        return ini_file_bool(what, value, &o->tls, err);
     if (strcmp(key, "ca") == 0) {
         if (value[0] == '\0' || strlen(value) >= sizeof(o->ca))
             return err_set(err, NGR_EINVAL, "%s: %s", what,
@@ -195,7 +180,7 @@ cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key, con
         return 0;
     }
     if (strcmp(key, "pool") == 0) {
-        if (cli_bool(what, v, &on, err) != 0)
+        if (ini_file_bool(what, v, &on, err) != 0)
             return NGR_EINVAL;
         if (on && !t->pool && cli_add_bind_opt(o, t, "pool", "1", err) != 0)
             return NGR_EINVAL;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct ini_file_run {
     ini_file_fn fn;
@@ -110,4 +111,25 @@ ini_file_parse(const char *text, size_t len, ini_file_fn fn, void *user, struct 
         err_prefix(err, where);
     }
     return run.rc;
+}
+
+/* yes/no, true/false, on/off, 1/0, any case. */
+int
+ini_file_bool(const char *key, const char *v, int *out, struct ngr_err *err)
+{
+    static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false",
+                                                                                "off"};
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return err_set(err, NGR_EINVAL, "%s: \"%s\" is not yes or no", key, v);
 }

@@ -19,4 +19,8 @@ typedef int (*ini_file_fn)(void *user, const char *section, const char *key, con
  * with the reason, starting "line N: ". */
 int ini_file_parse(const char *text, size_t len, ini_file_fn fn, void *user, struct ngr_err *err);
 
+/* A yes/no value as both programs take it: yes/no, true/false, on/off, 1/0, any case. key
+ * names it in the error. Returns 0 or NGR_EINVAL. */
+int ini_file_bool(const char *key, const char *v, int *out, struct ngr_err *err);
+
 #endif

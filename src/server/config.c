@@ -72,27 +72,6 @@ config_set_domain(struct server_config *c, const char *v, struct ngr_err *err)
     return 0;
 }
 
-/* yes/no, true/false, on/off, 1/0, any case. */
-static int
-config_parse_bool(const char *key, const char *v, int *out, struct ngr_err *err)
-{
-    static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false",
-                                                                                "off"};
-    size_t i;
-
-    for (i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0) {
-            *out = 1;
-            return 0;
-        }
-        if (strcasecmp(v, no[i]) == 0) {
-            *out = 0;
-            return 0;
-        }
-    }
-    return err_set(err, NGR_EINVAL, "%s: \"%s\" is not yes or no", key, v);
-}
-
 static int
 config_parse_uint(const char *key, const char *v, unsigned long max, unsigned long *out,
                   struct ngr_err *err)
@@ -202,7 +181,7 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         return 0;
     }
     if (config_key_is(key, "http_redirect"))
-        return config_parse_bool(key, value, &c->http_redirect, err);
+        return ini_file_bool(key, value, &c->http_redirect, err);
     if (config_key_is(key, "admin_addr"))
         return net_parse_addr(value, NULL, 1, &c->admin_addr, err);
     if (config_key_is(key, "public_port")) {

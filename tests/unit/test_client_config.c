@@ -181,7 +181,7 @@ test_load_mistakes(void **state)
         {"[web]\naddr = 1\nremote_port = 80\n", "remote_port is for TCP tunnels"},
         {"[web]\naddr = 1\nsubdomain = Bad\n", "invalid subdomain"},
         {"[we b]\naddr = 1\n", "a tunnel's name is"},
-        {"tls = maybe\n", "line 1: tls \"maybe\": expected yes or no"},
+        {"tls = maybe\n", "line 1: tls: \"maybe\" is not yes or no"},
         {"heartbeat = soon\n", "line 1: heartbeat"},
         {"[web\naddr = 1\n", "line 1:"},
     };
@@ -329,7 +329,7 @@ test_set(void **state)
     text = test_read();
     assert_non_null(strstr(text, "server = gw.example:443\n\n[web]"));
     free(text);
-    /* token_like is no key of ours: the load names it. */
+    /* The edited file loads. */
     test_write("server = gw.example:443\n[web]\naddr = 3000\n", 0600);
     assert_int_equal(test_parse(&o, &err, "start", file, "--all"), CLI_RUN);
     assert_string_equal(o.server.host, "gw.example");

@@ -11,6 +11,7 @@
 #include "tls_cert.h"
 #include "server.h"
 #include "session.h"
+#include "service_notify.h"
 #include "signals.h"
 #include "config_diff.h"
 #include "state_dir.h"
@@ -314,6 +315,10 @@ main_raise_nofile(void)
     }
 }
 
+/* "listening: ..." as logged at startup: the status a service manager shows, again after a
+ * reload. */
+static char main_status[4 * NGR_ADDR_LEN + NGR_DOMAIN_LEN + 192];
+
 static void
 main_write_ports(struct server *srv)
 {
@@ -328,8 +333,10 @@ main_write_ports(struct server *srv)
     if (srv->cfg.https_on)
         net_format_addr(&srv->cfg.https_addr, s, sizeof(s));
     tls = tls_cert_loaded(&srv->control_cert);
-    log_info("listening: control %s%s, http %s%s%s, admin %s, domain %s", c, tls ? " (TLS)" : "",
-             h, s[0] ? ", https " : "", s, a, srv->cfg.domain);
+    snprintf(main_status, sizeof(main_status),
+             "listening: control %s%s, http %s%s%s, admin %s, domain %s", c, tls ? " (TLS)" : "", h,
+             s[0] ? ", https " : "", s, a, srv->cfg.domain);
+    log_info("%s", main_status);
     log_info("expose a local port with: ngrnotok http --server %s%s 3000", c, tls ? " --tls" : "");
     if (srv->cfg.ports_file[0] == '\0')
         return;
@@ -609,6 +616,7 @@ main_on_signal(void *arg, int signo)
     if (signo == SIGHUP) {
         struct ngr_err err;
 
+        service_notify_reloading();
         main_reload_config(srv);
         control_reload_tokens(srv);
         main_reload_certs(srv);
@@ -618,8 +626,10 @@ main_on_signal(void *arg, int signo)
             else
                 log_info("SIGHUP: admin token re-read from %s", srv->cfg.admin_token_file);
         }
+        service_notify_ready(main_status);
         return;
     }
+    service_notify_stopping();
     if (srv->draining || srv->cfg.drain_timeout_ms == 0) {
         log_info("signal %d: stopping%s", signo, srv->draining ? " now" : "");
         main_stop_now(srv);
@@ -693,6 +703,7 @@ main(int argc, char **argv)
         fatal("signals: %s", err.msg);
     loop_set_turn_hook(srv.loop, main_turn_end, &srv);
     main_write_ports(&srv);
+    service_notify_ready(main_status);
 
     if (loop_run(srv.loop) != 0)
         log_error("epoll_wait: %s", strerror(errno));

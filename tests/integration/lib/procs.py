@@ -63,10 +63,11 @@ def missing_binaries():
 
 def base_env(**overrides):
     """Environment for spawned programs: no NGRNOTOK_SERVER unless given, no
-    proxies (curl/libcurl would honour them)."""
+    proxies (curl/libcurl would honour them), and none of a service manager's
+    variables (a gateway would notify the manager of whatever runs the tests)."""
     env = dict(os.environ)
     for k in list(env):
-        if k == "NGRNOTOK_SERVER" or k.lower() in (
+        if k in ("NGRNOTOK_SERVER", "NOTIFY_SOCKET", "STATE_DIRECTORY") or k.lower() in (
                 "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             del env[k]
     for k, v in overrides.items():

@@ -115,6 +115,18 @@ replay_free_req(void *arg)
     heap_trim_note(&r->cl->trim); /* its libcurl buffers went when the transfer ended */
 }
 
+/* The local service's time to its response head, connecting included, as REPLY reports it to
+ * the gateway (its metrics set it beside the public side's time): at least 1 us, saturated. */
+static uint32_t
+replay_service_us(struct replay_req *q)
+{
+    curl_off_t us = 0;
+
+    if (curl_easy_getinfo(q->easy, CURLINFO_STARTTRANSFER_TIME_T, &us) != CURLE_OK || us < 1)
+        us = 1;
+    return us > (curl_off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
 /* Sends the response head, its fields in the order the service sent them. */
 static void
 replay_send_head(struct replay_req *q, long status)
@@ -153,6 +165,7 @@ replay_send_head(struct replay_req *q, long status)
     h.status = (uint16_t)status;
     h.fields = q->r->fields;
     h.nfields = (size_t)n;
+    h.service_us = replay_service_us(q);
     rc = session_send_reply(&q->st, flags, &h);
     buf_free(&q->head);
     if (rc == NGR_ELIMIT) {

@@ -402,6 +402,7 @@ frame_open_decode(const struct frame *f, struct frame_head *h)
     h->body = frame_r_u8(&r);
     h->flags = frame_r_u8(&r);
     h->length = frame_r_u64(&r);
+    h->service_us = 0;
     h->method = frame_r_str(&r);
     h->target = frame_r_str(&r);
     h->client_addr = frame_r_str(&r);
@@ -427,6 +428,8 @@ frame_reply_encode(uint8_t *out, size_t cap, uint32_t stream_id, uint8_t frame_f
     frame_w_u8(&w, h->flags);
     frame_w_u64(&w, h->length);
     frame_w_fields(&w, h);
+    if (h->service_us > 0)
+        frame_w_u32(&w, h->service_us);
     return frame_w_finish(&w, FRAME_REPLY, frame_flags, stream_id);
 }
 
@@ -447,6 +450,12 @@ frame_reply_decode(const struct frame *f, struct frame_head *h)
         return NGR_EPROTO;
     if (!frame_body_valid(h->body) || h->status < 100 || h->status > 999)
         return NGR_EPROTO;
+    h->service_us = 0;
+    if (!r.short_read && r.off < r.len) { /* optional: older clients leave it out */
+        h->service_us = frame_r_u32(&r);
+        if (h->service_us == 0 && !r.short_read)
+            return NGR_EPROTO; /* present means not 0: encoders leave it out */
+    }
     return frame_r_done(&r);
 }
 

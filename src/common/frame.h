@@ -150,6 +150,8 @@ struct frame_head {
     uint8_t body;     /* enum frame_body */
     uint8_t flags;    /* FRAME_HEAD_* */
     uint64_t length;  /* with FRAME_BODY_LENGTH */
+    uint32_t service_us; /* REPLY, optional: the local service's time to its response head, in
+                          * microseconds (saturated); 0: not reported, and left out */
     struct frame_str method, target, client_addr, scheme, host; /* OPEN only */
     struct frame_field *fields;
     size_t nfields;

@@ -219,6 +219,12 @@
  * left, before the walk gives up at the last address read: proxies in front of proxies */
 #define NGR_FORWARDED_HOPS 16
 #define NGR_HTTP_LOG_LEN 512  /* bytes: one line of libmicrohttpd's log, longer ones cut */
+/* bytes: one access-log line, '\n' included (access_log.c), and the escaped request target in
+ * it (cut with "..." past that): every value of a line is bounded so that it fits whole */
+#define NGR_ACCESS_LINE_LEN 8192
+#define NGR_ACCESS_TARGET_LEN 2048
+#define NGR_ACCESS_PATH_LEN 512 /* bytes, with the NUL: --access-log FILE */
+#define NGR_ACCESS_METHOD_LEN 32 /* bytes, with the NUL: a request's method kept for its line */
 #define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */
 #define NGR_CONFIG_LINE_LEN 1024 /* bytes: one line of the config file, with its NUL */
 #define NGR_CONFIG_KEY_LEN 64    /* bytes: a config key, with its NUL; longer keys are cut */

@@ -530,6 +530,8 @@ session_dispatch(struct session *s, const struct frame *f)
             return 0;
         }
         rc = st->ops->on_data(st, f->payload, f->length, (f->flags & FRAME_FLAG_END_STREAM) != 0);
+        if (rc == NGR_EPROTO && s->refused_counter != NULL)
+            (*s->refused_counter)++;
         if (rc != 0 && st->sess != NULL)
             session_reset_both(s, st, rc == NGR_EPROTO ? FRAME_CODE_PROTOCOL : FRAME_CODE_INTERNAL,
                                rc == NGR_EPROTO ? "DATA out of order" : "stream failed");
@@ -616,12 +618,16 @@ session_decode(struct session *s, const uint8_t *p, size_t len)
         if (n == NGR_EAGAIN)
             break;
         if (n < 0) {
+            if (s->refused_counter != NULL)
+                (*s->refused_counter)++;
             session_close(s, FRAME_CODE_PROTOCOL, "%s",
                           n == NGR_ELIMIT ? "frame larger than the maximum frame size"
                                           : "malformed frame header");
             return n;
         }
         rc = session_dispatch(s, &f);
+        if (rc != 0 && !s->closing && s->refused_counter != NULL)
+            (*s->refused_counter)++;
         if (rc != 0 && !s->closing) {
             if (rc == NGR_ELIMIT)
                 session_close(s, FRAME_CODE_FLOW_CONTROL, "session window exceeded");

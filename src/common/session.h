@@ -133,6 +133,7 @@ struct session {
     struct loop_defer reap; /* closed: the owner hears on_closed at the end of the turn */
 
     uint64_t bytes_rx, bytes_tx;
+    uint64_t *refused_counter; /* the owner's count of malformed or forbidden frames, or NULL */
 };
 
 /* Starts a session on a connected socket. gateway selects odd ids for what this side opens.

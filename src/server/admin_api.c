@@ -3,17 +3,31 @@
 #include "admin_api.h"
 #include "access_rules.h"
 #include "frame.h"
+#include "latency_hist.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "tunnel_table.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A histogram's p50, p90 and p99 in milliseconds (estimated within its buckets, as PromQL's
+ * histogram_quantile does), and its count. */
+static json_t *
+admin_api_latency_json(const struct latency_hist *h)
+{
+    return json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)h->count, "p50_ms",
+                     (double)latency_hist_quantile_us(h, 0.50) / 1000.0, "p90_ms",
+                     (double)latency_hist_quantile_us(h, 0.90) / 1000.0, "p99_ms",
+                     (double)latency_hist_quantile_us(h, 0.99) / 1000.0);
+}
 
 /* Returns a new reference. */
 static json_t *
@@ -52,6 +66,10 @@ admin_api_tunnel_json(const struct tunnel *t)
                   (json_int_t)(r ? r->allow.n : 0), "deny_cidr", (json_int_t)(r ? r->deny.n : 0),
                   "rate_per_s", (json_int_t)t->rate.per_s, "rate_burst",
                   (json_int_t)t->rate.burst, "pool", pool != NULL ? pool : json_null());
+    if (o != NULL && t->proto != FRAME_PROTO_TCP)
+        json_object_set_new(o, "latency",
+                            json_pack("{s:o, s:o}", "gateway", admin_api_latency_json(&t->latency),
+                                      "service", admin_api_latency_json(&t->service_latency)));
     return o;
 }
 
@@ -110,6 +128,30 @@ admin_api_authorized(const struct server *srv, struct MHD_Connection *conn)
     return h[strcspn(h, " \t")] == '\0' && auth_tokens_find(&srv->admin_tokens, d) != NULL;
 }
 
+/* GET /metrics: Prometheus' text format. */
+static enum MHD_Result
+admin_api_metrics(struct MHD_Connection *conn, const struct server *srv)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char *text;
+    size_t len;
+
+    if (metrics_render(srv, &text, &len) != 0)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result
 admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                  const char *version, const char *upload_data, size_t *upload_data_size,
@@ -133,6 +175,13 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
         return admin_api_error(conn, 401, "unauthorized",
                                "this admin API needs the header Authorization: Bearer TOKEN",
                                "WWW-Authenticate", "Bearer realm=\"ngrnotokd admin\"");
+    if (strcmp(url, "/metrics") == 0) {
+        if (!is_get)
+            return admin_api_error(conn, 405, "method_not_allowed",
+                                   "only GET is allowed on /metrics", MHD_HTTP_HEADER_ALLOW,
+                                   "GET, HEAD");
+        return admin_api_metrics(conn, srv);
+    }
     if (strcmp(url, "/tunnels") == 0 || strcmp(url, "/tunnels/") == 0) {
         if (!is_get)
             return admin_api_error(conn, 405, "method_not_allowed",
@@ -156,7 +205,8 @@ admin_api_access(void *cls, struct MHD_Connection *conn, const char *url, const 
         return admin_api_reply(conn, 200, item, NULL, NULL);
     }
     return admin_api_error(conn, 404, "not_found",
-                           "unknown path; try GET /tunnels or GET /tunnels/{id}", NULL, NULL);
+                           "unknown path; try GET /tunnels, GET /tunnels/{id} or GET /metrics",
+                           NULL, NULL);
 }
 
 int

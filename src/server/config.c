@@ -242,6 +242,20 @@ config_set(struct server_config *c, const char *key, const char *value, struct n
         snprintf(c->auth_tokens, sizeof(c->auth_tokens), "%s", value);
         return 0;
     }
+    if (config_key_is(key, "access_log")) {
+        if (strlen(value) >= sizeof(c->access_log))
+            return err_set(err, NGR_EINVAL, "access_log: path too long");
+        snprintf(c->access_log, sizeof(c->access_log), "%s",
+                 strcmp(value, "off") == 0 ? "" : value);
+        return 0;
+    }
+    if (config_key_is(key, "access_log_format")) {
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+            return err_set(err, NGR_EINVAL, "access_log_format \"%.40s\": expected text or json",
+                           value);
+        c->access_log_format = strcmp(value, "json") == 0 ? ACCESS_LOG_JSON : ACCESS_LOG_TEXT;
+        return 0;
+    }
     if (config_key_is(key, "ports_file")) {
         if (strlen(value) >= sizeof(c->ports_file))
             return err_set(err, NGR_EINVAL, "ports_file: path too long");

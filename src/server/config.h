@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access_log.h"
 #include "cidr.h"
 #include "err.h"
 #include "limits.h"
@@ -46,6 +47,8 @@ struct server_config {
     char admin_token_file[CONFIG_PATH_LEN]; /* or a file holding it (re-read on SIGHUP) */
     char reserved_names[CONFIG_RESERVED_LEN]; /* lowercase, comma-separated (name_policy.h) */
     char ports_file[CONFIG_PATH_LEN];
+    char access_log[CONFIG_PATH_LEN]; /* a file, "-" (stdout) or "" (off, the default) */
+    enum access_log_format access_log_format; /* text (default) or json */
     enum log_level log_level;
     unsigned tcp_port_low;  /* TCP tunnels get public ports from this range; 0: off */
     unsigned tcp_port_high;

@@ -18,6 +18,7 @@ enum config_kind {
     CK_MS,     /* uint64_t ms, shown in seconds */
     CK_BYTES,  /* uint64_t */
     CK_LEVEL,  /* enum log_level */
+    CK_FORMAT, /* enum access_log_format */
     CK_CIDR,   /* struct cidr_list, shown as a count */
 };
 
@@ -66,6 +67,8 @@ static const struct config_key config_keys[] = {
     CK("drain_timeout", drain_timeout_ms, CK_MS, CW_LIVE),
     CK("state_dir", state_dir, CK_STR, CW_RESTART),
     CK("ports_file", ports_file, CK_STR, CW_RESTART),
+    CK("access_log", access_log, CK_STR, CW_LIVE),
+    CK("access_log_format", access_log_format, CK_FORMAT, CW_LIVE),
     CK("log_level", log_level, CK_LEVEL, CW_LIVE),
     CK("tcp_ports (low)", tcp_port_low, CK_UINT, CW_RESTART),
     CK("tcp_ports (high)", tcp_port_high, CK_UINT, CW_RESTART),
@@ -130,6 +133,12 @@ config_show(const struct config_key *k, const void *p, char out[CONFIG_DIFF_TEXT
         enum log_level l;
         memcpy(&l, p, sizeof(l));
         snprintf(out, CONFIG_DIFF_TEXT, "%s", (unsigned)l < 4 ? levels[l] : "?");
+        break;
+    }
+    case CK_FORMAT: {
+        enum access_log_format fm;
+        memcpy(&fm, p, sizeof(fm));
+        snprintf(out, CONFIG_DIFF_TEXT, "%s", fm == ACCESS_LOG_JSON ? "json" : "text");
         break;
     }
     case CK_CIDR:

@@ -228,11 +228,13 @@ control_start_session(struct ctl_conn *c, struct tls_io *tls)
         session_set_tls(&c->sess, tls);
     session_set_budgets(&c->sess, srv->cfg.session_budget, &srv->budget);
     session_set_liveness(&c->sess, (uint32_t)srv->cfg.heartbeat_ms, (uint32_t)srv->cfg.dead_after_ms);
+    c->sess.refused_counter = &srv->metrics.frames_refused;
     /* Counted from here to control_on_closed; past the limit the client is told why. */
     c->ip_counted = usage_add(&srv->conns_by_ip, c->peer, strlen(c->peer)) == 0;
     if (srv->cfg.max_conns_per_ip != 0 &&
         usage_get(&srv->conns_by_ip, c->peer, strlen(c->peer)) > srv->cfg.max_conns_per_ip) {
         srv->hit_conns_per_ip++;
+        srv->metrics.limit_hits[METRICS_LIMIT_CONNS_PER_IP]++;
         log_warn("control %s: refused: %u control connections from this address already "
                  "(max_conns_per_ip)",
                  c->peer, srv->cfg.max_conns_per_ip);
@@ -325,6 +327,7 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
     loop_timer_start(srv->loop, &c->bind_deadline, NGR_HANDSHAKE_MS);
     TAILQ_INSERT_TAIL(&srv->conns, c, entry);
     srv->nconns++;
+    c->serial = ++srv->metrics.control_conns;
     log_debug("control: connection from %s", c->peer);
     if (srv->control_cred == NULL) {
         control_start_session(c, NULL);
@@ -463,4 +466,22 @@ control_free(struct server *srv)
     if (srv->control_cred != NULL)
         gnutls_certificate_free_credentials(srv->control_cred);
     srv->control_cred = NULL;
+}
+
+void
+control_foreach(const struct server *srv, void (*fn)(void *arg, const struct control_view *v),
+                void *arg)
+{
+    const struct ctl_conn *c;
+    struct control_view v;
+
+    TAILQ_FOREACH(c, &srv->conns, entry) {
+        if (!c->live)
+            continue;
+        v.serial = c->serial;
+        v.peer = c->peer;
+        v.srtt_us = c->sess.srtt_us;
+        v.ntunnels = c->ntunnels;
+        fn(arg, &v);
+    }
 }

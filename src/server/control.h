@@ -26,4 +26,15 @@ void control_free(struct server *srv);
  * tunnel's name. */
 void control_reload_tokens(struct server *srv);
 
+/* What GET /metrics shows of one control connection whose session is up. */
+struct control_view {
+    uint64_t serial;  /* 1, 2, ... in the order of their arrival */
+    const char *peer; /* its address */
+    uint64_t srtt_us; /* smoothed round trip, from heartbeats; 0: not measured yet */
+    size_t ntunnels;
+};
+/* Calls fn for each such connection, oldest first. */
+void control_foreach(const struct server *srv, void (*fn)(void *arg, const struct control_view *v),
+                     void *arg);
+
 #endif

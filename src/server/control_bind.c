@@ -396,6 +396,7 @@ control_bind_handle(struct ctl_conn *c, const struct frame *f)
             return NGR_EPROTO; /* a handle names one tunnel of the session */
     if (c->srv->ntunnels >= c->srv->cfg.max_tunnels) {
         c->srv->hit_tunnels++;
+        c->srv->metrics.limit_hits[METRICS_LIMIT_TUNNELS]++;
         snprintf(msg, sizeof(msg),
                  "this gateway holds its maximum of %u tunnels (max_tunnels); "
                  "try again later",
@@ -406,6 +407,7 @@ control_bind_handle(struct ctl_conn *c, const struct frame *f)
     if (c->has_token && usage_get(&c->srv->tunnels_by_token, c->token, sizeof(c->token)) >=
                             c->srv->cfg.max_tunnels_per_token) {
         c->srv->hit_tunnels_per_token++;
+        c->srv->metrics.limit_hits[METRICS_LIMIT_TUNNELS_PER_TOKEN]++;
         snprintf(msg, sizeof(msg),
                  "this token holds its maximum of %u tunnels "
                  "(max_tunnels_per_token); close one first",

@@ -22,6 +22,7 @@ struct ctl_conn {
     struct server *srv;
     TAILQ_ENTRY(ctl_conn) entry;
     char peer[NGR_PEER_LEN];
+    uint64_t serial;        /* 1, 2, ...: which connection it is, in metrics' labels */
     /* Before the session: on a TLS port, the first byte is awaited, then TLS's handshake. */
     int fd;
     int live;               /* sess is initialised (the handshake before it, if any, done) */

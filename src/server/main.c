@@ -51,7 +51,8 @@ main_usage(FILE *f)
             "      --https-cert FILE        its certificate chain (PEM), for *.DOMAIN, and its\n"
             "      --https-key FILE         key (default: --tls-cert's); re-read on SIGHUP\n"
             "      --http-redirect          answer plain HTTP with 308 to HTTPS\n"
-            "      --admin-addr HOST:PORT   admin API, GET /tunnels (default 127.0.0.1:8082)\n"
+            "      --admin-addr HOST:PORT   admin API, GET /tunnels and GET /metrics (Prometheus)\n"
+            "                               (default 127.0.0.1:8082)\n"
             "      --admin-token TOKEN      the admin API asks for Authorization: Bearer TOKEN\n"
             "      --admin-token-file FILE  the same, read from FILE (re-read on SIGHUP); one\n"
             "                               of the two is needed for a non-loopback admin-addr\n"
@@ -117,6 +118,11 @@ main_usage(FILE *f)
             "      --state-dir DIR          where reservations and the key of reconnect\n"
             "                               secrets are kept (default $STATE_DIRECTORY, else\n"
             "                               $XDG_STATE_HOME/ngrnotok or ~/.local/state/ngrnotok)\n"
+            "      --access-log FILE|-|off  a line per public request and TCP connection:\n"
+            "                               tunnel, client address, method, path, status,\n"
+            "                               times, bytes, why it failed; - is stdout; FILE\n"
+            "                               is reopened on SIGHUP, for logrotate (default off)\n"
+            "      --access-log-format FMT  text (key=value, default) or json\n"
             "      --log-level LEVEL        error, warn, info (default) or debug\n"
             "  -v, --verbose                same as --log-level debug\n"
             "  -h, --help                   show this help and exit\n"
@@ -190,6 +196,8 @@ static const struct option main_options[] = {
     {"drain-timeout", required_argument, NULL, 37},
     {"public-url", required_argument, NULL, 38},
     {"trusted-proxy", required_argument, NULL, 39},
+    {"access-log", required_argument, NULL, 40},
+    {"access-log-format", required_argument, NULL, 41},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -208,6 +216,7 @@ static const char *const main_keys[] = {
     [30] = "tls_cert", [31] = "tls_key", [32] = "heartbeat", [33] = "dead_after",
     [34] = "reconnect_grace", [35] = "state_dir", [36] = "hold_requests",
     [37] = "drain_timeout", [38] = "public_url", [39] = "trusted_proxy",
+    [40] = "access_log", [41] = "access_log_format",
 };
 
 /* The config file named by -c/--config, or NULL. */
@@ -620,6 +629,9 @@ main_on_signal(void *arg, int signo)
         main_reload_config(srv);
         control_reload_tokens(srv);
         main_reload_certs(srv);
+        if (access_log_reopen(&srv->access_log, srv->cfg.access_log, srv->cfg.access_log_format,
+                              &err) != 0)
+            log_warn("SIGHUP: %s; the access log in use is kept", err.msg);
         if (srv->cfg.admin_token_file[0] != '\0') {
             if (main_load_admin_token(srv, &err) != 0)
                 log_warn("SIGHUP: %s; the admin token in use is kept", err.msg);
@@ -690,6 +702,9 @@ main(int argc, char **argv)
               "tunnel; set --admin-token or --admin-token-file, or keep --admin-addr on "
               "127.0.0.1",
               srv.cfg.admin_addr.host, (unsigned)srv.cfg.admin_addr.port);
+    access_log_init(&srv.access_log);
+    if (access_log_open(&srv.access_log, srv.cfg.access_log, srv.cfg.access_log_format, &err) != 0)
+        fatal("--access-log: %s", err.msg);
     if (control_start(&srv, &err) != 0)
         fatal("control listener (--control-addr): %s", err.msg);
     if (public_http_start(&srv, &err) != 0)
@@ -722,6 +737,7 @@ main(int argc, char **argv)
     reservations_close(&srv.res);
     tls_cert_free(&srv.control_cert);
     tls_cert_free(&srv.https_cert);
+    access_log_close(&srv.access_log);
     loop_free(srv.loop);
     log_info("stopped");
     return 0;

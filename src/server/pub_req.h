@@ -78,6 +78,14 @@ struct pub_req {
     struct loop_timer hold_timer; /* --hold-requests: then 503 (public_http.c's) */
     TAILQ_ENTRY(pub_req) hold_entry;
     struct loop_defer free; /* finished: an event for it may still wait in this epoll batch */
+    /* What the access log and the metrics are told at its end (public_http_record). */
+    uint64_t started_us;        /* loop_clock_us() when its head arrived */
+    uint64_t bytes_out;         /* response body bytes received for it */
+    uint32_t service_us;        /* its REPLY's: the local service's time to the head */
+    int status_sent;            /* the status queued, a response's or a page's; 0: none */
+    char tunnel_id[NGR_ID_LEN]; /* the tunnel it was routed to; "": none */
+    char client_ip[NGR_PEER_LEN];
+    char method[NGR_ACCESS_METHOD_LEN];
 };
 
 

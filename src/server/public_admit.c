@@ -2,6 +2,7 @@
 #include "public_admit.h"
 #include "access_rules.h"
 #include "cidr.h"
+#include "metrics.h"
 #include "net.h"
 #include "rate_limit.h"
 
@@ -52,10 +53,11 @@ public_admit_client(struct server *srv, struct MHD_Connection *conn, int tls,
 }
 
 int
-public_admit_address(const struct server *srv, const char *client_ip, struct error_page *why)
+public_admit_address(struct server *srv, const char *client_ip, struct error_page *why)
 {
     if (srv->cfg.deny_cidr.n == 0 || !cidr_list_match(&srv->cfg.deny_cidr, client_ip))
         return 0;
+    srv->metrics.limit_hits[METRICS_LIMIT_ADDRESS]++;
     error_page_set(why, 403, "Forbidden", "This gateway does not serve your address (%s).",
                    client_ip);
     return -1;
@@ -72,12 +74,14 @@ public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
     /* What the tunnel's client asked the gateway to enforce: nothing reaches it otherwise. */
     if (t->rules != NULL && !access_rules_address_ok(t->rules, client_ip)) {
         t->hit_address++;
+        srv->metrics.limit_hits[METRICS_LIMIT_ADDRESS]++;
         error_page_set(why, 403, "Forbidden", "Your address (%s) may not reach this tunnel.",
                        client_ip);
         return -1;
     }
     if (t->rules != NULL && !access_rules_auth_ok(t->rules, authorization)) {
         t->hit_auth++;
+        srv->metrics.limit_hits[METRICS_LIMIT_AUTH]++;
         extra->auth_challenge = 1;
         error_page_set(why, 401, "Unauthorized",
                        "This tunnel asks for a user name and a password. Reach it over HTTPS: "
@@ -86,6 +90,7 @@ public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
     }
     if ((wait = rate_limit_take(&t->rate, loop_now(srv->loop))) != 0) {
         t->hit_rate++;
+        srv->metrics.limit_hits[METRICS_LIMIT_RATE]++;
         extra->retry_after = wait;
         error_page_set(why, 429, "Too Many Requests",
                        "The tunnel takes %u requests a second (its rate limit); try again in %u s.",
@@ -96,12 +101,13 @@ public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
 }
 
 int
-public_admit_stream(const struct server *srv, struct tunnel *t, const struct frame_head *h,
+public_admit_stream(struct server *srv, struct tunnel *t, const struct frame_head *h,
                     struct error_page *why)
 {
     if (h->body == FRAME_BODY_LENGTH && srv->cfg.max_body_size != 0 &&
         h->length > srv->cfg.max_body_size) {
         t->hit_body++;
+        srv->metrics.limit_hits[METRICS_LIMIT_BODY]++;
         error_page_set(why, 413, "Content Too Large",
                        "The request body is %" PRIu64 " bytes; this gateway takes at most %" PRIu64
                        " (max_body_size).",
@@ -110,6 +116,7 @@ public_admit_stream(const struct server *srv, struct tunnel *t, const struct fra
     }
     if (t->streams >= srv->cfg.max_streams_per_tunnel) {
         t->hit_streams++;
+        srv->metrics.limit_hits[METRICS_LIMIT_STREAMS]++;
         error_page_set(why, 503, "Service Unavailable",
                        "The tunnel has %u requests in progress, its limit "
                        "(max_streams_per_tunnel); try again shortly.",

@@ -26,14 +26,14 @@ struct public_admit_extra {
 void public_admit_client(struct server *srv, struct MHD_Connection *conn, int tls,
                          struct trusted_proxy_view *view);
 /* The gateway-wide deny list (--deny-cidr), before routing. 0, or -1 with a 403 in why. */
-int public_admit_address(const struct server *srv, const char *client_ip, struct error_page *why);
+int public_admit_address(struct server *srv, const char *client_ip, struct error_page *why);
 /* The tunnel's protections and rate for a request from client_ip with that Authorization value
  * (NULL: none). 0, or -1 with the page in why and extra filled. */
 int public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
                         const char *authorization, struct error_page *why,
                         struct public_admit_extra *extra);
 /* The request's body (h as built) and the tunnel's open streams. 0, or -1 with the page. */
-int public_admit_stream(const struct server *srv, struct tunnel *t, const struct frame_head *h,
+int public_admit_stream(struct server *srv, struct tunnel *t, const struct frame_head *h,
                         struct error_page *why);
 
 #endif

@@ -118,6 +118,8 @@ public_answer_reply(struct pub_req *req, MHD_ContentReaderCallback read,
     req->head.fields = NULL;
     req->head.nfields = 0;
     req->state = PUB_REQ_QUEUED;
+    if (ret == MHD_YES)
+        req->status_sent = h->status;
     return ret;
 }
 
@@ -129,6 +131,7 @@ public_answer_page(struct pub_req *req)
     size_t hlen;
 
     req->state = PUB_REQ_QUEUED;
+    req->status_sent = req->page.status;
     if (req->retry_after != 0) {
         char s[16];
 
@@ -152,6 +155,7 @@ public_answer_page(struct pub_req *req)
     if (strlen(req->target) > NGR_REDIRECT_TARGET_MAX) {
         error_page_set(&req->page, 414, "URI Too Long",
                        "The request target is too long to redirect to HTTPS.");
+        req->status_sent = 414;
         return error_page_queue(req->conn, &req->page) == MHD_YES ? MHD_YES : MHD_NO;
     }
     if (req->srv->https_port == 443)

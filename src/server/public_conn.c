@@ -33,6 +33,7 @@ public_conn_on_head_deadline(void *arg)
     if (ci == NULL)
         return;
     pc->srv->head_timeouts++;
+    pc->srv->metrics.limit_hits[METRICS_LIMIT_HEAD_TIMEOUT]++;
     log_debug("public connection: no complete request head within %" PRIu64 " ms: closing",
               pc->srv->cfg.request_head_timeout_ms);
     /* libmicrohttpd has written nothing on a connection still reading its first head, so a

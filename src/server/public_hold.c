@@ -55,6 +55,7 @@ public_hold_admit(struct pub_req *req, const char *label, size_t len, uint64_t *
     req->held = 1;
     TAILQ_INSERT_TAIL(&srv->held, req, hold_entry);
     srv->nheld++;
+    srv->metrics.held++;
     /* Not past the reservation: a client that cannot come back any more will not. */
     *wait_ms = (uint64_t)left < srv->cfg.hold_requests_ms ? (uint64_t)left
                                                           : srv->cfg.hold_requests_ms;

@@ -8,7 +8,9 @@
 #include "pub_req.h"
 #include "public_answer.h"
 #include "public_hold.h"
+#include "access_log.h"
 #include "access_rules.h"
+#include "metrics.h"
 #include "public_admit.h"
 #include "error_page.h"
 #include "http_request_head.h"
@@ -192,6 +194,7 @@ public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->tls = ci != NULL && srv->https.daemon != NULL && ci->daemon == srv->https.daemon;
     req->glue = req->tls ? &srv->https : &srv->http;
     req->target = strdup(uri ? uri : "/");
+    req->started_us = loop_clock_us();
     req->hup.fd = -1;
     buf_init_kept(&req->body, NGR_STREAM_WINDOW_MAX); /* lives as long as the request */
     loop_timer_init(&req->deadline, public_http_on_deadline, req);
@@ -224,6 +227,48 @@ public_http_free(void *arg)
     free(req);
 }
 
+/* The request's end, as the access log and the metrics see it: the status queued (0: none), its
+ * times and bytes, and why it failed. */
+static void
+public_http_record(struct pub_req *req, enum MHD_RequestTerminationCode toe)
+{
+    struct server *srv = req->srv;
+    struct access_record r;
+    struct tunnel *t = NULL;
+    int client_left = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
+    memset(&r, 0, sizeof(r));
+    r.status = req->status_sent;
+    r.duration_us = loop_clock_us() - req->started_us;
+    r.service_us = req->service_us;
+    if (req->page.status != 0 && req->status_sent == req->page.status && req->page.status >= 400)
+        r.error = req->page.text;
+    else if (req->reset && req->status_sent != 0)
+        r.error = "response cut short: the tunnel's stream ended before its body did";
+    else if (client_left && req->status_sent == 0)
+        r.error = toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "gateway stopped first"
+                                                                : "public client went away "
+                                                                  "before the response";
+    else if (client_left && !req->upgrade)
+        r.error = toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "gateway stopped first"
+                                                                : "public client went away "
+                                                                  "during the response";
+    if (req->tunnel_id[0] != '\0')
+        t = tunnel_table_find_id(&srv->tunnels, req->tunnel_id, strlen(req->tunnel_id));
+    metrics_request(srv, t, r.status, r.duration_us, r.service_us);
+    if (srv->access_log.fd < 0)
+        return;
+    r.tunnel = req->label;
+    r.client_ip = req->client_ip;
+    r.method = req->method[0] ? req->method : "-";
+    r.target = req->target;
+    r.host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    r.bytes_in = req->body_in;
+    r.bytes_out = req->bytes_out;
+    r.tls = req->tls;
+    access_log_write(&srv->access_log, &r);
+}
+
 static void
 public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -248,6 +293,7 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  ? "request finished"
                                  : "public client went away");
     }
+    public_http_record(req, toe);
     public_http_unhold(req);
     public_http_unwait(req);
     public_http_release(req);
@@ -323,6 +369,7 @@ public_http_hold(struct pub_req *req, const char *label, size_t len)
     case PUBLIC_HOLD_NONE:
         return 0;
     case PUBLIC_HOLD_FULL:
+        req->srv->metrics.limit_hits[METRICS_LIMIT_HOLD]++;
         public_http_hold_refuse(req, "too many requests already wait for it");
         return 1;
     case PUBLIC_HOLD_WAIT:
@@ -363,14 +410,16 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     struct public_admit_extra extra;
     struct trusted_proxy_view from;
 
+    public_admit_client(srv, req->conn, req->tls, &from);
+    client_ip = from.client_ip;
+    snprintf(req->client_ip, sizeof(req->client_ip), "%s", client_ip);
+    snprintf(req->method, sizeof(req->method), "%s", method);
     if (srv->draining) {
         error_page_set(&why, 503, "Service Unavailable",
                        "The gateway is restarting. Try again in a few seconds.");
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
     }
-    public_admit_client(srv, req->conn, req->tls, &from);
-    client_ip = from.client_ip;
     if (public_admit_address(srv, client_ip, &why) != 0) {
         public_http_abort(req, FRAME_CODE_NONE, NULL, &why);
         return;
@@ -397,6 +446,8 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         return;
     }
     req->is_head = strcmp(method, "HEAD") == 0;
+    snprintf(req->tunnel_id, sizeof(req->tunnel_id), "%s", t->id);
+    snprintf(req->label, sizeof(req->label), "%s", t->subdomain);
     if (public_admit_tunnel(srv, t, client_ip,
                             MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                         MHD_HTTP_HEADER_AUTHORIZATION),
@@ -441,6 +492,7 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     }
     rc = session_stream_open(t->sess, &req->st, &public_http_stream_ops, req);
     if (rc == NGR_EAGAIN) {
+        srv->metrics.limit_hits[METRICS_LIMIT_BUDGET]++;
         log_warn("stream: the gateway's memory budget for streams is spent (gateway_budget, "
                  "%llu bytes); answering 503",
                  (unsigned long long)srv->budget.limit);
@@ -470,7 +522,6 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
     }
     req->tunnel = t;
     req->timeout_ms = t->response_timeout_ms;
-    snprintf(req->label, sizeof(req->label), "%s", t->subdomain);
     t->streams++;
     t->requests++;
     req->state = PUB_REQ_WAIT_HEAD;
@@ -580,6 +631,7 @@ public_http_access(void *cls, struct MHD_Connection *conn, const char *url, cons
              * take a truncated body for a whole one) and, if no answer started, 413. */
             if (req->tunnel != NULL)
                 req->tunnel->hit_body++;
+            req->srv->metrics.limit_hits[METRICS_LIMIT_BODY]++;
             public_http_fail(req, FRAME_CODE_TOO_LARGE, "request body over the gateway's limit",
                              413, "Content Too Large",
                              "The request body is larger than this gateway takes: %" PRIu64
@@ -648,6 +700,7 @@ public_http_on_reply(struct stream *st, const struct frame *f)
         return 0;
     }
     req->state = PUB_REQ_HEAD;
+    req->service_us = req->head.service_us;
     if (req->head.status == 101) {
         /* From here the stream carries raw bytes; they wait in the pipe until the switch. */
         req->pipe_state = PUB_PIPE_WAITING;
@@ -679,6 +732,7 @@ public_http_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
         /* The window bounds what the client may send us, so this cannot pass the limit. */
         if (buf_append(&req->body, p, n) != 0)
             return NGR_ELIMIT;
+        req->bytes_out += n;
         if (req->tunnel != NULL)
             req->tunnel->bytes_out += n;
     }

@@ -2,7 +2,9 @@
  * method CONNECT, docs/protocol.md) and pipes the socket's bytes through it; the client connects
  * to its local port and pipes the other end. */
 #include "public_tcp.h"
+#include "access_log.h"
 #include "access_rules.h"
+#include "metrics.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -23,6 +25,7 @@ struct tcp_conn {
     struct tunnel *t;       /* the tunnel (of the port's pool) whose client carries it */
     int fd;
     char peer[NGR_PEER_LEN];
+    uint64_t started_us;         /* accepted then (the access log's duration) */
     TAILQ_ENTRY(tcp_conn) entry; /* on its listener */
     struct loop_defer free;
 };
@@ -41,6 +44,27 @@ public_tcp_free(void *arg)
     free(arg);
 }
 
+/* The connection's line in the access log: its tunnel ("tcp:PORT"), its bytes and, when it did
+ * not end by a close from either side, why. */
+static void
+public_tcp_record(struct tcp_conn *tc, uint32_t code, const char *why)
+{
+    struct access_record r;
+    char name[24];
+
+    if (tc->l->srv->access_log.fd < 0)
+        return;
+    memset(&r, 0, sizeof(r));
+    snprintf(name, sizeof(name), "tcp:%u", (unsigned)tc->l->port);
+    r.tunnel = name;
+    r.client_ip = tc->peer;
+    r.duration_us = loop_clock_us() - tc->started_us;
+    r.bytes_in = tc->pipe.bytes_read;
+    r.bytes_out = tc->pipe.bytes_written;
+    r.error = code != FRAME_CODE_NONE ? why : NULL;
+    access_log_write(&tc->l->srv->access_log, &r);
+}
+
 /* Ends a connection: stream reset (if code) or detached, socket closed, freed later. */
 static void
 public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
@@ -50,6 +74,7 @@ public_tcp_close(struct tcp_conn *tc, uint32_t code, const char *why)
     session_stream_end(&tc->st, code, why);
     pipe_stop(&tc->pipe);
     close(tc->fd);
+    public_tcp_record(tc, code, why);
     tunnel_stream_end(tc->t);
     TAILQ_REMOVE(&tc->l->conns, tc, entry);
     /* An event for the socket may wait in this epoll batch: free at the end of the turn. */
@@ -100,6 +125,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     if (cidr_list_match(&l->srv->cfg.deny_cidr, tc->peer) ||
         (t->rules != NULL && !access_rules_address_ok(t->rules, tc->peer))) {
         t->hit_address += t->rules != NULL;
+        l->srv->metrics.limit_hits[METRICS_LIMIT_ADDRESS]++;
         log_info("tcp: refusing a connection from %s to tunnel %s: its address is denied",
                  tc->peer, t->id);
         close(fd);
@@ -108,6 +134,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     }
     if (rate_limit_take(&t->rate, loop_now(l->srv->loop)) != 0) {
         t->hit_rate++;
+        l->srv->metrics.limit_hits[METRICS_LIMIT_RATE]++;
         log_info("tcp: refusing a connection from %s to tunnel %s: over its rate of %u/s",
                  tc->peer, t->id, t->rate.per_s);
         close(fd);
@@ -116,6 +143,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     }
     if (t->streams >= l->srv->cfg.max_streams_per_tunnel) {
         t->hit_streams++;
+        l->srv->metrics.limit_hits[METRICS_LIMIT_STREAMS]++;
         log_warn("tcp: refusing a connection to tunnel %s: %u connections open, its limit "
                  "(max_streams_per_tunnel)",
                  t->id, l->srv->cfg.max_streams_per_tunnel);
@@ -126,6 +154,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     tc->fd = fd;
     tc->l = l;
     tc->t = t;
+    tc->started_us = loop_clock_us();
     loop_defer_init(&tc->free, public_tcp_free, tc);
     net_tune_stream(fd);
     if (session_stream_open(t->sess, &tc->st, &pipe_stream_ops, &tc->pipe) != 0) {
@@ -139,6 +168,7 @@ public_tcp_open(struct tcp_listener *l, int fd, const struct sockaddr *sa)
     TAILQ_INSERT_TAIL(&l->conns, tc, entry);
     t->streams++;
     t->requests++;
+    l->srv->metrics.tcp_conns++;
     public_tcp_endpoints(fd, sa, from, to); /* OPEN copies them */
     memset(&h, 0, sizeof(h));
     h.tunnel = t->handle;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "access_log.h"
 #include "auth_tokens.h"
 #include "config.h"
 #include "frame.h"
@@ -16,6 +17,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "mhd_glue.h"
+#include "metrics.h"
 #include "reservations.h"
 #include "tls_cert.h"
 #include "tunnel_table.h"
@@ -32,6 +34,8 @@ struct server {
     struct window_budget budget; /* every session's stream windows (cfg.gateway_budget) */
     struct heap_trim trim;       /* noted when a public request or connection ends */
     struct auth_tokens tokens;   /* who may connect (--auth-tokens, --token); control.c */
+    struct access_log access_log;   /* --access-log: a line per public request or connection */
+    struct gateway_metrics metrics; /* GET /metrics (metrics.c) */
 
     /* control.c */
     struct listener control;

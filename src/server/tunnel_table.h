@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #include "err.h"
+#include "latency_hist.h"
 #include "limits.h"
 #include "rate_limit.h"
 #include "reconnect_secret.h"
@@ -34,6 +35,9 @@ struct tunnel {
     uint64_t bytes_in;        /* request body bytes from public clients toward the local service */
     uint64_t bytes_out;       /* response body bytes from the local service toward public clients */
     uint32_t streams;         /* open now */
+    uint64_t by_class[6];     /* finished requests by status class (metrics.h's classes) */
+    struct latency_hist latency;         /* a request's whole time at the gateway */
+    struct latency_hist service_latency; /* the local service's time to its head (REPLY) */
     uint64_t hit_body;        /* requests refused: body over max_body_size (413) */
     uint64_t hit_streams;     /* requests or connections refused: max_streams_per_tunnel (503) */
     uint64_t hit_address;     /* refused by the tunnel's address rules (403, or closed) */

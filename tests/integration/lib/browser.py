@@ -51,8 +51,8 @@ class Page:
         import websockets
         self.browser = browser
         self.loop = asyncio.new_event_loop()
-        self.responses = []         # every Response, in order
-        self.failed = []            # Network.loadingFailed params
+        self.responses = []         # every Response since the last navigate(), in order
+        self.failed = []            # Network.loadingFailed params, the same
         self._events = []           # events not yet looked at by _wait_event
         self._ids = iter(range(1, 1 << 30))
 
@@ -133,6 +133,7 @@ class Page:
         """Opens url and waits for its load event. Returns the document's Response."""
         async def go():
             self._events.clear()
+            self.responses, self.failed = [], []
             res = await self._call("Page.navigate", {"url": url})
             if res.get("errorText"):
                 raise AssertionError("chromium could not open %s: %s" % (url, res["errorText"]))

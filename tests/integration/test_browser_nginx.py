@@ -21,6 +21,7 @@ pytestmark = [
 ]
 
 HOLD = "0.5"    # --hold-requests: how long a request waits for a lost tunnel before its 503
+GRACE = "600"   # --reconnect-grace: 'away' stays a lost tunnel (503), not a free name (404)
 
 
 class Site:
@@ -29,7 +30,8 @@ class Site:
     def __init__(self, reg):
         pytest.importorskip("websockets")
         self.reg = reg
-        self.front = N.start_front(reg, "--hold-requests", HOLD, domain="localhost")
+        self.front = N.start_front(reg, "--hold-requests", HOLD, "--reconnect-grace", GRACE,
+                                   domain="localhost")
         self.gw = self.front.gw
         self.app = reg.web_app()
         self.app_client = reg.client(self.front.control, self.app.port)

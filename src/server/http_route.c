@@ -11,8 +11,9 @@ void
 http_route_not_found(struct error_page *why, const char *label, const char *domain)
 {
     error_page_set(why, 404, "Tunnel not found",
-                   "Tunnel %s.%s not found: no client is connected with the name \"%s\".", label,
-                   domain, label);
+                   "No tunnel is online under the name \"%s\" at %s.%s. If it is yours, start "
+                   "it with ngrnotok http PORT and open the URL it prints.",
+                   label, label, domain);
 }
 
 /* 1 if p is a port: 1 to 5 digits, nothing else. */

@@ -84,8 +84,9 @@ public_admit_tunnel(struct server *srv, struct tunnel *t, const char *client_ip,
         srv->metrics.limit_hits[METRICS_LIMIT_AUTH]++;
         extra->auth_challenge = 1;
         error_page_set(why, 401, "Unauthorized",
-                       "This tunnel asks for a user name and a password. Reach it over HTTPS: "
-                       "over plain HTTP they travel in clear text.");
+                       "This tunnel asks for a user name and a password: reload the page to "
+                       "enter them. Reach it over HTTPS: over plain HTTP they travel in clear "
+                       "text.");
         return -1;
     }
     if ((wait = rate_limit_take(&t->rate, loop_now(srv->loop))) != 0) {

@@ -23,7 +23,8 @@ public_hold_page(const struct pub_req *req, const char *why, struct error_page *
 {
     error_page_set(page, 503, "Tunnel Reconnecting",
                    "The tunnel %s is reconnecting: its client lost its connection to this "
-                   "gateway and %s. Try again in a few seconds.",
+                   "gateway and %s. Try again in a few seconds; if it is yours, see the "
+                   "terminal where ngrnotok runs.",
                    req->label, why);
 }
 

@@ -759,7 +759,9 @@ public_http_on_reset(struct stream *st, uint32_t code, struct frame_str message)
     switch (code) {
     case FRAME_CODE_REFUSED:
         public_http_fail(req, FRAME_CODE_NONE, NULL, 502, "Local service unreachable",
-                         "The tunnel is up, but the local service behind it is unreachable (%s).",
+                         "The tunnel is up, but the local service behind it did not answer. If "
+                         "it is yours, check that it is running and listens on the port you "
+                         "gave ngrnotok (%.120s).",
                          esc);
         break;
     case FRAME_CODE_TIMEOUT:

@@ -15,6 +15,7 @@ if _HERE not in sys.path:
 
 import pytest  # noqa: E402
 
+from lib import artifacts as A  # noqa: E402
 from lib import procs as P  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def binaries():
 @pytest.fixture
 def procs(binaries, tmp_path):
     """A Registry: .gateway(), .tcp_gateway(), .upstream(), .tcp_service(),
-    .ws_server(), .client(), .tcp_client(), .tunnel(), .spawn(); all its
+    .ws_server(), .web_app(), .client(), .tcp_client(), .tunnel(), .spawn(); all its
     processes are stopped at the end of the test."""
     reg = P.Registry(tmp_path)
     try:
@@ -48,6 +49,12 @@ def procs(binaries, tmp_path):
     problems = died or reg.problems(check_exit=False)
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def artifacts(request, tmp_path):
+    """A directory for what the test leaves to be looked at (lib/artifacts.py)."""
+    return A.test_dir(request.node.nodeid, tmp_path)
 
 
 @pytest.fixture

@@ -2,19 +2,15 @@
 runs its script, which fetches more data through the tunnel or opens a
 WebSocket through it."""
 
-import asyncio
 import json
-import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 
-from lib import http_util as H
-from lib import procs as P
+from lib import browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = browser.CHROMIUM
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -64,43 +60,7 @@ def test_unknown_subdomain_page_in_browser(tunnel):
         dom[:2000], err[-2000:])
 
 
-async def _cdp_poll(devtools_port, url, expression, done, timeout):
-    """Over the DevTools protocol (python3-websockets as its client): open url
-    in the browser's page, then evaluate `expression` until done(value) or
-    the deadline. Returns (value, outerHTML)."""
-    import websockets
-    r = H.request(devtools_port, "GET", "/json/list", [("Host", "127.0.0.1:%d" % devtools_port)])
-    pages = [t for t in r.json() if t.get("type") == "page"]
-    assert pages, "chromium lists no page target: %r" % r.body[:1000]
-    async with websockets.connect(pages[0]["webSocketDebuggerUrl"], max_size=None,
-                                  ping_interval=None, compression=None) as ws:
-        ids = iter(range(1, 1 << 30))
-
-        async def call(method, **params):
-            i = next(ids)
-            await ws.send(json.dumps({"id": i, "method": method, "params": params}))
-            while True:    # skip events until our answer
-                msg = json.loads(await ws.recv())
-                if msg.get("id") == i:
-                    assert "error" not in msg, "%s failed: %r" % (method, msg)
-                    return msg["result"]
-
-        async def evaluate(expr):
-            res = await call("Runtime.evaluate", expression=expr, returnByValue=True)
-            return res.get("result", {}).get("value")
-
-        await call("Page.navigate", url=url)
-        deadline = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < deadline:
-            value = await evaluate(expression)
-            if done(value):
-                break
-            await asyncio.sleep(0.05)
-        return value, await evaluate("document.documentElement.outerHTML")
-
-
-def test_page_websocket_through_tunnel(procs, tmp_path):
+def test_page_websocket_through_tunnel(procs):
     """The page and its WebSocket (same origin, /ws) both go through the
     tunnel to one local service (lib/ws_server.py); the page's script writes
     the echoed messages into the DOM, which is polled over the DevTools
@@ -109,34 +69,16 @@ def test_page_websocket_through_tunnel(procs, tmp_path):
     gw = procs.gateway()
     srv = procs.ws_server()
     cl = procs.client(gw, srv.port)
-    profile = tmp_path / "chromium-profile"
-    browser = procs.spawn("chromium", [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-proxy-server", "--user-data-dir=%s" % profile,
-        "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"])
-    active = profile / "DevToolsActivePort"
-    devtools_port = int(P.wait_until(
-        lambda: browser.poll() is None and active.read_text().split("\n")[0].strip(), 60,
-        "chromium's DevToolsActivePort file", procs.tails))
-
+    b = browser.start(procs)
+    page = b.page()
+    page.navigate("http://%s/page" % cl.host)
     want = "echo:alpha|echo:beta-%s.localhost|bin:1,2,3,250" % cl.sub
-    expr = ("(document.getElementById('ws') ? document.getElementById('ws').textContent : '') + "
-            "'\\n' + (document.getElementById('state') ? "
-            "document.getElementById('state').textContent : '')")
-    poll = _cdp_poll(devtools_port, "http://%s/page" % cl.host, expr,
-                     lambda v: bool(v) and v.split("\n")[0] == want, 60)
-    try:
-        value, html = asyncio.run(asyncio.wait_for(poll, 90))
-    except asyncio.TimeoutError:
-        raise AssertionError("the DevTools session with chromium did not finish within 90s\n%s"
-                             % browser.describe()) from None
-    assert value is not None, "the page never loaded; DOM: %s" % html[:2000]
-    text, state = value.split("\n", 1)
-    assert text == want, ("timed out after 60s waiting for the WebSocket echoes in the DOM "
-                          "(want %r, state %r): %s" % (want, state, html[:2000]))
-    assert state in ("opened", "opened closed-1000"), \
-        "WebSocket state in the DOM: %r" % state
+    text = page.wait_for("document.getElementById('ws').textContent", lambda v: v == want, 60,
+                         "the WebSocket echoes in the DOM (%r)" % want)
+    assert text == want
+    state = page.wait_for("document.getElementById('state').textContent",
+                          lambda v: v == "opened closed-1000", 10, "the WebSocket's close")
+    assert state == "opened closed-1000", state
     # The handshake reached the local service with the browser's Origin.
     m = srv.proc.wait_stdout(r"^REQ /ws (\[.*\])$", 10, "the local service to log /ws")[0]
     headers = {k.lower(): v for k, v in json.loads(m.group(1))}

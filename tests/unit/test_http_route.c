@@ -126,18 +126,23 @@ test_http_route_refused(void **state)
         {".localhost", "localhost", 404, "This gateway does not serve .localhost."},
         {"host", "localhost", 404, "This gateway does not serve host."},
         {"a.b.localhost", "localhost", 404,
-         "Tunnel a.b.localhost not found: no client is connected with the name \"a.b\"."},
+         "No tunnel is online under the name \"a.b\" at a.b.localhost."
+         " If it is yours, start it with ngrnotok http PORT and open the URL it prints."},
         {"-a.localhost", "localhost", 404,
-         "Tunnel -a.localhost not found: no client is connected with the name \"-a\"."},
+         "No tunnel is online under the name \"-a\" at -a.localhost."
+         " If it is yours, start it with ngrnotok http PORT and open the URL it prints."},
         {"a-.localhost", "localhost", 404,
-         "Tunnel a-.localhost not found: no client is connected with the name \"a-\"."},
+         "No tunnel is online under the name \"a-\" at a-.localhost."
+         " If it is yours, start it with ngrnotok http PORT and open the URL it prints."},
         {"..localhost", "localhost", 404,
-         "Tunnel ..localhost not found: no client is connected with the name \".\"."},
+         "No tunnel is online under the name \".\" at ..localhost."
+         " If it is yours, start it with ngrnotok http PORT and open the URL it prints."},
         {"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd.localhost", "localhost",
          404,
-         "Tunnel abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd.localhost not "
-         "found: no client is connected with the name "
-         "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd\"."},
+         "No tunnel is online under the name "
+         "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd\" at "
+         "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd.localhost."
+         " If it is yours, start it with ngrnotok http PORT and open the URL it prints."},
     };
     char label[TEST_ROUTE_CAP];
     struct error_page why;
@@ -202,8 +207,9 @@ test_http_route_not_found(void **state)
     http_route_not_found(&why, "myapp", "localhost");
     assert_int_equal(why.status, 404);
     assert_string_equal(why.title, "Tunnel not found");
-    assert_string_equal(why.text, "Tunnel myapp.localhost not found: no client is connected "
-                                  "with the name \"myapp\".");
+    assert_string_equal(why.text, "No tunnel is online under the name \"myapp\" at "
+                                  "myapp.localhost. If it is yours, start it with ngrnotok "
+                                  "http PORT and open the URL it prints.");
 }
 
 int

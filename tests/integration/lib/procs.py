@@ -1,6 +1,6 @@
 """Process management for the integration tests: the gateway (ngrnotokd),
 the client (ngrnotok) and the local services (upstream.py, tcp_service.py,
-ws_server.py, or any program started with Registry.spawn).
+ws_server.py, web_app.py, or any program started with Registry.spawn).
 
 Every process is started through a Registry, which stops all of them by PID
 (SIGTERM, wait with a timeout, then SIGKILL) when the test (or module) ends.
@@ -31,6 +31,7 @@ REPO_ROOT = TESTS_DIR.parent.parent       # repository root
 UPSTREAM_SCRIPT = LIB_DIR / "upstream.py"
 TCP_SERVICE_SCRIPT = LIB_DIR / "tcp_service.py"
 WS_SERVER_SCRIPT = LIB_DIR / "ws_server.py"
+WEB_APP_SCRIPT = LIB_DIR / "web_app.py"
 
 # Memory errors reported by sanitizers (leak reports at exit are not
 # included: the SIGTERM/SIGINT tests check the exit status).
@@ -520,6 +521,14 @@ class Registry:
         """lib/ws_server.py (python3-websockets)."""
         return self.service("ws_server", [sys.executable, "-u", WS_SERVER_SCRIPT,
                                           "--port", str(port)], timeout)
+
+    def web_app(self, tag=None, port=0, timeout=20):
+        """lib/web_app.py: a page using fetch(), server-sent events and a WebSocket."""
+        tag = tag or ("app-" + uuid.uuid4().hex[:8])
+        svc = self.service("web_app[%s]" % tag, [sys.executable, "-u", WEB_APP_SCRIPT,
+                                                 "--tag", tag, "--port", str(port)], timeout)
+        svc.tag = tag
+        return svc
 
     # -- upstream -----------------------------------------------------------------
     def upstream(self, tag=None, port=0, timeout=20):

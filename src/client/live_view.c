@@ -264,16 +264,16 @@ live_view_put(struct live_view *v, const char *p, size_t n, int force)
 
     if (v->broken)
         return;
-    if (!force && v->dropped > 0 && v->out.len == 0) {
+    /* Room again after lines were lost: say how many, where they would have been. */
+    if (!force && v->dropped > 0) {
         k = snprintf(note, sizeof(note), "(%llu request lines not shown: stdout was full)\n",
                      (unsigned long long)v->dropped);
         if (buf_append(&v->out, note, (size_t)k) == 0)
             v->dropped = 0;
     }
-    if ((force ? buf_append_force(&v->out, p, n) : buf_append(&v->out, p, n)) != 0) {
+    if (v->dropped > 0 ||
+        (force ? buf_append_force(&v->out, p, n) : buf_append(&v->out, p, n)) != 0)
         v->dropped++;
-        return;
-    }
     loop_defer(v->cl->loop, &v->flush);
 }
 

@@ -13,14 +13,16 @@ void
 cli_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ngrnotok http [OPTIONS] PORT|HOST:PORT\n"
+            "Usage: ngrnotok http [OPTIONS] PORT|HOST:PORT|URL|unix:PATH\n"
             "       ngrnotok tcp [OPTIONS] PORT|HOST:PORT\n"
             "       ngrnotok start [OPTIONS] NAME... | --all\n"
             "       ngrnotok config set-token TOKEN | set-server HOST:PORT | check | path\n"
             "\n"
             "Expose a local HTTP service through an ngrnotok gateway. Prints the public URL,\n"
-            "then forwards every request it receives to http://localhost:PORT (or HOST:PORT);\n"
-            "WebSocket and other upgrades pass through. `tcp` exposes any TCP service on a\n"
+            "then forwards every request it receives to http://localhost:PORT (or HOST:PORT,\n"
+            "an http:// or https:// URL such as https://localhost:8443, or unix:PATH for a\n"
+            "unix socket), with a line per request; WebSocket and other upgrades pass\n"
+            "through (to http:// services). `tcp` exposes any TCP service on a\n"
             "public port of the gateway (which must allow it with --tcp-ports). `start` runs\n"
             "the tunnels named in the config file, all over one connection. `config` writes\n"
             "the config file's token or server, checks the file, or prints its path.\n"
@@ -61,6 +63,16 @@ cli_usage(FILE *f)
             "                             a PROXY protocol header of that version, carrying\n"
             "                             the visitor's address and the public port (for\n"
             "                             nginx's listen ... proxy_protocol, HAProxy, ...)\n"
+            "      --upstream-insecure    https:// local service: do not verify its certificate\n"
+            "                             (self-signed development certificates)\n"
+            "      --upstream-ca FILE     https:// local service: trust the CA certificates in\n"
+            "                             FILE (PEM) instead of the system's\n"
+            "\n"
+            "Output options (http, tcp, start):\n"
+            "  -q, --quiet                print the public URLs and errors only\n"
+            "      --log-format FORMAT    text (default): a line per request, and on a terminal\n"
+            "                             a status header; json: one JSON object per line, for\n"
+            "                             scripts\n"
             "\n"
             "Connection options (every command but config):\n"
             "  -s, --server HOST:PORT     the gateway's control address (default 127.0.0.1:8080)\n"
@@ -87,12 +99,35 @@ cli_usage(FILE *f)
 }
 
 /* Long options: val is an index into cli_keys (the setting's key), or a letter. */
-enum { CLI_OPT_TUNNEL = 0x100, CLI_OPT_SESSION = 0x200, CLI_OPT_NEW_URL = 0x300, CLI_OPT_ALL };
+enum {
+    CLI_OPT_TUNNEL = 0x100,
+    CLI_OPT_SESSION = 0x200,
+    CLI_OPT_NEW_URL = 0x300,
+    CLI_OPT_ALL,
+    CLI_OPT_LOG_FORMAT,
+    CLI_OPT_QUIET,
+};
 
 static const char *const cli_keys[] = {
-    "subdomain", "host_header", "basic_auth", "allow_cidr", "deny_cidr",        "rate_limit",
-    "rate_burst", "response_timeout", "pool",  "remote_port", "server",          "token",
-    "tls",       "ca",          "heartbeat",  "dead_after", "proxy_protocol",
+    "subdomain",
+    "host_header",
+    "basic_auth",
+    "allow_cidr",
+    "deny_cidr",
+    "rate_limit",
+    "rate_burst",
+    "response_timeout",
+    "pool",
+    "remote_port",
+    "server",
+    "token",
+    "tls",
+    "ca",
+    "heartbeat",
+    "dead_after",
+    "proxy_protocol",
+    "upstream_insecure",
+    "upstream_ca",
 };
 #define CLI_T(i) (CLI_OPT_TUNNEL + (i))
 #define CLI_S(i) (CLI_OPT_SESSION + (i))
@@ -110,6 +145,8 @@ static const struct option cli_options_long[] = {
     {"pool", no_argument, NULL, CLI_T(8)},
     {"remote-port", required_argument, NULL, CLI_T(9)},
     {"proxy-protocol", required_argument, NULL, CLI_T(16)},
+    {"upstream-insecure", no_argument, NULL, CLI_T(17)},
+    {"upstream-ca", required_argument, NULL, CLI_T(18)},
     {"server", required_argument, NULL, CLI_S(10)},
     {"token", required_argument, NULL, CLI_S(11)},
     {"tls", no_argument, NULL, CLI_S(12)},
@@ -118,13 +155,15 @@ static const struct option cli_options_long[] = {
     {"dead-after", required_argument, NULL, CLI_S(15)},
     {"new-url", no_argument, NULL, CLI_OPT_NEW_URL},
     {"all", no_argument, NULL, CLI_OPT_ALL},
+    {"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},
+    {"quiet", no_argument, NULL, CLI_OPT_QUIET},
     {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
-static const char cli_short[] = ":p:s:n:c:vhV";
+static const char cli_short[] = ":p:s:n:c:qvhV";
 
 static void
 cli_version(void)
@@ -292,6 +331,16 @@ cli_options_pass(struct cli_options *o, struct cli_tunnel *t, int *all, int argc
             if (o->command != CLI_CMD_START)
                 return err_set(err, NGR_EINVAL, "--all is for start: ngrnotok start --all");
             *all = 1;
+            break;
+        case CLI_OPT_LOG_FORMAT:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+                return err_set(err, NGR_EINVAL, "--log-format \"%.40s\": expected text or json",
+                               optarg);
+            o->log_json = strcmp(optarg, "json") == 0;
+            break;
+        case 'q':
+        case CLI_OPT_QUIET:
+            o->quiet = 1;
             break;
         case 'c':
             if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->config))

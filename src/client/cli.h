@@ -22,7 +22,11 @@ struct cli_tunnel {
     char name[NGR_TUNNEL_NAME_LEN]; /* its section's name; "" for the command line's */
     int proto;                      /* enum frame_proto */
     int has_local;
-    struct net_addr local;          /* the local service */
+    struct net_addr local;                 /* the local service (for unix:, "localhost:80") */
+    int scheme;                            /* enum cli_scheme: how the local service is reached */
+    char unix_path[NGR_UNIX_PATH_LEN];     /* unix:PATH: the socket */
+    int upstream_insecure;                 /* https: do not verify the service's certificate */
+    char upstream_ca[NGR_CA_PATH_LEN];     /* https: the CAs to trust (PEM); "": the system's */
     char subdomain[NGR_MAX_SUBDOMAIN + 1]; /* empty: the gateway picks one */
     int host_rewrite;         /* send Host: HOST:PORT instead of the public Host */
     int pool;                 /* share the name (or port) with other clients */
@@ -37,6 +41,11 @@ struct cli_tunnel {
 };
 
 enum cli_command { CLI_CMD_TUNNEL, CLI_CMD_START, CLI_CMD_CONFIG };
+/* The local service: PORT, HOST:PORT and http://HOST[:PORT] are HTTP; https://HOST[:PORT];
+ * unix:PATH is HTTP over a unix socket. */
+enum cli_scheme { CLI_SCHEME_HTTP = 0, CLI_SCHEME_HTTPS, CLI_SCHEME_UNIX };
+/* What stdout shows while tunnels run (live_view.h). */
+enum cli_output { CLI_OUTPUT_TEXT = 0, CLI_OUTPUT_JSON, CLI_OUTPUT_QUIET };
 
 struct cli_string; /* a value kept for the options (cli.c) */
 
@@ -50,6 +59,8 @@ struct cli_options {
     uint64_t heartbeat_ms;    /* PING interval offered (--heartbeat) */
     uint64_t dead_after_ms;   /* the gateway silent this long: the session is dead */
     int new_url;              /* --new-url: forget the kept reconnect secrets */
+    int log_json;             /* --log-format json */
+    int quiet;                /* --quiet: the URLs and errors only (over --log-format) */
     char config[NGR_STATE_PATH_LEN]; /* the config file: --config, or the default path */
     int config_given;                /* --config named it: it must exist */
     struct cli_tunnel tunnels[NGR_TUNNELS_PER_SESSION]; /* what runs, in order */
@@ -75,13 +86,13 @@ void cli_usage(FILE *f);
 int cli_session_set(struct cli_options *o, const char *key, const char *value, int file,
                     struct ngr_err *err);
 /* A setting of tunnel t (proto, addr, subdomain, host_header, pool, remote_port,
- * proxy_protocol, basic_auth,
+ * proxy_protocol, upstream_insecure, upstream_ca, basic_auth,
  * allow_cidr, deny_cidr, rate_limit, rate_burst, response_timeout). Returns 0, NGR_ENOENT for
  * another key, or NGR_EINVAL with the reason. */
 int cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key,
                    const char *value, int file, struct ngr_err *err);
 /* What a tunnel's settings must agree on (a local target, --pool's name or port, options of
- * its protocol). Returns 0 or NGR_EINVAL. */
+ * its protocol, --upstream-* for https:// only). Returns 0 or NGR_EINVAL. */
 int cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include "seconds.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,94 @@ cli_set_subdomain(struct cli_tunnel *t, const char *s, struct ngr_err *err)
     return 0;
 }
 
+/* An http:// or https:// URL of the local service: scheme, host and port, nothing else (no
+ * path: requests keep their own). Read by libcurl's URL parser. */
+static int
+cli_set_url(struct cli_tunnel *t, const char *v, const char *what, struct ngr_err *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
+    char hostport[NGR_ADDR_LEN + 16];
+    size_t hl;
+    int rc = NGR_EINVAL;
+
+    if (u == NULL)
+        return err_set(err, NGR_ENOMEM, "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, v, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        err_set(err, NGR_EINVAL, "%s \"%.200s\": not a URL such as https://localhost:8443", what,
+                v);
+        goto done;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+        err_set(err, NGR_EINVAL, "%s \"%.200s\": expected http://, https:// or unix:PATH", what, v);
+        goto done;
+    }
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    if ((path != NULL && strcmp(path, "/") != 0) || query != NULL || user != NULL) {
+        err_set(err, NGR_EINVAL,
+                "%s \"%.200s\": give the scheme, host and port only; requests keep their own "
+                "paths",
+                what, v);
+        goto done;
+    }
+    hl = strlen(host);
+    if (hl >= 2 && host[0] == '[') /* an IPv6 address: net_parse_addr wants it bracketed too */
+        snprintf(hostport, sizeof(hostport), "%.*s:%s", (int)hl, host, port);
+    else
+        snprintf(hostport, sizeof(hostport), "%.*s:%s",
+                 (int)(hl < NGR_ADDR_LEN ? hl : NGR_ADDR_LEN), host, port);
+    if (net_parse_addr(hostport, NULL, 0, &t->local, err) != 0) {
+        err_prefix(err, what);
+        goto done;
+    }
+    t->scheme = strcmp(scheme, "https") == 0 ? CLI_SCHEME_HTTPS : CLI_SCHEME_HTTP;
+    t->unix_path[0] = '\0';
+    t->has_local = 1;
+    rc = 0;
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* addr: PORT, HOST:PORT, http(s)://HOST[:PORT] or unix:PATH. */
+static int
+cli_set_addr(struct cli_tunnel *t, const char *v, int file, struct ngr_err *err)
+{
+    const char *what = file ? "addr" : "local service";
+
+    if (strncmp(v, "unix:", 5) == 0) {
+        if (v[5] == '\0' || strlen(v + 5) >= sizeof(t->unix_path))
+            return err_set(err, NGR_EINVAL, "%s \"%.200s\": %s", what, v,
+                           v[5] ? "socket path too long" : "expected unix:PATH");
+        snprintf(t->unix_path, sizeof(t->unix_path), "%s", v + 5);
+        /* libcurl's URL names a host all the same: the Host header --host-header=rewrite
+         * sends. */
+        net_parse_addr("localhost:80", NULL, 0, &t->local, NULL);
+        t->scheme = CLI_SCHEME_UNIX;
+        t->has_local = 1;
+        return 0;
+    }
+    if (strstr(v, "://") != NULL)
+        return cli_set_url(t, v, what, err);
+    if (net_parse_addr(v, "localhost", 0, &t->local, err) != 0)
+        return err_prefix(err, what);
+    t->scheme = CLI_SCHEME_HTTP;
+    t->unix_path[0] = '\0';
+    t->has_local = 1;
+    return 0;
+}
+
 /* One of the options sent in BIND, value kept with o. */
 static int
 cli_add_bind_opt(struct cli_options *o, struct cli_tunnel *t, const char *key, const char *v,
@@ -162,10 +251,15 @@ cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key, con
             return err_set(err, NGR_EINVAL, "%s \"%s\": expected http or tcp", what, v);
         return 0;
     }
-    if (strcmp(key, "addr") == 0) {
-        if (net_parse_addr(v, "localhost", 0, &t->local, err) != 0)
-            return err_prefix(err, file ? "addr" : "local service");
-        t->has_local = 1;
+    if (strcmp(key, "addr") == 0)
+        return cli_set_addr(t, v, file, err);
+    if (strcmp(key, "upstream_insecure") == 0)
+        return ini_file_bool(what, v, &t->upstream_insecure, err);
+    if (strcmp(key, "upstream_ca") == 0) {
+        if (v[0] == '\0' || strlen(v) >= sizeof(t->upstream_ca))
+            return err_set(err, NGR_EINVAL, "%s: %s", what,
+                           v[0] ? "path too long" : "needs a file name");
+        snprintf(t->upstream_ca, sizeof(t->upstream_ca), "%s", v);
         return 0;
     }
     if (strcmp(key, "subdomain") == 0)
@@ -239,7 +333,7 @@ cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key, con
 int
 cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err)
 {
-    char sub[48], rport[48], pool[48], auth[48], pp[48];
+    char sub[48], rport[48], pool[48], auth[48], pp[48], insecure[48], ca[48];
     size_t i;
 
     cli_spelled("subdomain", file, sub, sizeof(sub));
@@ -247,10 +341,20 @@ cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err)
     cli_spelled("pool", file, pool, sizeof(pool));
     cli_spelled("basic_auth", file, auth, sizeof(auth));
     cli_spelled("proxy_protocol", file, pp, sizeof(pp));
+    cli_spelled("upstream_insecure", file, insecure, sizeof(insecure));
+    cli_spelled("upstream_ca", file, ca, sizeof(ca));
     if (!t->has_local)
         return file ? err_set(err, NGR_EINVAL, "no local service: add addr = PORT (or HOST:PORT)")
                     : err_set(err, NGR_EINVAL, "missing local port; try 'ngrnotok %s 3000'",
                               t->proto == FRAME_PROTO_TCP ? "tcp" : "http");
+    if (t->proto == FRAME_PROTO_TCP && t->scheme != CLI_SCHEME_HTTP)
+        return err_set(err, NGR_EINVAL,
+                       "a TCP tunnel forwards to HOST:PORT; https:// and unix: are for HTTP "
+                       "tunnels");
+    if ((t->upstream_insecure || t->upstream_ca[0] != '\0') && t->scheme != CLI_SCHEME_HTTPS)
+        return err_set(err, NGR_EINVAL,
+                       "%s is for an https:// local service (%s https://HOST:PORT)",
+                       t->upstream_insecure ? insecure : ca, file ? "addr =" : "ngrnotok http");
     if (t->remote_port != 0 && t->proto != FRAME_PROTO_TCP)
         return err_set(err, NGR_EINVAL,
                        "%s is for TCP tunnels; an HTTP tunnel chooses its name with %s", rport,

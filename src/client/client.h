@@ -8,12 +8,14 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "exchange.h"
 #include "heap_trim.h"
 #include "loop.h"
 #include "net.h"
 #include "resume_file.h"
 #include "session.h"
 
+struct live_view;
 struct replay;
 struct tls_io;
 
@@ -26,8 +28,11 @@ struct client_tunnel {
     unsigned tcp_port;                /* TCP: the public port granted, asked back */
     struct resume_file resume;        /* secret and name kept for the next run */
     char public_url[NGR_URL_LEN];
-    char local_text[NGR_ADDR_LEN + 8];   /* "localhost:3000" */
-    char base_url[NGR_URL_LEN];          /* "http://localhost:3000" */
+    char local_text[NGR_ADDR_LEN + 8];   /* "localhost:3000"; "unix:PATH" for a unix socket */
+    char base_url[NGR_URL_LEN];          /* "http://localhost:3000", "https://...", what libcurl
+                                          * is given ("http://localhost" over a unix socket) */
+    char target_text[NGR_URL_LEN];       /* what Forwarding lines show: the URL, "unix:PATH", or
+                                          * HOST:PORT for TCP */
     char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000", for --host-header=rewrite */
     struct net_resolved local_resolved;  /* its local service, resolved once at startup */
 };
@@ -59,6 +64,10 @@ struct client {
 
     /* replay.c */
     struct replay *replay;
+    struct exchange_observers exchanges; /* who hears of each finished request */
+
+    /* live_view.c: stdout */
+    struct live_view *view;
 
     /* forward.c */
     struct frame_field forward_fields[NGR_MAX_HEADERS]; /* an upgrade's answer head, parsed */

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net.h"
 #include "forward.h"
+#include "live_view.h"
 #include "replay.h"
 #include "tls_io.h"
 
@@ -100,13 +101,7 @@ client_control_on_bound(struct client *cl, const struct frame *f)
         cl->attempt = 0;
     }
     client_control_keep(cl, t);
-    if (t->opt->name[0] != '\0')
-        printf("Forwarding %s -> %s%s (%s)\n", t->public_url,
-               t->opt->proto == FRAME_PROTO_TCP ? "" : "http://", t->local_text, t->opt->name);
-    else
-        printf("Forwarding %s -> %s%s\n", t->public_url,
-               t->opt->proto == FRAME_PROTO_TCP ? "" : "http://", t->local_text);
-    fflush(stdout);
+    live_view_forwarding(cl->view, t);
     return 0;
 }
 

@@ -338,6 +338,13 @@ forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_i
     else
         snprintf(fw->label, sizeof(fw->label), "tcp from %.*s", (int)h->client_addr.len,
                  h->client_addr.p);
+    if (fw->upgrade && t->opt->scheme == CLI_SCHEME_HTTPS) {
+        /* This side's connection is plain TCP: an upgrade would reach a TLS port in clear. */
+        forward_close(fw, FRAME_CODE_REFUSED,
+                      "upgrades (WebSockets) to an https:// local service are not supported; "
+                      "expose its http:// port");
+        return 0;
+    }
     if (fw->upgrade && forward_build_head(fw, h) != 0) {
         forward_close(fw, FRAME_CODE_TOO_LARGE, "request head too large");
         return 0;

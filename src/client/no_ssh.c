@@ -1,7 +1,7 @@
 /* no_ssh.c: keeps libcurl's SSH support from loading OpenSSL at startup.
  *
- * The client only ever speaks plain HTTP to its local service (every handle is limited to
- * http:// in replay.c). Debian's libcurl is built with libssh2, and curl_global_init() calls
+ * The client only ever speaks HTTP and HTTPS to its local service (every handle is limited to
+ * http:// and https:// in replay.c). Debian's libcurl is built with libssh2, and curl_global_init() calls
  * libssh2_init(), which initialises OpenSSL's engines and reads its configuration: about
  * 1.5 MiB of libcrypto pages resident in every client, for scp:// and sftp:// we never use.
  *

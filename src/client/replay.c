@@ -4,6 +4,7 @@
  * credit. */
 #include "replay.h"
 #include "curl_glue.h"
+#include "exchange.h"
 #include "http_head.h"
 #include "log.h"
 
@@ -36,8 +37,15 @@ struct replay_req {
     unsigned dead : 1;
     unsigned is_head : 1;
     unsigned head_too_large : 1;
+    unsigned from_gateway : 1; /* the reset came from the gateway (why is its reason) */
     uint64_t started_ms;
-    char label[NGR_LABEL_LEN]; /* "GET /path", escaped, for logs */
+    uint64_t head_ms;  /* when REPLY went */
+    int status;        /* the status REPLY carried; 0: none went */
+    uint32_t why_code; /* the first failure: its RST code and reason (borrowed, lives until */
+    const char *why;   /* the request is reported in replay_kill) */
+    const struct client_tunnel *conf;     /* whose TLS and socket options easy carries */
+    char method[NGR_EXCHANGE_METHOD_LEN]; /* escaped, for logs and the exchange */
+    char path[NGR_LABEL_TARGET_LEN];      /* the target, escaped */
     char errbuf[CURL_ERROR_SIZE];
     TAILQ_ENTRY(replay_req) unpause_entry;
     struct loop_defer free; /* dead: freed at the end of the turn */
@@ -47,7 +55,9 @@ struct replay {
     struct client *cl;
     struct curl_glue glue;
     CURL *pool[NGR_REPLAY_POOL];
+    const struct client_tunnel *pool_conf[NGR_REPLAY_POOL]; /* each one's options (q->conf) */
     size_t npool;
+    char *default_ca, *default_capath; /* libcurl's own CA bundle and directory, or NULL */
     size_t active;
     TAILQ_HEAD(, replay_req) unpause;
     struct frame_field fields[NGR_MAX_HEADERS]; /* a response head's, while its REPLY is built */
@@ -71,6 +81,35 @@ replay_queue_unpause(struct replay_req *q)
     loop_wake(q->r->cl->loop);
 }
 
+/* The request is over: what it was and what the visitor got, to the client's observers. */
+static void
+replay_report(struct replay_req *q)
+{
+    struct exchange x;
+
+    if (q->r->cl->exchanges.n == 0)
+        return;
+    x.tunnel = q->t;
+    x.method = q->method;
+    x.path = q->path;
+    x.started_ms = q->started_ms;
+    x.head_ms = q->head_ms;
+    x.done_ms = loop_now(q->r->cl->loop);
+    x.bytes_in = q->st.data_received;
+    x.bytes_out = q->st.data_sent;
+    x.status = q->status;
+    x.error = NULL;
+    if (!q->end_sent)
+        x.error = q->why != NULL ? q->why : "ended early";
+    /* Before the head, the gateway answers a reset with its own page (docs/architecture.md,
+     * "Error mapping"); a reset of its own means the visitor left, or got its 504. */
+    if (q->status == 0 && q->from_gateway)
+        x.status = q->why_code == FRAME_CODE_TIMEOUT ? 504 : 0;
+    else if (q->status == 0)
+        x.status = q->why_code == FRAME_CODE_TIMEOUT ? 504 : 502;
+    exchange_publish(&q->r->cl->exchanges, &x);
+}
+
 /* Ends a request: out of libcurl, off the session, freed at the end of the turn (an event of
  * this turn's batch, or libcurl's info queue, may still name it). */
 static void
@@ -81,6 +120,8 @@ replay_kill(struct replay_req *q)
     if (q->dead)
         return;
     q->dead = 1;
+    replay_report(q);
+    q->why = NULL; /* borrowed: gone after this call */
     if (q->in_multi) {
         curl_multi_remove_handle(r->glue.multi, q->easy);
         q->in_multi = 0;
@@ -95,6 +136,19 @@ replay_kill(struct replay_req *q)
 }
 
 /* The deferral of a dead request. */
+/* Resets the stream with code and why (if it is still attached) and ends the request; why is
+ * the reason reported unless an earlier failure gave one. */
+static void
+replay_fail(struct replay_req *q, uint32_t code, const char *why)
+{
+    if (q->why == NULL) {
+        q->why = why;
+        q->why_code = code;
+    }
+    session_stream_reset(&q->st, code, why);
+    replay_kill(q);
+}
+
 static void
 replay_free_req(void *arg)
 {
@@ -102,9 +156,10 @@ replay_free_req(void *arg)
     struct replay *r = q->r;
 
     if (q->easy != NULL) {
-        if (r->npool < NGR_REPLAY_POOL)
-            r->pool[r->npool++] = q->easy; /* its options are reset when it is reused */
-        else
+        if (r->npool < NGR_REPLAY_POOL) { /* its options are reset when it is reused */
+            r->pool_conf[r->npool] = q->conf;
+            r->pool[r->npool++] = q->easy;
+        } else
             curl_easy_cleanup(q->easy);
     }
     free(q->headers); /* one block: see replay_headers */
@@ -127,6 +182,19 @@ replay_service_us(struct replay_req *q)
     return us > (curl_off_t)UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+/* Resets the stream, for a reason found inside a libcurl callback: the transfer ends by
+ * itself (its callbacks see the stream gone) and replay_done reports this reason. why must be
+ * a static string. */
+static void
+replay_note_reset(struct replay_req *q, uint32_t code, const char *why)
+{
+    if (q->why == NULL) {
+        q->why = why;
+        q->why_code = code;
+    }
+    session_stream_reset(&q->st, code, why);
+}
+
 /* Sends the response head, its fields in the order the service sent them. */
 static void
 replay_send_head(struct replay_req *q, long status)
@@ -140,7 +208,7 @@ replay_send_head(struct replay_req *q, long status)
     memset(&h, 0, sizeof(h));
     q->head_sent = 1;
     if (q->head_too_large) {
-        session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "response head too large");
+        replay_note_reset(q, FRAME_CODE_TOO_LARGE, "response head too large");
         return;
     }
     /* Split here rather than asked of libcurl (curl_easy_nextheader recounts every earlier
@@ -150,7 +218,7 @@ replay_send_head(struct replay_req *q, long status)
                          q->head.len, q->r->fields, NGR_MAX_HEADERS, &fr); /* rewritten: folds */
     if (n < 0) {
         struct http_head_refusal e = http_head_refused(n);
-        session_stream_reset(&q->st, e.code, e.message);
+        replay_note_reset(q, e.code, e.message);
         return;
     }
     no_body = q->is_head || status == 204 || status == 304;
@@ -169,14 +237,16 @@ replay_send_head(struct replay_req *q, long status)
     rc = session_send_reply(&q->st, flags, &h);
     buf_free(&q->head);
     if (rc == NGR_ELIMIT) {
-        session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "response head too large");
+        replay_note_reset(q, FRAME_CODE_TOO_LARGE, "response head too large");
         return;
     }
     if (rc != 0)
         return; /* the session is closing: the stream ends with it */
+    q->status = (int)status;
+    q->head_ms = loop_now(q->r->cl->loop);
     if (flags)
         q->end_sent = 1;
-    log_info("%s -> %ld (%llu ms)", q->label, status,
+    log_info("%s %s -> %ld (%llu ms)", q->method, q->path, status,
              (unsigned long long)(loop_now(q->r->cl->loop) - q->started_ms));
 }
 
@@ -301,6 +371,18 @@ replay_done(struct replay_req *q, CURLcode res)
         snprintf(msg, sizeof(msg), "%.100s: %.150s", q->t->base_url,
                  q->errbuf[0] ? q->errbuf : "connection refused");
         break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        code = FRAME_CODE_REFUSED;
+        snprintf(msg, sizeof(msg),
+                 "%.60s: its certificate is not trusted (a self-signed one? run with "
+                 "--upstream-insecure, or --upstream-ca FILE): %.80s",
+                 q->t->base_url, q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        code = FRAME_CODE_REFUSED;
+        snprintf(msg, sizeof(msg), "%.100s: TLS handshake failed: %.120s", q->t->base_url,
+                 q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
+        break;
     case CURLE_OPERATION_TIMEDOUT:
         code = FRAME_CODE_TIMEOUT;
         snprintf(msg, sizeof(msg), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
@@ -309,10 +391,12 @@ replay_done(struct replay_req *q, CURLcode res)
         snprintf(msg, sizeof(msg), "%s", q->errbuf[0] ? q->errbuf : curl_easy_strerror(res));
         break;
     }
-    log_warn("%s: local service: %s", q->label, msg);
-    if (q->st.sess != NULL)
-        session_stream_reset(&q->st, code, msg);
-    replay_kill(q);
+    if (q->why != NULL) { /* we reset the stream ourselves: that is the story */
+        replay_kill(q);
+        return;
+    }
+    log_warn("%s %s: local service: %s", q->method, q->path, msg);
+    replay_fail(q, code, msg);
 }
 
 /* A finished transfer, from curl_glue. */
@@ -326,6 +410,35 @@ replay_on_done(void *owner, CURL *easy, CURLcode res)
         replay_done(q, res);
 }
 
+/* libcurl's built-in CA bundle and directory, restored on a handle that a tunnel with
+ * --upstream-ca used. Returns 0 or NGR_ENOMEM. */
+static int
+replay_default_cas(struct replay *r)
+{
+#if LIBCURL_VERSION_NUM >= 0x075400
+    CURL *e = curl_easy_init();
+    char *p = NULL;
+
+    if (e == NULL)
+        return NGR_ENOMEM;
+    if (curl_easy_getinfo(e, CURLINFO_CAINFO, &p) == CURLE_OK && p != NULL &&
+        (r->default_ca = strdup(p)) == NULL)
+        goto fail;
+    p = NULL;
+    if (curl_easy_getinfo(e, CURLINFO_CAPATH, &p) == CURLE_OK && p != NULL &&
+        (r->default_capath = strdup(p)) == NULL)
+        goto fail;
+    curl_easy_cleanup(e);
+    return 0;
+fail:
+    curl_easy_cleanup(e);
+    return NGR_ENOMEM;
+#else
+    (void)r;
+    return 0;
+#endif
+}
+
 struct replay *
 replay_new(struct client *cl, struct ngr_err *err)
 {
@@ -337,7 +450,14 @@ replay_new(struct client *cl, struct ngr_err *err)
     }
     r->cl = cl;
     TAILQ_INIT(&r->unpause);
+    if (replay_default_cas(r) != 0) {
+        free(r);
+        err_set(err, NGR_ENOMEM, "out of memory");
+        return NULL;
+    }
     if (curl_glue_init(&r->glue, cl->loop, NGR_REPLAY_MAX_CONNECTS, replay_on_done, r, err) != 0) {
+        free(r->default_ca);
+        free(r->default_capath);
         free(r);
         return NULL;
     }
@@ -356,6 +476,8 @@ replay_free(struct replay *r)
     for (i = 0; i < r->npool; i++)
         curl_easy_cleanup(r->pool[i]);
     curl_glue_free(&r->glue);
+    free(r->default_ca);
+    free(r->default_capath);
     free(r);
 }
 
@@ -370,9 +492,9 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http"); /* and so never SSH: see no_ssh.c */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"); /* never SSH: see no_ssh.c */
 #else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTP);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -386,6 +508,25 @@ replay_new_easy(struct replay *r)
     curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
     curl_glue_setup_easy(&r->glue, e);
     return e;
+}
+
+/* The options that differ between tunnels' local services: a unix socket, and for https://
+ * the certificate checks and the CAs trusted (--upstream-insecure, --upstream-ca; libcurl's
+ * own bundle otherwise). Set when a handle passes from one tunnel to another, so a client
+ * with one tunnel sets them once per handle. */
+static void
+replay_configure(struct replay *r, struct replay_req *q, const struct client_tunnel *t)
+{
+    const struct cli_tunnel *o = t->opt;
+    int own_ca = o->upstream_ca[0] != '\0';
+
+    curl_easy_setopt(q->easy, CURLOPT_UNIX_SOCKET_PATH,
+                     o->scheme == CLI_SCHEME_UNIX ? o->unix_path : NULL);
+    curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYPEER, o->upstream_insecure ? 0L : 1L);
+    curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYHOST, o->upstream_insecure ? 0L : 2L);
+    curl_easy_setopt(q->easy, CURLOPT_CAINFO, own_ca ? o->upstream_ca : r->default_ca);
+    curl_easy_setopt(q->easy, CURLOPT_CAPATH, own_ca ? NULL : r->default_capath);
+    q->conf = t;
 }
 
 /* A NUL-terminated copy of a wire string, in a caller buffer (truncated to fit). */
@@ -463,7 +604,7 @@ replay_open(struct replay *r, const struct client_tunnel *t, uint32_t stream_id,
             const struct frame_head *h)
 {
     struct replay_req *q;
-    char method[NGR_REPLAY_METHOD_LEN], target[NGR_REPLAY_TARGET_LEN], esc[NGR_LABEL_TARGET_LEN];
+    char method[NGR_REPLAY_METHOD_LEN], target[NGR_REPLAY_TARGET_LEN];
     CURL *e;
     int upload;
 
@@ -483,24 +624,30 @@ replay_open(struct replay *r, const struct client_tunnel *t, uint32_t stream_id,
     buf_init_kept(&q->resp_pending, NGR_REPLAY_PENDING_MAX);
     buf_init(&q->head, NGR_FRAME_MAX_PAYLOAD); /* a longer head cannot be encoded anyway */
     replay_cstr(method, sizeof(method), h->method);
-    snprintf(q->label, sizeof(q->label), "%s %s", method,
-             log_escape(esc, sizeof(esc), h->target.p, h->target.len));
+    log_escape(q->method, sizeof(q->method), method, strlen(method));
+    log_escape(q->path, sizeof(q->path), h->target.p, h->target.len);
     q->is_head = strcmp(method, "HEAD") == 0;
     q->req_ended = h->body == FRAME_BODY_NONE || (h->body == FRAME_BODY_LENGTH && h->length == 0);
     if (h->target.len >= sizeof(target)) {
-        session_stream_reset(&q->st, FRAME_CODE_TOO_LARGE, "request target too long");
-        replay_kill(q);
+        replay_fail(q, FRAME_CODE_TOO_LARGE, "request target too long");
         return 0;
     }
     replay_cstr(target, sizeof(target), h->target);
 
-    e = r->npool > 0 ? r->pool[--r->npool] : replay_new_easy(r);
+    if (r->npool > 0) {
+        r->npool--;
+        e = r->pool[r->npool];
+        q->conf = r->pool_conf[r->npool];
+    } else {
+        e = replay_new_easy(r);
+    }
     q->easy = e;
     if (e == NULL || replay_headers(q, h) != 0) {
-        session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "client out of memory");
-        replay_kill(q);
+        replay_fail(q, FRAME_CODE_INTERNAL, "client out of memory");
         return 0;
     }
+    if (q->conf != t) /* a handle last used for another tunnel (or new) */
+        replay_configure(r, q, t);
     /* A HEAD has no body to send, whatever its Content-Length says. */
     upload = h->body != FRAME_BODY_NONE && !q->is_head;
     /* Every option a request may set is set again here, so nothing of the handle's previous
@@ -529,12 +676,11 @@ replay_open(struct replay *r, const struct client_tunnel *t, uint32_t stream_id,
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
     if (curl_multi_add_handle(r->glue.multi, e) != CURLM_OK) {
-        session_stream_reset(&q->st, FRAME_CODE_INTERNAL, "curl_multi_add_handle failed");
-        replay_kill(q);
+        replay_fail(q, FRAME_CODE_INTERNAL, "curl_multi_add_handle failed");
         return 0;
     }
     q->in_multi = 1;
-    log_debug("stream %u: %s", stream_id, q->label);
+    log_debug("stream %u: %s %s", stream_id, q->method, q->path);
     return 0;
 }
 
@@ -558,12 +704,21 @@ static void
 replay_on_reset(struct stream *st, uint32_t code, struct frame_str message)
 {
     struct replay_req *q = st->owner;
+    char why[NGR_MAX_MESSAGE + 32];
 
     if (code == FRAME_CODE_TIMEOUT) /* the visitor got 504: say so whatever the log level */
-        log_warn("%s: the gateway answered 504: %.*s (--response-timeout)", q->label,
+        log_warn("%s %s: the gateway answered 504: %.*s (--response-timeout)", q->method, q->path,
                  (int)message.len, message.p);
     else
-        log_debug("%s: reset by the gateway (code %u)", q->label, code);
+        log_debug("%s %s: reset by the gateway (code %u)", q->method, q->path, code);
+    if (q->why == NULL) {
+        snprintf(why, sizeof(why), "%s: %.*s",
+                 code == FRAME_CODE_TIMEOUT ? "the gateway answered 504" : "reset by the gateway",
+                 (int)(message.len < NGR_MAX_MESSAGE ? message.len : NGR_MAX_MESSAGE), message.p);
+        q->why = why;
+        q->why_code = code;
+        q->from_gateway = 1;
+    }
     replay_kill(q);
 }
 

@@ -264,6 +264,25 @@
  * its CR LF, version 2's for IPv6 52 */
 #define NGR_PROXY_HEADER_MAX 108
 
+/* Client, what it shows (live_view.c, live_stats.c) and who hears of each request
+ * (exchange.h). */
+#define NGR_EXCHANGE_OBSERVERS 4   /* consumers of finished requests: the view, an inspector */
+#define NGR_EXCHANGE_METHOD_LEN 24 /* bytes, with the NUL: a method as shown (longer: cut) */
+#define NGR_LIVE_WINDOW_MS 60000   /* ms: the header's rate and percentiles cover this long */
+/* durations kept for the header's p50/p90: past this many in the window, the oldest go */
+#define NGR_LIVE_DURATIONS 1024
+#define NGR_LIVE_REDRAW_MS 250     /* ms between redraws of the terminal's header, at least */
+#define NGR_LIVE_RTT_PROBE_MS 2000 /* ms: a terminal's header measures the round trip this often   \
+                                    */
+#define NGR_LIVE_LINE 1024         /* bytes: one line of output (a request, a header row) */
+/* bytes of output waiting for a stdout that does not read: past it, request lines are dropped
+ * (and counted) rather than the loop blocking on a write */
+#define NGR_LIVE_OUT_MAX (256 * 1024)
+#define NGR_LIVE_WRITE_CHUNK 4096 /* bytes a write to stdout after poll says it may: PIPE_BUF */
+#define NGR_LIVE_RETRY_MS 100     /* ms before trying a stdout that was not writable again */
+/* bytes, with the NUL: a unix socket path (unix:PATH), sun_path's size */
+#define NGR_UNIX_PATH_LEN 108
+
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */
 #define NGR_DOMAIN_LEN 253 /* bytes: a DNS name */

@@ -117,8 +117,7 @@ session_set_budgets(struct session *s, uint64_t session_limit, struct window_bud
     s->shared = shared;
 }
 
-/* Sends a PING to measure the round trip, unless one is in flight. */
-static void
+void
 session_probe_rtt(struct session *s)
 {
     uint64_t now = loop_now(s->loop);

@@ -168,6 +168,11 @@ void session_set_peer(struct session *s, const struct frame_hello *peer);
 /* Our own values for HELLO/WELCOME. */
 void session_local_hello(const struct session *s, struct frame_hello *h);
 
+/* Sends a PING to measure the round trip (srtt_us, min_rtt_us), unless one is in flight or the
+ * session is closing. Sessions probe by themselves while streams come; an idle one's owner that
+ * shows the round trip asks here. */
+void session_probe_rtt(struct session *s);
+
 /* Typed senders: each encodes one frame and queues it, to be written at the end of the turn.
  * Control frames (HELLO, BIND, BOUND, ERROR, GOAWAY) pass the output cap, within bounds, since
  * they answer the peer; OPEN and REPLY do not. Each returns 0, NGR_ELIMIT when the frame does

@@ -337,6 +337,12 @@ def test_verbose_logs_go_to_stderr_only(procs):
         echo_through(gw, c.host, "/echo?verbose=%d" % i)
     P.wait_until(lambda: c.proc.stderr_tail() and gw.proc.stderr_tail(), 5,
                  "-v log output on stderr of both programs", procs.tails)
-    # stdout of the client is exactly the Forwarding line; the gateway's is empty.
-    assert c.proc.stdout_lines == [c.line], c.proc.stdout_lines
+    # stdout of the client is the Forwarding line and a line per request, no log line; the
+    # gateway's is empty.
+    c.proc.wait_stdout(r" GET +/echo\?verbose=2 200 ", 10, "the last request's line")
+    assert c.proc.stdout_lines[0] == c.line, c.proc.stdout_lines
+    assert len(c.proc.stdout_lines) == 4, c.proc.stdout_lines
+    for i, line in enumerate(c.proc.stdout_lines[1:]):
+        assert re.match(r"^\d\d:\d\d:\d\d GET +/echo\?verbose=%d 200 \d+ ms \d+ B$" % i,
+                        line), line
     assert gw.proc.stdout_lines == [], gw.proc.stdout_lines

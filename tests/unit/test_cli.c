@@ -357,6 +357,55 @@ test_cli_host_header(void **state)
     test_cli_fails("needs a value", "http", "3000", "--host-header");
 }
 
+/* The local service's forms: PORT, HOST:PORT, http(s):// URLs (default ports), unix:PATH;
+ * --upstream-* for https:// only; the output options. */
+static void
+test_cli_targets(void **state)
+{
+    struct cli_options o;
+
+    (void)state;
+    test_cli_ok(&o, "http", "https://localhost:8443");
+    assert_int_equal(o.tunnels[0].scheme, CLI_SCHEME_HTTPS);
+    assert_string_equal(o.tunnels[0].local.host, "localhost");
+    assert_int_equal(o.tunnels[0].local.port, 8443);
+    test_cli_ok(&o, "http", "https://app.test");
+    assert_int_equal(o.tunnels[0].local.port, 443);
+    test_cli_ok(&o, "http", "http://otherhost");
+    assert_int_equal(o.tunnels[0].scheme, CLI_SCHEME_HTTP);
+    assert_string_equal(o.tunnels[0].local.host, "otherhost");
+    assert_int_equal(o.tunnels[0].local.port, 80);
+    test_cli_ok(&o, "http", "http://[::1]:8000/");
+    assert_string_equal(o.tunnels[0].local.host, "::1");
+    assert_int_equal(o.tunnels[0].local.port, 8000);
+    test_cli_ok(&o, "http", "unix:/run/app.sock");
+    assert_int_equal(o.tunnels[0].scheme, CLI_SCHEME_UNIX);
+    assert_string_equal(o.tunnels[0].unix_path, "/run/app.sock");
+    test_cli_ok(&o, "http", "--upstream-insecure", "--upstream-ca", "ca.pem",
+                "https://localhost:8443");
+    assert_int_equal(o.tunnels[0].upstream_insecure, 1);
+    assert_string_equal(o.tunnels[0].upstream_ca, "ca.pem");
+    test_cli_fails("expected http://, https:// or unix:PATH", "http", "ftp://x:21");
+    test_cli_fails("not a URL", "http", "https://");
+    test_cli_fails("requests keep their own paths", "http", "http://x:80/app");
+    test_cli_fails("requests keep their own paths", "http", "http://x:80/?a=1");
+    test_cli_fails("expected unix:PATH", "http", "unix:");
+    test_cli_fails("--upstream-insecure is for an https://", "http", "--upstream-insecure",
+                   "3000");
+    test_cli_fails("--upstream-ca is for an https://", "http", "--upstream-ca", "f", "unix:/s");
+    test_cli_fails("a TCP tunnel forwards to HOST:PORT", "tcp", "unix:/s");
+
+    test_cli_ok(&o, "http", "3000");
+    assert_int_equal(o.quiet, 0);
+    assert_int_equal(o.log_json, 0);
+    test_cli_ok(&o, "http", "-q", "--log-format", "json", "3000");
+    assert_int_equal(o.quiet, 1);
+    assert_int_equal(o.log_json, 1);
+    test_cli_ok(&o, "http", "--log-format=json", "--log-format=text", "--quiet", "3000");
+    assert_int_equal(o.log_json, 0);
+    test_cli_fails("expected text or json", "http", "--log-format", "xml", "3000");
+}
+
 static void
 test_cli_verbose(void **state)
 {
@@ -468,6 +517,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cli_tls, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_subdomain, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_host_header, test_cli_setup, test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_targets, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_verbose, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_mistakes, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_unknown_in_cluster, test_cli_setup,

@@ -42,7 +42,7 @@ ACTIVE_REGISTRIES = set()
 
 FORWARDING_RE = re.compile(
     r"^Forwarding (?P<url>https?://(?P<host>(?P<sub>[a-z0-9-]+)\.(?P<domain>[^\s:/]+)"
-    r"(?::(?P<port>\d+))?)) -> (?P<target>http://\S+)$")
+    r"(?::(?P<port>\d+))?)) -> (?P<target>(?:https?://|unix:)\S+)$")
 
 # `ngrnotok tcp`: "Forwarding tcp://<domain>:<port> -> <host>:<port>".
 TCP_FORWARDING_RE = re.compile(
@@ -531,9 +531,11 @@ class Registry:
         return svc
 
     # -- upstream -----------------------------------------------------------------
-    def upstream(self, tag=None, port=0, timeout=20):
+    def upstream(self, tag=None, port=0, timeout=20, extra=()):
+        """lib/upstream.py; extra: its --host, --tls-cert/--tls-key or --unix."""
         tag = tag or ("up-" + uuid.uuid4().hex[:8])
         argv = [sys.executable, "-u", UPSTREAM_SCRIPT, "--tag", tag, "--port", str(port)]
+        argv += [str(a) for a in extra]
         proc = self.spawn("upstream[%s]" % tag, argv)
         m = proc.wait_stdout(r"^(\d+)$", timeout, "the upstream's port line")
         return Upstream(proc, int(m[0].group(1)), tag)

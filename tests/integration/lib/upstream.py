@@ -3,10 +3,13 @@
 
 Run as a separate process:
 
-    python3 upstream.py [--tag TAG] [--port N]
+    python3 upstream.py [--tag TAG] [--port N] [--host ADDR]
+                        [--tls-cert PEM --tls-key PEM] [--unix PATH]
 
-It binds 127.0.0.1 (port 0 = ephemeral by default), prints the bound port
-alone on the first line of stdout, then one line per request it receives:
+It binds 127.0.0.1 (port 0 = ephemeral by default; --host another address),
+speaks HTTPS with --tls-cert/--tls-key, or listens on the unix socket PATH
+(--unix: the first line is then "0"), prints the bound port alone on the
+first line of stdout, then one line per request it receives:
 
     REQ <METHOD> <raw path>
     BEGIN-SLEEP <id>          (when /sleep, /slow-head or /hold starts waiting)
@@ -47,6 +50,8 @@ import argparse
 import hashlib
 import json
 import random
+import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -395,15 +400,37 @@ class Server(ThreadingHTTPServer):
         self.server_port = self.server_address[1]
 
 
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    """The same handler on a unix socket; the peer shows as ("unix", 0)."""
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def get_request(self):
+        sock, _ = self.socket.accept()
+        return sock, ("unix", 0)
+
+
 def main():
     global TAG
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tag", default="upstream")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--unix")
     args = ap.parse_args()
     TAG = args.tag
-    srv = Server(("127.0.0.1", args.port), Handler)
-    emit(str(srv.server_address[1]))
+    if args.unix:
+        srv = UnixServer(args.unix, Handler)
+        emit("0")
+    else:
+        srv = Server((args.host, args.port), Handler)
+        if args.tls_cert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        emit(str(srv.server_address[1]))
     try:
         srv.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -8,9 +8,14 @@
   answers before it has read the body, and a proxy in front of it may then drop the rest of the
   upload.) `X-Body-Seconds: S` is the time from the request head to the body's last byte, the
   rate the body arrived at (bench/wan's upload figure; sent without `Expect: 100-continue`).
+- echo (with --echo-ports N, for bench/soak): N listeners, each answering from its own port so
+  that a body shows which listener made it. `GET /echo/TOKEN?size=N` answers 200 with N bytes
+  (default: one line) of the line `TOKEN PORT\n` repeated, cut at N; `POST /echo/TOKEN`
+  answers 200 with that line followed by the request body (Content-Length or chunked).
+  Anything else is a 404. Keep-alive; echo_body() is what the caller checks against.
 
-Prints one line `slow=PORT sink=PORT` once both listen, then serves until stdin closes or
---max-seconds pass.
+Prints one line `slow=PORT sink=PORT` (and ` echo=PORT,PORT,...`) once all listen, then serves
+until stdin closes or --max-seconds pass.
 """
 import argparse
 import asyncio
@@ -166,6 +171,98 @@ def sink_accept(listener):
         threading.Thread(target=sink_serve, args=(s,), daemon=True).start()
 
 
+# ---- echo (asyncio: many listeners, bodies derived from the request) ----
+
+ECHO_MAX_SIZE = 16 << 20
+
+
+def echo_line(token, port):
+    """The line every echo body is made of (token: bytes)."""
+    return b"%s %d\n" % (token, port)
+
+
+def echo_body(token, port, size=None):
+    """What GET /echo/TOKEN?size=SIZE answers on PORT (POST: echo_line() + the body)."""
+    line = echo_line(token, port)
+    if size is None:
+        return line
+    return (line * (size // len(line) + 1))[:size]
+
+
+async def echo_read_body(reader, headers):
+    if b"chunked" in headers.get(b"transfer-encoding", b""):
+        parts = []
+        total = 0
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > ECHO_MAX_SIZE:
+                raise ValueError("body too large")
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+    length = int(headers.get(b"content-length", b"0"))
+    if length > ECHO_MAX_SIZE:
+        raise ValueError("body too large")
+    return await reader.readexactly(length) if length else b""
+
+
+async def echo_handle(reader, writer, port):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head[:-4].split(b"\r\n")
+            method, target, version = lines[0].split(b" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(b":")
+                headers[k.strip().lower()] = v.strip().lower()
+            if headers.get(b"expect") == b"100-continue":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = await echo_read_body(reader, headers)
+            path, _, query = target.partition(b"?")
+            size = None
+            for kv in query.split(b"&"):
+                k, _, v = kv.partition(b"=")
+                if k == b"size" and v.isdigit() and int(v) <= ECHO_MAX_SIZE:
+                    size = int(v)
+            status = b"200 OK"
+            if path.startswith(b"/echo/") and len(path) > 6 and method == b"GET":
+                out = echo_body(path[6:], port, size)
+            elif path.startswith(b"/echo/") and len(path) > 6 and method == b"POST":
+                out = echo_line(path[6:], port) + body
+            else:
+                status, out = b"404 Not Found", b"no such echo\n"
+            close = headers.get(b"connection") == b"close" or version == b"HTTP/1.0"
+            writer.write(b"HTTP/1.1 %s\r\nContent-Type: application/octet-stream\r\n"
+                         b"Content-Length: %d\r\nX-Echo-Port: %d\r\n%s\r\n"
+                         % (status, len(out), port, b"Connection: close\r\n" if close else b""))
+            writer.write(out)
+            await writer.drain()
+            if close:
+                return
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+        pass
+    finally:
+        writer.close()
+
+
+async def echo_start(count):
+    servers = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        servers.append(await asyncio.start_server(
+            lambda r, w, port=port: echo_handle(r, w, port), sock=sock, backlog=1024,
+            limit=HEAD_MAX))
+    return servers
+
+
 # ---- slow endpoint (asyncio: a thousand waiting connections cost little) ----
 
 SLOW_BODY = b"slow\n"
@@ -201,8 +298,11 @@ async def main_async(args):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     threading.Thread(target=sink_accept, args=(listener,), daemon=True).start()
-    print("slow=%d sink=%d" % (slow.sockets[0].getsockname()[1], listener.getsockname()[1]),
-          flush=True)
+    echo = await echo_start(args.echo_ports)
+    print("slow=%d sink=%d%s" % (
+        slow.sockets[0].getsockname()[1], listener.getsockname()[1],
+        " echo=" + ",".join(str(e.sockets[0].getsockname()[1]) for e in echo) if echo else ""),
+        flush=True)
     stdin_closed = loop.create_future()
 
     def watch_stdin():  # a thread: stdin may be a pipe, a file or /dev/null
@@ -220,12 +320,16 @@ async def main_async(args):
         pass
     listener.close()
     slow.close()
+    for e in echo:
+        e.close()
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--delay", type=float, default=1.0, help="seconds before each slow answer")
     p.add_argument("--max-seconds", type=float, default=3600, help="exit after this long")
+    p.add_argument("--echo-ports", type=int, default=0, metavar="N",
+                   help="also N echo listeners, one port each (bench/soak)")
     args = p.parse_args()
     raise_nofile()
     asyncio.run(main_async(args))

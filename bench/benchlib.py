@@ -29,7 +29,7 @@ RUNTIME_PKGS = [("wrk", "/usr/bin/wrk"), ("nginx", "/usr/sbin/nginx"),
                 ("curl", "/usr/bin/curl")]
 BUILD_PKGS = ["meson", "ninja-build", "pkg-config", "libmicrohttpd-dev", "libcurl4-gnutls-dev",
               "libgnutls28-dev",
-              "libjansson-dev", "uuid-dev", "uthash-dev", "libsqlite3-dev"]
+              "libjansson-dev", "uuid-dev", "uthash-dev", "libsqlite3-dev", "libinih-dev"]
 
 
 class BenchError(Exception):
@@ -148,7 +148,7 @@ class Proc:
 
     all = []
 
-    def __init__(self, name, argv, tmp, stdin=subprocess.DEVNULL, stdout_lines=True):
+    def __init__(self, name, argv, tmp, stdin=subprocess.DEVNULL, stdout_lines=True, env=None):
         self.name = name
         self.log_path = os.path.join(tmp, name + ".log")
         self.lines = []
@@ -158,7 +158,7 @@ class Proc:
         self.t0 = time.perf_counter()
         self.p = subprocess.Popen(argv, stdin=stdin,
                                   stdout=subprocess.PIPE if stdout_lines else err, stderr=err,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         err.close()
         self.pid = self.p.pid
         Proc.all.append(self)

@@ -169,6 +169,10 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
     case FRAME_BOUND:
         return client_control_on_bound(cl, f);
     case FRAME_OPEN:
+        /* After our GOAWAY: the gateway reads it before anything we could answer, and sends the
+         * request again to whoever serves the name next (our restart, or the rest of a pool). */
+        if (cl->opt_stopping)
+            return session_stream_skip(s, f->stream_id);
         memset(&head, 0, sizeof(head));
         head.fields = cl->control_fields;
         head.cap_fields = NGR_MAX_HEADERS;

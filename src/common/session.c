@@ -309,6 +309,18 @@ session_stream_find(struct session *s, uint32_t id)
     return st;
 }
 
+void
+session_streams_unseen(struct session *s, uint32_t ref, void (*fn)(struct stream *st, void *arg),
+                       void *arg)
+{
+    struct stream *st, *tmp;
+
+    HASH_ITER(hh, s->streams, st, tmp) {
+        if (st->id > ref && (st->id & 1) == (s->next_id & 1))
+            fn(st, arg);
+    }
+}
+
 static void
 session_stream_add(struct session *s, struct stream *st, uint32_t id, const struct stream_ops *ops,
                    void *owner)
@@ -361,6 +373,15 @@ session_stream_accept(struct session *s, struct stream *st, uint32_t id,
     (void)session__charge_stream(s, 1);
     session_stream_add(s, st, id, ops, owner);
     session__return_credit(s, st); /* the window it starts with, if above the initial one */
+    return 0;
+}
+
+int
+session_stream_skip(struct session *s, uint32_t id)
+{
+    if (id == 0 || session_id_is_ours(s, id) || id <= s->peer_max_id)
+        return NGR_EPROTO;
+    s->peer_max_id = id;
     return 0;
 }
 

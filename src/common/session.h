@@ -204,9 +204,17 @@ NGR_MUST_CHECK int session_stream_open(struct session *s, struct stream *st,
                                        const struct stream_ops *ops, void *owner);
 NGR_MUST_CHECK int session_stream_accept(struct session *s, struct stream *st, uint32_t id,
                                          const struct stream_ops *ops, void *owner);
+/* The peer's OPEN of id is not taken (we sent GOAWAY before it came, so the peer sends it again
+ * elsewhere): its id counts as used, and its later frames are dropped. NGR_EPROTO as for
+ * session_stream_accept. */
+int session_stream_skip(struct session *s, uint32_t id);
 /* Removes the stream from the table. (Session credit was returned as its bytes arrived.) */
 void session_stream_detach(struct stream *st);
 struct stream *session_stream_find(struct session *s, uint32_t id);
+/* Calls fn on each stream this side opened whose id is above ref (the peer's GOAWAY: the last
+ * it processed), in no order; fn may end the stream. */
+void session_streams_unseen(struct session *s, uint32_t ref, void (*fn)(struct stream *st, void *arg),
+                            void *arg);
 
 /* How many body bytes may be sent on st now: the credit (min of stream and session credit),
  * within the room left in the session's output (its out_cap). When the output is

@@ -3,6 +3,7 @@
  * control_bind.c), its frames, goodbyes and close. Stream frames never come here: the session
  * hands them to each stream's ops. docs/protocol.md describes the exchange. */
 #include "control.h"
+#include "public_http.h"
 #include "control_conn.h"
 #include "frame.h"
 #include "listener.h"
@@ -112,6 +113,13 @@ control_on_hello(struct ctl_conn *c, const struct frame *f)
     return session_send_hello(&c->sess, &mine, 1);
 }
 
+static void
+control_on_unseen(struct stream *st, void *arg)
+{
+    (void)arg;
+    public_http_unseen(st);
+}
+
 static int
 control_on_frame(void *owner, struct session *s, const struct frame *f, struct stream *st)
 {
@@ -129,6 +137,10 @@ control_on_frame(void *owner, struct session *s, const struct frame *f, struct s
         if (frame_reason_decode(f, &r) != 0)
             return NGR_EPROTO;
         log_escape(esc, sizeof(esc), r.message.p, r.message.len);
+        /* Requests opened after the client's last one crossed its GOAWAY: it never saw them,
+         * so they go again, to whoever serves the name next. */
+        if (f->type == FRAME_GOAWAY)
+            session_streams_unseen(s, r.ref, control_on_unseen, c);
         if (f->type == FRAME_GOAWAY && c->ntunnels > 0 && s->nstreams > 0) {
             /* The client is stopping: no new request goes to it (they wait for it, or go to
              * the rest of its pool); those under way finish, and the client closes. */

@@ -29,7 +29,8 @@ public_hold_page(const struct pub_req *req, const char *why, struct error_page *
 }
 
 enum public_hold_verdict
-public_hold_admit(struct pub_req *req, const char *label, size_t len, uint64_t *wait_ms)
+public_hold_admit(struct pub_req *req, const char *label, size_t len, int closing,
+                  uint64_t *wait_ms)
 {
     struct server *srv = req->srv;
     struct pub_req *o;
@@ -40,9 +41,12 @@ public_hold_admit(struct pub_req *req, const char *label, size_t len, uint64_t *
     if (srv->cfg.hold_requests_ms == 0 || len >= sizeof(req->label))
         return PUBLIC_HOLD_NONE;
     snprintf(slot, sizeof(slot), "http:%.*s", (int)len, label);
-    if (reservations_owner(&srv->res, slot, NULL, reservations_now(), &left) !=
-            RESERVATION_OTHER ||
-        left <= 0)
+    if (closing) /* in use until the end of this turn, then kept for the grace */
+        left = (int64_t)srv->cfg.reconnect_grace_ms;
+    else if (reservations_owner(&srv->res, slot, NULL, reservations_now(), &left) !=
+             RESERVATION_OTHER)
+        return PUBLIC_HOLD_NONE;
+    if (left <= 0)
         return PUBLIC_HOLD_NONE;
     memcpy(req->label, label, len);
     req->label[len] = '\0';

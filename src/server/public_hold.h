@@ -24,10 +24,12 @@ enum public_hold_verdict {
     PUBLIC_HOLD_WAIT, /* held: suspend it, and give up after *wait_ms */
 };
 
-/* For a request whose Host names label (len bytes) and no tunnel: the verdict; with
- * PUBLIC_HOLD_WAIT the request is in the room, and *wait_ms says how long it may wait. */
+/* For a request whose Host names label (len bytes) and no tunnel, or only one whose client is
+ * going away this instant (closing: its session closed, the teardown that keeps its name not
+ * yet run): the verdict; with PUBLIC_HOLD_WAIT the request is in the room, and *wait_ms says
+ * how long it may wait. */
 enum public_hold_verdict public_hold_admit(struct pub_req *req, const char *label, size_t len,
-                                           uint64_t *wait_ms);
+                                           int closing, uint64_t *wait_ms);
 /* Takes req out of the room (no-op if it is not in it). */
 void public_hold_leave(struct pub_req *req);
 /* The first held request for name (NULL: any name), taken out of the room; NULL when none. */

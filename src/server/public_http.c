@@ -361,11 +361,11 @@ public_http_on_hold_timeout(void *arg)
 /* 1 if the request waits for its reconnecting tunnel (or is refused, the room being full), 0
  * if no client is reconnecting to label. */
 static int
-public_http_hold(struct pub_req *req, const char *label, size_t len)
+public_http_hold(struct pub_req *req, const char *label, size_t len, int closing)
 {
     uint64_t wait_ms = 0;
 
-    switch (public_hold_admit(req, label, len, &wait_ms)) {
+    switch (public_hold_admit(req, label, len, closing, &wait_ms)) {
     case PUBLIC_HOLD_NONE:
         return 0;
     case PUBLIC_HOLD_FULL:
@@ -377,6 +377,35 @@ public_http_hold(struct pub_req *req, const char *label, size_t len)
     }
     loop_timer_start(req->srv->loop, &req->hold_timer, wait_ms);
     public_http_suspend(req);
+    return 1;
+}
+
+int
+public_http_unseen(struct stream *st)
+{
+    struct pub_req *req = st->owner;
+
+    if (st->ops != &public_http_stream_ops)
+        return 0;
+    if (req->state != PUB_REQ_WAIT_HEAD)
+        return 0;
+    if (req->body_in > 0) { /* bytes of its body went into the stream: not to be sent again */
+        public_http_fail(req, FRAME_CODE_CANCEL, "client stopped", 502, "Tunnel closed",
+                         "The tunnel's client stopped before it saw this request, whose body "
+                         "had begun; try again.");
+        return 1;
+    }
+    log_debug("stream %u: %s %s: its client stopped before seeing it; routed again", st->id,
+              req->label, req->target);
+    loop_timer_stop(req->srv->loop, &req->deadline);
+    session_stream_end(&req->st, FRAME_CODE_NONE, NULL);
+    public_http_release(req);
+    /* Routed anew at its next call, which finds the name held for its client, or the rest of
+     * its pool: as if it had arrived now. */
+    req->state = PUB_REQ_NEW;
+    req->req_ended = 0;
+    req->upload_blocked = 0;
+    public_http_wake(req);
     return 1;
 }
 
@@ -438,7 +467,10 @@ public_http_open(struct pub_req *req, const char *method, const char *version)
         return;
     }
     t = tunnel_table_route_subdomain(&srv->tunnels, label, (size_t)len);
-    if (t == NULL && public_http_hold(req, label, (size_t)len))
+    /* Routing gives a tunnel whose session is closing only when no other serves the name: its
+     * client is gone, or going (a restart), and the name stays its own. */
+    if ((t == NULL || (t->sess != NULL && t->sess->closing)) &&
+        public_http_hold(req, label, (size_t)len, t != NULL))
         return; /* its client is reconnecting: held, or refused with 503 */
     if (t == NULL) {
         http_route_not_found(&why, label, srv->cfg.domain);

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from lib import procs as P
+from lib.control_client import GOAWAY, OPEN, ControlSession, frame, goaway_payload
 from lib.freeze_proxy import FreezeProxy
 
 RECONNECTING = "reconnecting (attempt "
@@ -389,3 +390,92 @@ def test_sighup_rereads_the_config_file_and_logs_what_changed(procs):
     conf.write_text("max_body_size = 100000\nreserved_names = admin\n")
     gw.proc.send_signal(signal.SIGHUP)
     wait_stderr(gw.proc, "no setting changed")
+
+
+def test_requests_crossing_the_clients_goodbye_are_not_lost(procs):
+    """Requests keep coming while the client is stopped (SIGINT) and started again, several
+    times: the gateway sends some of them after the client's GOAWAY left. Each is either
+    answered by the old client, or held and answered by the new one: never a 502."""
+    gw = procs.gateway()
+    up = procs.upstream()
+    cl = procs.client(gw, up.port, "-n", "crossing")
+    host = cl.host
+    stop = threading.Event()
+    bad, counts = [], [0]
+    lock = threading.Lock()
+
+    def load():
+        deadline = __import__("time").monotonic() + 60
+        i = 0
+        while not stop.is_set() and __import__("time").monotonic() < deadline and i < 20000:
+            i += 1
+            try:
+                r = gw.request("GET", "/echo/x?i=%d" % i, host, timeout=30)
+            except OSError as e:
+                with lock:
+                    bad.append("connection: %s" % e)
+                continue
+            with lock:
+                counts[0] += 1
+                if r.status != 200 or r.json()["path"] != "/echo/x?i=%d" % i:
+                    bad.append("%d %s" % (r.status, r.body[:200]))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(6):
+            seen = counts[0]
+            P.wait_until(lambda: counts[0] >= seen + 50, 20, "requests served between restarts",
+                         procs.tails)
+            cl.proc.send_signal(signal.SIGINT)
+            assert cl.proc.wait(15) == 0
+            cl = procs.client(gw, up.port, "-n", "crossing")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(40)
+    assert not any(t.is_alive() for t in threads)
+    assert counts[0] > 300, counts
+    assert bad == [], "%d of %d requests failed: %s" % (len(bad), counts[0], bad[:5])
+
+
+def test_request_the_client_never_saw_goes_to_the_rest_of_its_pool(procs):
+    """The race above, made certain: a pool of a real client and a protocol-level one. A request
+    reaches the second, which answers GOAWAY saying it never saw it (ref below the request's
+    stream) and closes. The gateway sends the request again, to the real client: 200, where it
+    used to be a 502."""
+    gw = procs.gateway()
+    up = procs.upstream()
+    procs.client(gw, up.port, "-n", "crossed", "--pool")
+    fake = ControlSession.open(gw.control_port, subdomain=b"crossed", opts=[(b"pool", b"1")])
+    try:
+        for attempt in range(20):  # routing takes the pool's members in turn
+            result = {}
+            t = threading.Thread(target=lambda: result.update(
+                r=gw.request("GET", "/echo/unseen-%d" % attempt, "crossed.localhost:%d"
+                             % gw.http_port, timeout=30)))
+            t.start()
+            f = None
+            while t.is_alive():
+                try:
+                    f = fake.read_frame(timeout=0.2)
+                except (TimeoutError, socket.timeout):
+                    f = None
+                    continue
+                if f is None or f[0] == OPEN:
+                    break
+            if f is not None and f[0] == OPEN:
+                fake.send(frame(GOAWAY, goaway_payload(ref=max(0, f[2] - 2))))
+                fake.close()
+                t.join(30)
+                r = result["r"]
+                assert r.status == 200, r
+                assert r.json()["path"] == "/echo/unseen-%d" % attempt, r
+                assert r.json()["tag"] == up.tag
+                return
+            t.join(30)
+            assert result["r"].status == 200, result["r"]
+        raise AssertionError("no request reached the protocol-level pool member in 20 tries")
+    finally:
+        fake.close()

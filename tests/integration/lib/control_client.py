@@ -53,8 +53,11 @@ def hello_payload(token=b"", agent=b"ngrnotok-test/1", resume=None, heartbeat_ms
     return p
 
 
-def bind_payload(handle=1, subdomain=b"", target=b"localhost:9", proto=PROTO_HTTP):
-    return struct.pack(">IB", handle, proto) + pstr(subdomain) + pstr(target)
+def bind_payload(handle=1, subdomain=b"", target=b"localhost:9", proto=PROTO_HTTP, opts=()):
+    p = struct.pack(">IB", handle, proto) + pstr(subdomain) + pstr(target)
+    if opts:
+        p += struct.pack(">H", len(opts)) + b"".join(pstr(k) + pstr(v) for k, v in opts)
+    return p
 
 
 def goaway_payload(code=CODE_NONE, ref=0, message=b"client stopped"):
@@ -186,14 +189,15 @@ class ControlSession:
 
     # -- the handshake --------------------------------------------------------------
     @classmethod
-    def open(cls, port, subdomain=b"", resume=None, token=b"", timeout=10, host="127.0.0.1"):
+    def open(cls, port, subdomain=b"", resume=None, token=b"", timeout=10, host="127.0.0.1",
+             opts=()):
         """Connect, say HELLO and BIND in one write, and wait for WELCOME and BOUND. Raises
         SessionRefused on ERROR or on a close before BOUND (the socket is then closed)."""
         s = socket.create_connection((host, port), timeout=timeout)
         c = cls(s)
         try:
             c.send(PREFACE + frame(HELLO, hello_payload(token, resume=resume))
-                   + frame(BIND, bind_payload(subdomain=subdomain)))
+                   + frame(BIND, bind_payload(subdomain=subdomain, opts=opts)))
             c._handshake(timeout)
         except BaseException:
             c.abort()

@@ -5,6 +5,7 @@
 #include "frame.h"
 #include "session.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ cli_usage(FILE *f)
             "Usage: ngrnotok http [OPTIONS] PORT|HOST:PORT|URL|unix:PATH\n"
             "       ngrnotok tcp [OPTIONS] PORT|HOST:PORT\n"
             "       ngrnotok start [OPTIONS] NAME... | --all\n"
+            "       ngrnotok diagnose [OPTIONS] [PORT|HOST:PORT|URL|unix:PATH]\n"
             "       ngrnotok config set-token TOKEN | set-server HOST:PORT | check | path\n"
             "\n"
             "Expose a local HTTP service through an ngrnotok gateway. Prints the public URL,\n"
@@ -24,8 +26,12 @@ cli_usage(FILE *f)
             "unix socket), with a line per request; WebSocket and other upgrades pass\n"
             "through (to http:// services). `tcp` exposes any TCP service on a\n"
             "public port of the gateway (which must allow it with --tcp-ports). `start` runs\n"
-            "the tunnels named in the config file, all over one connection. `config` writes\n"
-            "the config file's token or server, checks the file, or prints its path.\n"
+            "the tunnels named in the config file, all over one connection. `diagnose`\n"
+            "binds a temporary tunnel and measures each hop side by side: the round trip\n"
+            "and throughput of the control connection, the local service directly, and the\n"
+            "whole public path; it prints a table and a verdict naming the costliest hop.\n"
+            "`config` writes the config file's token or server, checks the file, or prints\n"
+            "its path.\n"
             "\n"
             "The config file (default $XDG_CONFIG_HOME/ngrnotok/ngrnotok.conf, else\n"
             "~/.config/ngrnotok/ngrnotok.conf) holds server, token, tls, ca, heartbeat and\n"
@@ -74,6 +80,12 @@ cli_usage(FILE *f)
             "                             a status header; json: one JSON object per line, for\n"
             "                             scripts\n"
             "\n"
+            "Diagnose options:\n"
+            "      --count N              samples of each hop (default 10, at most 1000)\n"
+            "      --path PATH            the local service's path to request (default /),\n"
+            "                             such as /api/health\n"
+            "      --json                 the report as one JSON object, for scripts\n"
+            "\n"
             "Connection options (every command but config):\n"
             "  -s, --server HOST:PORT     the gateway's control address (default 127.0.0.1:8080)\n"
             "      --token TOKEN          the gateway's token, if it asks for one\n"
@@ -95,7 +107,8 @@ cli_usage(FILE *f)
             "  -V, --version              show the version and exit\n"
             "\n"
             "Examples: ngrnotok http 3000   then open the printed URL in a browser.\n"
-            "          ngrnotok config set-token TOKEN; ngrnotok start --all\n");
+            "          ngrnotok config set-token TOKEN; ngrnotok start --all\n"
+            "          ngrnotok diagnose 3000   which hop makes requests slow?\n");
 }
 
 /* Long options: val is an index into cli_keys (the setting's key), or a letter. */
@@ -106,6 +119,9 @@ enum {
     CLI_OPT_ALL,
     CLI_OPT_LOG_FORMAT,
     CLI_OPT_QUIET,
+    CLI_OPT_COUNT,
+    CLI_OPT_JSON,
+    CLI_OPT_PATH,
 };
 
 static const char *const cli_keys[] = {
@@ -157,6 +173,9 @@ static const struct option cli_options_long[] = {
     {"all", no_argument, NULL, CLI_OPT_ALL},
     {"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},
     {"quiet", no_argument, NULL, CLI_OPT_QUIET},
+    {"count", required_argument, NULL, CLI_OPT_COUNT},
+    {"json", no_argument, NULL, CLI_OPT_JSON},
+    {"path", required_argument, NULL, CLI_OPT_PATH},
     {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -275,6 +294,40 @@ cli_config_action(struct cli_options *o, int argc, char **argv, struct ngr_err *
     return 0;
 }
 
+/* --count, --json, --path: diagnose's own. */
+static int
+cli_diagnose_option(struct cli_options *o, int ch, const char *cur, const char *arg,
+                    struct ngr_err *err)
+{
+    char *end;
+    unsigned long n;
+
+    if (o->command != CLI_CMD_DIAGNOSE)
+        return err_set(err, NGR_EINVAL, "%s is an option of diagnose: ngrnotok diagnose %s", cur,
+                       ch == CLI_OPT_JSON ? "--json" : "--count N --path PATH");
+    if (ch == CLI_OPT_JSON) {
+        o->diag_json = 1;
+        return 0;
+    }
+    if (ch == CLI_OPT_PATH) {
+        if (arg[0] != '/' || strlen(arg) >= NGR_DIAGNOSE_PATH_LEN || strpbrk(arg, " \r\n") != NULL)
+            return err_set(err, NGR_EINVAL,
+                           "--path \"%.40s\": expected a path starting with '/' (no spaces, "
+                           "under %d bytes)",
+                           arg, NGR_DIAGNOSE_PATH_LEN);
+        o->diag_path = arg;
+        return 0;
+    }
+    errno = 0;
+    n = strtoul(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || n < 1 ||
+        n > NGR_DIAGNOSE_COUNT_MAX)
+        return err_set(err, NGR_EINVAL, "--count \"%.40s\": expected 1 to %d samples", arg,
+                       NGR_DIAGNOSE_COUNT_MAX);
+    o->diag_count = (unsigned)n;
+    return 0;
+}
+
 /* The second pass: every option, over the file's settings. t: the command line's tunnel
  * (http, tcp), else NULL. */
 static int
@@ -342,6 +395,12 @@ cli_options_pass(struct cli_options *o, struct cli_tunnel *t, int *all, int argc
         case CLI_OPT_QUIET:
             o->quiet = 1;
             break;
+        case CLI_OPT_COUNT:
+        case CLI_OPT_JSON:
+        case CLI_OPT_PATH:
+            if ((rc = cli_diagnose_option(o, ch, cur, optarg, err)) != 0)
+                return rc;
+            break;
         case 'c':
             if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->config))
                 return err_set(err, NGR_EINVAL, "--config: %s",
@@ -399,6 +458,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     o->log_level = LOG_LEVEL_WARN;
     o->heartbeat_ms = NGR_HEARTBEAT_MS;
     o->dead_after_ms = NGR_DEAD_AFTER_MS;
+    o->diag_count = NGR_DIAGNOSE_COUNT;
+    o->diag_path = "/";
     net_parse_addr("127.0.0.1:8080", NULL, 0, &o->server, NULL);
 
     if (argc < 2)
@@ -418,6 +479,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
         o->command = CLI_CMD_START;
     else if (strcmp(argv[1], "config") == 0)
         o->command = CLI_CMD_CONFIG;
+    else if (strcmp(argv[1], "diagnose") == 0)
+        o->command = CLI_CMD_DIAGNOSE; /* one tunnel, as http's, or none */
     else
         return err_set(err, NGR_EINVAL, "unknown command \"%s\"; try 'ngrnotok http 3000'",
                        argv[1]);
@@ -428,19 +491,21 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     if ((rc = cli_find_config(argc, argv, o, err)) != 0)
         return rc;
     if (!o->config_given && client_config_default_path(o->config, sizeof(o->config), err) != 0 &&
-        o->command != CLI_CMD_TUNNEL)
+        o->command != CLI_CMD_TUNNEL && o->command != CLI_CMD_DIAGNOSE)
         return NGR_EINVAL;
     /* config set-*: the file is edited line by line, not loaded (it may be broken); http and
      * tcp take its connection settings if there is one. */
     if (o->config[0] != '\0' && o->command != CLI_CMD_CONFIG) {
-        rc = client_config_load(o, o->config, o->config_given || o->command != CLI_CMD_TUNNEL,
-                                err);
+        rc = client_config_load(
+            o, o->config,
+            o->config_given || (o->command != CLI_CMD_TUNNEL && o->command != CLI_CMD_DIAGNOSE),
+            err);
         if (rc != 0)
             return rc;
     }
     if ((rc = cli_environment(o, err)) != 0)
         return rc;
-    if (o->command == CLI_CMD_TUNNEL) {
+    if (o->command == CLI_CMD_TUNNEL || o->command == CLI_CMD_DIAGNOSE) {
         /* The command line's tunnel replaces the file's. */
         o->ntunnels = 1;
         line = &o->tunnels[0];
@@ -463,6 +528,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     }
     if (optind < argc)
         return err_set(err, NGR_EINVAL, "unexpected argument \"%s\"", argv[optind]);
+    if (o->command == CLI_CMD_DIAGNOSE && port == NULL)
+        o->ntunnels = 0; /* no TARGET: the built-in responder alone */
     if (port != NULL && (rc = cli_tunnel_set(o, line, "addr", port, 0, err)) != 0)
         return rc;
     for (i = 0; i < o->ntunnels; i++)

@@ -1,8 +1,8 @@
 /* cli.h: the command line of ngrnotok: `ngrnotok http|tcp [OPTIONS] PORT|HOST:PORT` (one
- * tunnel), `ngrnotok start NAME...|--all` (tunnels of the config file, over one connection) and
- * `ngrnotok config set-token|set-server|check|path`. Settings come from the built-in defaults,
- * then the config file (client_config.h), then NGRNOTOK_SERVER and NGRNOTOK_TOKEN, then the
- * options, each overriding the one before. */
+ * tunnel), `ngrnotok start NAME...|--all` (tunnels of the config file, over one connection),
+ * `ngrnotok diagnose [TARGET]` and `ngrnotok config set-token|set-server|check|path`.
+ * Settings come from the built-in defaults, then the config file (client_config.h), then
+ * NGRNOTOK_SERVER and NGRNOTOK_TOKEN, then the options, each overriding the one before. */
 #ifndef NGR_CLI_H
 #define NGR_CLI_H
 
@@ -40,7 +40,7 @@ struct cli_tunnel {
     size_t nprotect;
 };
 
-enum cli_command { CLI_CMD_TUNNEL, CLI_CMD_START, CLI_CMD_CONFIG };
+enum cli_command { CLI_CMD_TUNNEL, CLI_CMD_START, CLI_CMD_CONFIG, CLI_CMD_DIAGNOSE };
 /* The local service: PORT, HOST:PORT and http://HOST[:PORT] are HTTP; https://HOST[:PORT];
  * unix:PATH is HTTP over a unix socket. */
 enum cli_scheme { CLI_SCHEME_HTTP = 0, CLI_SCHEME_HTTPS, CLI_SCHEME_UNIX };
@@ -67,6 +67,12 @@ struct cli_options {
     size_t ntunnels;
     /* config: the action ("set-token", "set-server", "check", "path") and its value */
     const char *config_action, *config_value;
+    /* diagnose: samples per hop (--count), the report as JSON (--json), the local service's
+     * path (--path, borrowed from argv; "/" by default). Its tunnel is tunnels[0] if TARGET
+     * was given, else ntunnels is 0. */
+    unsigned diag_count;
+    int diag_json;
+    const char *diag_path;
     struct cli_string *strings; /* owned values, freed by cli_options_free */
 };
 

@@ -35,6 +35,11 @@ struct client_tunnel {
                                           * HOST:PORT for TCP */
     char host_header[NGR_ADDR_LEN + 16]; /* "Host: localhost:3000", for --host-header=rewrite */
     struct net_resolved local_resolved;  /* its local service, resolved once at startup */
+    /* Requests answered in-process instead of by a local service (diagnose_responder.h), with
+     * serve_arg; NULL: replayed (replay.h) or forwarded (forward.h). */
+    int (*serve)(void *arg, const struct client_tunnel *t, uint32_t stream_id,
+                 const struct frame_head *h);
+    void *serve_arg;
 };
 
 struct client {

@@ -101,7 +101,8 @@ client_control_on_bound(struct client *cl, const struct frame *f)
         cl->attempt = 0;
     }
     client_control_keep(cl, t);
-    live_view_forwarding(cl->view, t);
+    if (cl->view != NULL) /* none for diagnose, which prints its report alone */
+        live_view_forwarding(cl->view, t);
     return 0;
 }
 
@@ -179,6 +180,8 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         if (frame_open_decode(f, &head) != 0 || (t = client_control_tunnel(cl, head.tunnel)) == NULL ||
             !t->bound)
             return NGR_EPROTO;
+        if (t->serve != NULL)
+            return t->serve(t->serve_arg, t, f->stream_id, &head);
         /* TCP streams and upgrades are raw byte pipes; everything else goes through libcurl. */
         if (t->opt->proto == FRAME_PROTO_TCP || (head.flags & FRAME_HEAD_UPGRADE))
             return forward_open(cl, t, f->stream_id, &head);

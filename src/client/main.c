@@ -1,10 +1,11 @@
 /* main.c: ngrnotok, the CLI: parse the command line, connect to the gateway, print the public
  * URLs and forward requests until interrupted or the gateway goes away (or, for `config`,
- * write or check the config file). */
+ * write or check the config file; for `diagnose`, measure and report: diagnose.h). */
 #include "cli.h"
 #include "client.h"
 #include "client_config.h"
 #include "control.h"
+#include "diagnose.h"
 #include "forward.h"
 #include "live_view.h"
 #include "log.h"
@@ -190,7 +191,9 @@ main(int argc, char **argv)
     memset(&err, 0, sizeof(err));
     rc = cli_parse(argc, argv, &cl.opt, &err);
     if (rc == CLI_RUN)
-        rc = cl.opt.command == CLI_CMD_CONFIG ? client_config_command(&cl.opt) : main_run(&cl);
+        rc = cl.opt.command == CLI_CMD_CONFIG     ? client_config_command(&cl.opt)
+             : cl.opt.command == CLI_CMD_DIAGNOSE ? diagnose_run(&cl)
+                                                  : main_run(&cl);
     else if (rc == CLI_EXIT_OK)
         rc = 0;
     else {

@@ -283,6 +283,19 @@
 /* bytes, with the NUL: a unix socket path (unix:PATH), sun_path's size */
 #define NGR_UNIX_PATH_LEN 108
 
+/* `ngrnotok diagnose` (diagnose.c, diagnose_report.c, diagnose_responder.c). */
+#define NGR_DIAGNOSE_COUNT 10       /* samples of each hop by default (--count) */
+#define NGR_DIAGNOSE_COUNT_MAX 1000 /* samples of each hop at most */
+#define NGR_DIAGNOSE_PATH_LEN 1024  /* bytes, with the NUL: --path, the local service's path */
+/* bytes: the body the built-in responder sends for the throughput sample: a few round trips'
+ * worth of windows, enough that the tunnel, not one request's setup, sets the rate */
+#define NGR_DIAGNOSE_BODY (4 * 1024 * 1024)
+#define NGR_DIAGNOSE_REQUEST_MS 30000 /* ms: one sample request, connecting included */
+/* ms: the whole run, however many samples; past it the command gives up with exit 1 */
+#define NGR_DIAGNOSE_DEADLINE_MS 600000
+#define NGR_DIAGNOSE_PING_MS 10000 /* ms: one PING's round trip, at most */
+#define NGR_DIAGNOSE_OUT 8192      /* bytes: the report, as text or JSON */
+
 /* Addresses and names. */
 #define NGR_ADDR_LEN 128  /* bytes: "host:port" as text */
 #define NGR_DOMAIN_LEN 253 /* bytes: a DNS name */

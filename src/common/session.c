@@ -498,6 +498,8 @@ session_dispatch(struct session *s, const struct frame *f)
                 s->srtt_us = s->srtt_us == 0 ? sample : (7 * s->srtt_us + sample) / 8;
                 if (s->min_rtt_us == 0 || sample < s->min_rtt_us)
                     s->min_rtt_us = sample;
+                s->last_rtt_us = sample;
+                s->rtt_samples++;
                 s->ping_out = 0;
             }
             return 0;

@@ -126,6 +126,8 @@ struct session {
     uint64_t probe_ms; /* when the last round-trip probe went out */
     uint64_t srtt_us;  /* smoothed round trip, from PING and its ACK; 0 until measured */
     uint64_t min_rtt_us; /* the least of those samples: the path's own round trip */
+    uint64_t last_rtt_us; /* the latest sample alone (ngrnotok diagnose counts them) */
+    uint64_t rtt_samples; /* samples taken on this session */
 
     size_t preface_left; /* gateway: preface bytes still to check */
     int closing;

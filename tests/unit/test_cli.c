@@ -506,6 +506,44 @@ test_cli_help(void **state)
     fflush(stdout);
 }
 
+/* diagnose: TARGET optional (no tunnel without it), --count, --path, --json, and those three
+ * refused elsewhere. */
+static void
+test_cli_diagnose(void **state)
+{
+    struct cli_options o;
+
+    (void)state;
+    test_cli_ok(&o, "diagnose");
+    assert_int_equal(o.command, CLI_CMD_DIAGNOSE);
+    assert_int_equal(o.ntunnels, 0);
+    assert_int_equal(o.diag_count, NGR_DIAGNOSE_COUNT);
+    assert_string_equal(o.diag_path, "/");
+    assert_int_equal(o.diag_json, 0);
+    test_cli_ok(&o, "diagnose", "--count", "3", "--path", "/sleep?ms=300", "--json", "-s",
+                "gw.example:4443", "3000");
+    assert_int_equal(o.ntunnels, 1);
+    assert_int_equal(o.tunnels[0].local.port, 3000);
+    assert_int_equal(o.tunnels[0].proto, FRAME_PROTO_HTTP);
+    assert_int_equal(o.diag_count, 3);
+    assert_string_equal(o.diag_path, "/sleep?ms=300");
+    assert_int_equal(o.diag_json, 1);
+    assert_int_equal(o.server.port, 4443);
+    test_cli_ok(&o, "diagnose", "unix:/run/app.sock");
+    assert_int_equal(o.tunnels[0].scheme, CLI_SCHEME_UNIX);
+    test_cli_fails("--count", "diagnose", "--count", "0");
+    test_cli_fails("--count", "diagnose", "--count", "1001");
+    test_cli_fails("--count", "diagnose", "--count", "-1");
+    test_cli_fails("--count", "diagnose", "--count", "3x");
+    test_cli_fails("--path", "diagnose", "--path", "sleep");
+    test_cli_fails("--path", "diagnose", "--path", "/a b");
+    test_cli_fails("local service", "diagnose", "0");
+    test_cli_fails("unexpected argument", "diagnose", "3000", "3001");
+    test_cli_fails("an option of diagnose", "http", "--json", "3000");
+    test_cli_fails("an option of diagnose", "http", "--count", "3", "3000");
+    test_cli_fails("an option of diagnose", "tcp", "--path", "/", "5432");
+}
+
 int
 main(void)
 {
@@ -524,6 +562,7 @@ main(void)
                                         test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_help, test_cli_setup, test_cli_teardown),
         cmocka_unit_test_setup_teardown(test_cli_proxy_protocol, test_cli_setup, test_cli_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_diagnose, test_cli_setup, test_cli_teardown),
     };
 
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "curl_glue.h"
 #include "diagnose_report.h"
 #include "diagnose_responder.h"
+#include "local_target.h"
 #include "log.h"
 #include "replay.h"
 #include "session.h"
@@ -312,7 +313,7 @@ diagnose_on_deadline(void *arg)
     loop_stop(d->cl->loop);
 }
 
-/* Tunnel i: o's local service, resolved now (main.c's main_tunnel_init, without the resume
+/* Tunnel i: o's local service, resolved now (as main.c's main_tunnel_init, without the resume
  * file: a diagnose tunnel is temporary, and must not take a running `ngrnotok http`'s URL).
  * Returns 0, or 2 with the reason said. */
 static int
@@ -324,24 +325,7 @@ diagnose_tunnel_init(struct client *cl, size_t i, const struct cli_tunnel *o)
     t->opt = o;
     t->handle = (uint32_t)i + 1;
     t->resume.lock_fd = -1;
-    net_format_addr(&o->local, t->local_text, sizeof(t->local_text));
-    snprintf(t->base_url, sizeof(t->base_url), "%s://%s",
-             o->scheme == CLI_SCHEME_HTTPS ? "https" : "http", t->local_text);
-    snprintf(t->host_header, sizeof(t->host_header), "Host: %s", t->local_text);
-    snprintf(t->target_text, sizeof(t->target_text), "%s", t->base_url);
-    if (o->scheme == CLI_SCHEME_UNIX) {
-        struct sockaddr_un *sun = (struct sockaddr_un *)&t->local_resolved.addr[0];
-
-        snprintf(t->base_url, sizeof(t->base_url), "http://localhost");
-        snprintf(t->host_header, sizeof(t->host_header), "Host: localhost");
-        snprintf(t->local_text, sizeof(t->local_text), "unix:%s", o->unix_path);
-        snprintf(t->target_text, sizeof(t->target_text), "unix:%s", o->unix_path);
-        memset(sun, 0, sizeof(*sun));
-        sun->sun_family = AF_UNIX;
-        snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", o->unix_path);
-        t->local_resolved.len[0] = (socklen_t)sizeof(*sun);
-        t->local_resolved.n = 1;
-    } else if (net_resolve_all(&o->local, &t->local_resolved, &err) != 0) {
+    if (local_target_setup(t, o, &err) != 0) {
         diagnose_say("local service: %s (check the host name of HOST:PORT)", err.msg);
         return 2;
     }

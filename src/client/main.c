@@ -8,6 +8,7 @@
 #include "diagnose.h"
 #include "forward.h"
 #include "live_view.h"
+#include "local_target.h"
 #include "log.h"
 #include "replay.h"
 #include "session.h"
@@ -53,29 +54,7 @@ main_tunnel_init(struct client *cl, size_t i)
 
     t->opt = o;
     t->handle = (uint32_t)i + 1;
-    net_format_addr(&o->local, t->local_text, sizeof(t->local_text));
-    snprintf(t->base_url, sizeof(t->base_url), "%s://%s",
-             o->scheme == CLI_SCHEME_HTTPS ? "https" : "http", t->local_text);
-    snprintf(t->host_header, sizeof(t->host_header), "Host: %s", t->local_text);
-    if (o->proto == FRAME_PROTO_TCP)
-        snprintf(t->target_text, sizeof(t->target_text), "%s", t->local_text);
-    else
-        snprintf(t->target_text, sizeof(t->target_text), "%s", t->base_url);
-    if (o->scheme == CLI_SCHEME_UNIX) {
-        /* libcurl connects to the socket whatever the URL's host; upgrades connect to it too
-         * (forward.c), through the one address resolved here. */
-        struct sockaddr_un *sun = (struct sockaddr_un *)&t->local_resolved.addr[0];
-
-        snprintf(t->base_url, sizeof(t->base_url), "http://localhost");
-        snprintf(t->host_header, sizeof(t->host_header), "Host: localhost");
-        snprintf(t->local_text, sizeof(t->local_text), "unix:%s", o->unix_path);
-        snprintf(t->target_text, sizeof(t->target_text), "unix:%s", o->unix_path);
-        memset(sun, 0, sizeof(*sun));
-        sun->sun_family = AF_UNIX;
-        snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", o->unix_path);
-        t->local_resolved.len[0] = (socklen_t)sizeof(*sun);
-        t->local_resolved.n = 1;
-    } else if (net_resolve_all(&o->local, &t->local_resolved, &err) != 0) {
+    if (local_target_setup(t, o, &err) != 0) {
         fprintf(stderr, "ngrnotok: %s%s%slocal service: %s (check the host name of %s)\n",
                 o->name[0] != '\0' ? "tunnel " : "", o->name, o->name[0] != '\0' ? ": " : "",
                 err.msg, o->name[0] != '\0' ? "its addr" : "HOST:PORT");

@@ -63,34 +63,40 @@ capture_body_append(struct buf *b, size_t head, uint64_t *seen, size_t max, cons
 void
 capture_request_head(struct capture *c, const struct frame_head *h)
 {
-    unsigned cut = 0;
-    size_t i;
+    char framing[48] = "";
+    size_t i, need, flen = 0;
+    uint8_t *p;
 
-    capture_head_append(&c->req, &cut, h->method.p, h->method.len);
-    capture_head_append(&c->req, &cut, " ", 1);
-    capture_head_append(&c->req, &cut, h->target.p, h->target.len);
-    capture_head_append(&c->req, &cut, " HTTP/1.1\r\n", 11);
-    for (i = 0; i < h->nfields; i++) {
-        capture_head_append(&c->req, &cut, h->fields[i].name.p, h->fields[i].name.len);
-        capture_head_append(&c->req, &cut, ": ", 2);
-        capture_head_append(&c->req, &cut, h->fields[i].value.p, h->fields[i].value.len);
-        capture_head_append(&c->req, &cut, "\r\n", 2);
-    }
     /* The framing the OPEN carries apart from the fields, as the local service sees it. */
-    if (h->body == FRAME_BODY_LENGTH) {
-        char line[48];
-        int n =
-            snprintf(line, sizeof(line), "Content-Length: %llu\r\n", (unsigned long long)h->length);
-
-        capture_head_append(&c->req, &cut, line, (size_t)n);
-    } else if (h->body == FRAME_BODY_UNKNOWN) {
-        capture_head_append(&c->req, &cut, "Transfer-Encoding: chunked\r\n", 28);
+    if (h->body == FRAME_BODY_LENGTH)
+        flen = (size_t)snprintf(framing, sizeof(framing), "Content-Length: %llu\r\n",
+                                (unsigned long long)h->length);
+    else if (h->body == FRAME_BODY_UNKNOWN)
+        flen = (size_t)snprintf(framing, sizeof(framing), "Transfer-Encoding: chunked\r\n");
+    /* Sized first and copied in one piece: this runs for every request while the inspector
+     * is on, and one reserve costs less than an append per piece. */
+    need = h->method.len + 1 + h->target.len + 11 + flen + 2;
+    for (i = 0; i < h->nfields; i++)
+        need += h->fields[i].name.len + 2 + h->fields[i].value.len + 2;
+    if (need > NGR_INSPECT_HEAD_MAX || (p = buf_reserve(&c->req, need, 0)) == NULL) {
+        c->req_cut = 1; /* a head without its end would read as fields: keep none of it */
+        return;
     }
-    capture_head_append(&c->req, &cut, "\r\n", 2);
-    if (cut) { /* a head without its end would read as fields: keep none of it */
-        buf_free(&c->req);
-        c->req_cut = 1;
+#define CAPTURE_PUT(src, n) (memcpy(p, (src), (n)), p += (n))
+    CAPTURE_PUT(h->method.p, h->method.len);
+    CAPTURE_PUT(" ", 1);
+    CAPTURE_PUT(h->target.p, h->target.len);
+    CAPTURE_PUT(" HTTP/1.1\r\n", 11);
+    for (i = 0; i < h->nfields; i++) {
+        CAPTURE_PUT(h->fields[i].name.p, h->fields[i].name.len);
+        CAPTURE_PUT(": ", 2);
+        CAPTURE_PUT(h->fields[i].value.p, h->fields[i].value.len);
+        CAPTURE_PUT("\r\n", 2);
     }
+    CAPTURE_PUT(framing, flen);
+    CAPTURE_PUT("\r\n", 2);
+#undef CAPTURE_PUT
+    buf_commit(&c->req, need);
     c->req_head = c->req.len;
 }
 
@@ -171,7 +177,8 @@ capture_shrink_buf(struct buf *b)
 {
     uint8_t *p;
 
-    if (b->data == NULL || b->len == b->cap)
+    /* A little slack is cheaper to keep (it is counted) than a realloc's copy per request. */
+    if (b->data == NULL || b->cap - b->len <= NGR_INSPECT_SLACK)
         return;
     if (b->off > 0)
         memmove(b->data, b->data + b->off, b->len);

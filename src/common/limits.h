@@ -296,6 +296,8 @@
 /* bytes: a kept head (request line or status line and fields); a longer one is cut. An OPEN's
  * fields and a REPLY's fit in one frame. */
 #define NGR_INSPECT_HEAD_MAX (NGR_FRAME_MAX_PAYLOAD + 4096)
+/* bytes a kept capture's buffer may hold past its bytes; more is given back (a realloc) */
+#define NGR_INSPECT_SLACK 1024
 #define NGR_INSPECT_TOKEN_LEN 128  /* bytes, with the NUL: --inspect-token */
 #define NGR_INSPECT_UPLOAD_MAX 4096 /* bytes: a POST's JSON body; longer: 413 */
 #define NGR_INSPECT_CONNS 32        /* connections to the inspector at once */

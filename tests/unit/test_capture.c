@@ -63,9 +63,22 @@ test_capture_response(void **state)
     assert_memory_equal(buf_head(&c->resp), want, sizeof(want) - 1);
     assert_false(c->resp_cut);
     assert_true(capture_cost(c) >= sizeof(*c) + c->resp.len);
+    capture_shrink(c); /* within the slack: kept as it is */
+    assert_true(c->resp.cap - c->resp.len <= NGR_INSPECT_SLACK);
+    assert_int_equal(capture_cost(c), sizeof(*c) + c->resp.cap);
+    capture_free(c);
+    /* Past the slack: given back. */
+    c = capture_new(8192);
+    capture_response_status(c, "HTTP/1.1 200 OK\r\n", 17);
+    capture_response_head_end(c);
+    {
+        static char body[5000];
+
+        capture_response_body(c, body, sizeof(body));
+    }
+    assert_true(c->resp.cap > c->resp.len + NGR_INSPECT_SLACK);
     capture_shrink(c);
     assert_int_equal(c->resp.cap, c->resp.len);
-    assert_int_equal(capture_cost(c), sizeof(*c) + c->resp.len);
     capture_free(c);
 }
 

@@ -103,6 +103,16 @@ cli_usage(FILE *f)
             "  -c, --config FILE          the config file to read (or write, with config)\n"
             "      --all                  start: every tunnel of the config file\n"
             "  -v, --verbose              log each request and protocol details to stderr\n"
+            "\n"
+            "Inspector options (http, tcp, start): a web page and ngrok's agent API on\n"
+            "http://127.0.0.1:4040 (the next free port up to 4049 if it is taken):\n"
+            "      --inspect-addr ADDR    HOST:PORT to serve it on instead, or off\n"
+            "      --inspect-token TOKEN  ask for this token (Authorization: Bearer TOKEN, or\n"
+            "                             as a basic-auth password); needed off loopback\n"
+            "      --inspect-max N        requests kept (default 100)\n"
+            "      --inspect-budget SIZE  bytes they may hold in all (default 8MiB)\n"
+            "      --inspect-body-max SIZE  bytes of each body kept (default 64KiB); a\n"
+            "                             request whose body was cut cannot be replayed\n"
             "  -h, --help                 show this help and exit\n"
             "  -V, --version              show the version and exit\n"
             "\n"
@@ -122,6 +132,11 @@ enum {
     CLI_OPT_COUNT,
     CLI_OPT_JSON,
     CLI_OPT_PATH,
+    CLI_OPT_INSPECT = 0x400, /* + an index into cli_inspect_keys */
+};
+
+static const char *const cli_inspect_keys[] = {
+    "inspect_addr", "inspect_token", "inspect_max", "inspect_budget", "inspect_body_max",
 };
 
 static const char *const cli_keys[] = {
@@ -176,6 +191,11 @@ static const struct option cli_options_long[] = {
     {"count", required_argument, NULL, CLI_OPT_COUNT},
     {"json", no_argument, NULL, CLI_OPT_JSON},
     {"path", required_argument, NULL, CLI_OPT_PATH},
+    {"inspect-addr", required_argument, NULL, CLI_OPT_INSPECT + 0},
+    {"inspect-token", required_argument, NULL, CLI_OPT_INSPECT + 1},
+    {"inspect-max", required_argument, NULL, CLI_OPT_INSPECT + 2},
+    {"inspect-budget", required_argument, NULL, CLI_OPT_INSPECT + 3},
+    {"inspect-body-max", required_argument, NULL, CLI_OPT_INSPECT + 4},
     {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -376,6 +396,11 @@ cli_options_pass(struct cli_options *o, struct cli_tunnel *t, int *all, int argc
                 return rc;
             continue;
         }
+        if ((ch & ~0xff) == CLI_OPT_INSPECT) {
+            if ((rc = cli_inspect_set(&o->inspect, cli_inspect_keys[ch & 0xff], optarg, err)) != 0)
+                return rc;
+            continue;
+        }
         switch (ch) {
         case CLI_OPT_NEW_URL:
             o->new_url = 1;
@@ -460,6 +485,7 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     o->dead_after_ms = NGR_DEAD_AFTER_MS;
     o->diag_count = NGR_DIAGNOSE_COUNT;
     o->diag_path = "/";
+    cli_inspect_defaults(&o->inspect);
     net_parse_addr("127.0.0.1:8080", NULL, 0, &o->server, NULL);
 
     if (argc < 2)
@@ -518,6 +544,8 @@ cli_parse(int argc, char **argv, struct cli_options *o, struct ngr_err *err)
     if (o->command == CLI_CMD_CONFIG)
         return cli_config_action(o, argc, argv, err);
     if ((rc = session_check_liveness(o->heartbeat_ms, o->dead_after_ms, "gateway", err)) != 0)
+        return rc;
+    if ((rc = cli_inspect_check(&o->inspect, err)) != 0)
         return rc;
     if (o->command == CLI_CMD_START)
         return cli_pick_tunnels(o, all, argc, argv, err);

@@ -47,6 +47,18 @@ enum cli_scheme { CLI_SCHEME_HTTP = 0, CLI_SCHEME_HTTPS, CLI_SCHEME_UNIX };
 /* What stdout shows while tunnels run (live_view.h). */
 enum cli_output { CLI_OUTPUT_TEXT = 0, CLI_OUTPUT_JSON, CLI_OUTPUT_QUIET };
 
+/* The local inspector (inspect.h): --inspect-addr, --inspect-token, --inspect-max,
+ * --inspect-budget, --inspect-body-max. */
+struct cli_inspect {
+    int off;              /* --inspect-addr off */
+    int given;            /* --inspect-addr named the address: no other port is tried */
+    struct net_addr addr; /* default 127.0.0.1:NGR_INSPECT_PORT_FIRST */
+    char token[NGR_INSPECT_TOKEN_LEN]; /* "": none (loopback only) */
+    size_t max_entries;                /* exchanges kept */
+    size_t budget;                     /* bytes they may hold */
+    size_t body_max;                   /* bytes of each body kept */
+};
+
 struct cli_string; /* a value kept for the options (cli.c) */
 
 struct cli_options {
@@ -61,6 +73,7 @@ struct cli_options {
     int new_url;              /* --new-url: forget the kept reconnect secrets */
     int log_json;             /* --log-format json */
     int quiet;                /* --quiet: the URLs and errors only (over --log-format) */
+    struct cli_inspect inspect;
     char config[NGR_STATE_PATH_LEN]; /* the config file: --config, or the default path */
     int config_given;                /* --config named it: it must exist */
     struct cli_tunnel tunnels[NGR_TUNNELS_PER_SESSION]; /* what runs, in order */
@@ -97,6 +110,15 @@ int cli_session_set(struct cli_options *o, const char *key, const char *value, i
  * another key, or NGR_EINVAL with the reason. */
 int cli_tunnel_set(struct cli_options *o, struct cli_tunnel *t, const char *key,
                    const char *value, int file, struct ngr_err *err);
+/* cli_inspect.c: the inspector's defaults; one of its options (key: "inspect_addr",
+ * "inspect_token", "inspect_max", "inspect_budget", "inspect_body_max"; 0, NGR_ENOENT for
+ * another key, NGR_EINVAL with the reason); and what they must agree on once all are read
+ * (an address off loopback needs a token, a budget that holds one exchange). */
+void cli_inspect_defaults(struct cli_inspect *in);
+int cli_inspect_set(struct cli_inspect *in, const char *key, const char *value,
+                    struct ngr_err *err);
+int cli_inspect_check(const struct cli_inspect *in, struct ngr_err *err);
+
 /* What a tunnel's settings must agree on (a local target, --pool's name or port, options of
  * its protocol, --upstream-* for https:// only). Returns 0 or NGR_EINVAL. */
 int cli_tunnel_check(const struct cli_tunnel *t, int file, struct ngr_err *err);

@@ -15,6 +15,7 @@
 #include "resume_file.h"
 #include "session.h"
 
+struct inspect;
 struct live_view;
 struct replay;
 struct tls_io;
@@ -70,6 +71,13 @@ struct client {
     /* replay.c */
     struct replay *replay;
     struct exchange_observers exchanges; /* who hears of each finished request */
+    /* The inspector runs: each request keeps its heads and up to capture_body_max bytes of
+     * each body (capture.h). 0: requests capture nothing. */
+    int capture;
+    size_t capture_body_max;
+
+    /* inspect.c: the local inspector, or NULL when off */
+    struct inspect *inspect;
 
     /* live_view.c: stdout */
     struct live_view *view;

@@ -1,7 +1,8 @@
 /* exchange.h: one finished request as the client saw it (struct exchange), and the consumers
- * that hear of each: the live view (live_view.h) today, a local inspector later. replay.c fills
- * one on the stack when a request ends, answered or not, and publishes it; consumers copy what
- * they keep, since every pointer in it is borrowed for the call. */
+ * that hear of each: the live view (live_view.h) and the local inspector (inspect.h). replay.c
+ * fills one on the stack when a request ends, answered or not, and publishes it; consumers copy
+ * what they keep, since every pointer in it is borrowed for the call (but the capture: see
+ * below). */
 #ifndef NGR_EXCHANGE_H
 #define NGR_EXCHANGE_H
 
@@ -11,6 +12,7 @@
 #include "err.h"
 #include "limits.h"
 
+struct capture;
 struct client_tunnel;
 
 struct exchange {
@@ -26,6 +28,10 @@ struct exchange {
     uint64_t done_ms;    /* when the request ended */
     uint64_t bytes_in;   /* request body bytes from the visitor */
     uint64_t bytes_out;  /* response body bytes sent back */
+    /* The request's heads and bodies while the inspector runs (capture.h): *capture is NULL
+     * when there is none. The one consumer that keeps it sets *capture to NULL and owns it;
+     * otherwise the request frees it after the call. NULL when nothing was captured. */
+    struct capture **capture;
 };
 
 /* A consumer: called on the loop's thread, once per finished request. It must not block and

@@ -512,6 +512,23 @@ live_view_forwarding(struct live_view *v, const struct client_tunnel *t)
 }
 
 void
+live_view_inspector(struct live_view *v, const char *url)
+{
+    char line[NGR_LIVE_LINE];
+    int n;
+
+    if (v->mode == CLI_OUTPUT_QUIET)
+        return; /* the tunnels' URLs alone */
+    if (v->mode == CLI_OUTPUT_JSON)
+        n = snprintf(line, sizeof(line), "{\"type\":\"inspector\",\"url\":\"%s\"}\n", url);
+    else
+        n = snprintf(line, sizeof(line), "Inspector %s\n", url);
+    if (n < 0)
+        return;
+    live_view_put(v, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1, 1);
+}
+
+void
 live_view_free(struct live_view *v)
 {
     struct pollfd p;

@@ -33,6 +33,9 @@ void live_view_free(struct live_view *v);
 /* Tunnel t was bound (again): its Forwarding line, or its URL alone (quiet), or a JSON
  * object. */
 void live_view_forwarding(struct live_view *v, const struct client_tunnel *t);
+/* The inspector listens at url ("http://127.0.0.1:4040", ASCII from our own formatting): an
+ * "Inspector URL" line, or a JSON object; nothing with --quiet. */
+void live_view_inspector(struct live_view *v, const char *url);
 /* 1 if v draws the header (tests, docs). */
 int live_view_has_header(const struct live_view *v);
 

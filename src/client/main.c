@@ -7,6 +7,7 @@
 #include "control.h"
 #include "diagnose.h"
 #include "forward.h"
+#include "inspect.h"
 #include "live_view.h"
 #include "local_target.h"
 #include "log.h"
@@ -39,6 +40,7 @@ main_turn_end(void *arg)
     /* In the hook, not a deferral: it queues frames that the session flush (a deferral) then
      * sends in the same turn. */
     replay_resume_and_run_due(cl->replay);
+    inspect_turn_end(cl->inspect);
 }
 
 /* Tunnel i of the options: its local service resolved (the loop never blocks on a lookup), and
@@ -130,6 +132,19 @@ main_run(struct client *cl)
         fprintf(stderr, "ngrnotok: %s\n", err.msg);
         return 1;
     }
+    if (!cl->opt.inspect.off) {
+        int fatal;
+
+        cl->inspect = inspect_new(cl, &fatal, &err);
+        if (cl->inspect == NULL && fatal) {
+            fprintf(stderr, "ngrnotok: %s\n", err.msg);
+            return 2;
+        }
+        if (cl->inspect == NULL)
+            fprintf(stderr, "ngrnotok: %s\n", err.msg);
+        else
+            live_view_inspector(cl->view, inspect_url(cl->inspect));
+    }
     if (client_control_start(cl, &err) != 0) {
         fprintf(stderr, "ngrnotok: cannot reach the gateway: %s\n", err.msg);
         return 1;
@@ -152,6 +167,7 @@ main_run(struct client *cl)
     if (cl->tls_cred != NULL)
         gnutls_certificate_free_credentials(cl->tls_cred);
     replay_free(cl->replay);
+    inspect_free(cl->inspect);  /* after the replay engine: no request ends after it */
     live_view_free(cl->view); /* no request ends after the replay engine */
     signals_stop(&sig);
     heap_trim_stop(&cl->trim);

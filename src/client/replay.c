@@ -3,6 +3,7 @@
  * callback, and responses flow out through the header and write callbacks, within the stream's
  * credit. */
 #include "replay.h"
+#include "capture.h"
 #include "curl_glue.h"
 #include "exchange.h"
 #include "http_head.h"
@@ -44,6 +45,7 @@ struct replay_req {
     uint32_t why_code; /* the first failure: its RST code and reason (borrowed, lives until */
     const char *why;   /* the request is reported in replay_kill) */
     const struct client_tunnel *conf;     /* whose TLS and socket options easy carries */
+    struct capture *cap;                  /* for the inspector while it runs, else NULL */
     char method[NGR_EXCHANGE_METHOD_LEN]; /* escaped, for logs and the exchange */
     char path[NGR_LABEL_TARGET_LEN];      /* the target, escaped */
     char errbuf[CURL_ERROR_SIZE];
@@ -98,6 +100,7 @@ replay_report(struct replay_req *q)
     x.bytes_in = q->st.data_received;
     x.bytes_out = q->st.data_sent;
     x.status = q->status;
+    x.capture = q->cap != NULL ? &q->cap : NULL;
     x.error = NULL;
     if (!q->end_sent)
         x.error = q->why != NULL ? q->why : "ended early";
@@ -108,6 +111,8 @@ replay_report(struct replay_req *q)
     else if (q->status == 0)
         x.status = q->why_code == FRAME_CODE_TIMEOUT ? 504 : 502;
     exchange_publish(&q->r->cl->exchanges, &x);
+    capture_free(q->cap); /* unless a consumer took it */
+    q->cap = NULL;
 }
 
 /* Ends a request: out of libcurl, off the session, freed at the end of the turn (an event of
@@ -166,6 +171,7 @@ replay_free_req(void *arg)
     buf_free(&q->req_body);
     buf_free(&q->resp_pending);
     buf_free(&q->head);
+    capture_free(q->cap);
     free(q);
     heap_trim_note(&r->cl->trim); /* its libcurl buffers went when the transfer ended */
 }
@@ -262,16 +268,22 @@ replay_on_header(char *p, size_t size, size_t nitems, void *arg)
     if (q->head_sent || q->st.sess == NULL)
         return len;                               /* trailers are dropped (docs/protocol.md) */
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a status line starts a head */
+        if (q->cap != NULL)
+            capture_response_status(q->cap, p, len);
         buf_free(&q->head);
         q->head_too_large = 0;
         return len;
     }
     if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
         curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && q->cap != NULL)
+            capture_response_head_end(q->cap);
         if (status >= 200)
             replay_send_head(q, status); /* 1xx heads are skipped: the final one follows */
         return len;
     }
+    if (q->cap != NULL)
+        capture_response_fields(q->cap, p, len);
     if (buf_append(&q->head, p, len) != 0)
         q->head_too_large = 1;
     return len;
@@ -312,6 +324,8 @@ replay_on_body(char *p, size_t size, size_t nmemb, void *arg)
     }
     if ((size_t)sent < n && buf_append(&q->resp_pending, p + sent, n - (size_t)sent) != 0)
         return 0;
+    if (q->cap != NULL) /* taken whole: a paused chunk comes again */
+        capture_response_body(q->cap, p, n);
     return n;
 }
 
@@ -481,14 +495,9 @@ replay_free(struct replay *r)
     free(r);
 }
 
-/* A new easy handle with the options every request shares. NULL if out of memory. */
-static CURL *
-replay_new_easy(struct replay *r)
+void
+replay_easy_defaults(CURL *e)
 {
-    CURL *e = curl_easy_init();
-
-    if (e == NULL)
-        return NULL;
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never through $http_proxy */
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -503,6 +512,17 @@ replay_new_easy(struct replay *r)
     /* libcurl allocates this only while a request uploads, and frees it when it is done. */
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)NGR_CURL_UPLOAD_BUFFER);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
+}
+
+/* A new easy handle with the options every request shares. NULL if out of memory. */
+static CURL *
+replay_new_easy(struct replay *r)
+{
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return NULL;
+    replay_easy_defaults(e);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, replay_on_header);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, replay_on_body);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, replay_on_read);
@@ -514,18 +534,24 @@ replay_new_easy(struct replay *r)
  * the certificate checks and the CAs trusted (--upstream-insecure, --upstream-ca; libcurl's
  * own bundle otherwise). Set when a handle passes from one tunnel to another, so a client
  * with one tunnel sets them once per handle. */
-static void
-replay_configure(struct replay *r, struct replay_req *q, const struct client_tunnel *t)
+void
+replay_easy_local(struct replay *r, CURL *e, const struct client_tunnel *t)
 {
     const struct cli_tunnel *o = t->opt;
     int own_ca = o->upstream_ca[0] != '\0';
 
-    curl_easy_setopt(q->easy, CURLOPT_UNIX_SOCKET_PATH,
+    curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH,
                      o->scheme == CLI_SCHEME_UNIX ? o->unix_path : NULL);
-    curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYPEER, o->upstream_insecure ? 0L : 1L);
-    curl_easy_setopt(q->easy, CURLOPT_SSL_VERIFYHOST, o->upstream_insecure ? 0L : 2L);
-    curl_easy_setopt(q->easy, CURLOPT_CAINFO, own_ca ? o->upstream_ca : r->default_ca);
-    curl_easy_setopt(q->easy, CURLOPT_CAPATH, own_ca ? NULL : r->default_capath);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->upstream_insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->upstream_insecure ? 0L : 2L);
+    curl_easy_setopt(e, CURLOPT_CAINFO, own_ca ? o->upstream_ca : r->default_ca);
+    curl_easy_setopt(e, CURLOPT_CAPATH, own_ca ? NULL : r->default_capath);
+}
+
+static void
+replay_configure(struct replay *r, struct replay_req *q, const struct client_tunnel *t)
+{
+    replay_easy_local(r, q->easy, t);
     q->conf = t;
 }
 
@@ -620,6 +646,9 @@ replay_open(struct replay *r, const struct client_tunnel *t, uint32_t stream_id,
     q->t = t;
     r->active++;
     q->started_ms = loop_now(r->cl->loop);
+    /* Only while the inspector runs: off, a request copies nothing. */
+    if (r->cl->capture && (q->cap = capture_new(r->cl->capture_body_max)) != NULL)
+        capture_request_head(q->cap, h);
     buf_init_kept(&q->req_body, NGR_STREAM_WINDOW_MAX); /* both live as long as the request */
     buf_init_kept(&q->resp_pending, NGR_REPLAY_PENDING_MAX);
     buf_init(&q->head, NGR_FRAME_MAX_PAYLOAD); /* a longer head cannot be encoded anyway */
@@ -693,6 +722,8 @@ replay_on_data(struct stream *st, const uint8_t *p, size_t n, int end)
         return NGR_EPROTO;
     if (n > 0 && buf_append(&q->req_body, p, n) != 0)
         return NGR_ELIMIT; /* cannot happen within the window */
+    if (q->cap != NULL && n > 0)
+        capture_request_body(q->cap, p, n);
     if (end)
         q->req_ended = 1;
     if (q->read_paused)

@@ -3,6 +3,7 @@
 #ifndef NGR_REPLAY_H
 #define NGR_REPLAY_H
 
+#include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,13 @@ NGR_MUST_CHECK int replay_open(struct replay *r, const struct client_tunnel *t,
  * now and collects finished transfers (curl_glue_run_due). Before the loop's deferred work, so
  * the session flush sends what it queued; finished requests are freed by deferrals. */
 void replay_resume_and_run_due(struct replay *r);
+
+/* For another transfer to a tunnel's local service (the inspector's replays): the options
+ * every request to a local service shares (no proxy, HTTP/1.1, the target as is, nothing
+ * decoded, the connect timeout), and those of t's service (a unix socket, TLS checks and CAs).
+ * Callbacks, the URL and the request are the caller's. */
+void replay_easy_defaults(CURL *e);
+void replay_easy_local(struct replay *r, CURL *e, const struct client_tunnel *t);
 
 /* Requests in flight. */
 size_t replay_active(const struct replay *r);

@@ -280,6 +280,32 @@
 #define NGR_LIVE_OUT_MAX (256 * 1024)
 #define NGR_LIVE_WRITE_CHUNK 4096 /* bytes a write to stdout after poll says it may: PIPE_BUF */
 #define NGR_LIVE_RETRY_MS 100     /* ms before trying a stdout that was not writable again */
+/* Client, the local inspector (inspect*.c): what it keeps and whom it serves. */
+#define NGR_INSPECT_PORT_FIRST 4040 /* the default address is 127.0.0.1 on the first of these */
+#define NGR_INSPECT_PORT_LAST 4049  /* ports free of another program, tried in order */
+#define NGR_INSPECT_ENTRIES 100     /* exchanges kept (--inspect-max); past it the oldest go */
+#define NGR_INSPECT_ENTRIES_MAX 100000
+/* bytes: what the kept exchanges may hold in all (--inspect-budget), heads and bodies and
+ * bookkeeping; past it the oldest go. Small, as nobody may be looking. */
+#define NGR_INSPECT_BUDGET (8 * 1024 * 1024)
+#define NGR_INSPECT_BUDGET_MAX ((size_t)1 << 32) /* bytes: the largest --inspect-budget */
+/* bytes of each body kept (--inspect-body-max); the rest is counted, not kept, and such a
+ * request cannot be replayed */
+#define NGR_INSPECT_BODY_MAX (64 * 1024)
+#define NGR_INSPECT_BODY_MAX_MAX (64 * 1024 * 1024) /* bytes: the largest --inspect-body-max */
+/* bytes: a kept head (request line or status line and fields); a longer one is cut. An OPEN's
+ * fields and a REPLY's fit in one frame. */
+#define NGR_INSPECT_HEAD_MAX (NGR_FRAME_MAX_PAYLOAD + 4096)
+/* bytes a kept capture's buffer may hold past its bytes; more is given back (a realloc) */
+#define NGR_INSPECT_SLACK 1024
+#define NGR_INSPECT_TOKEN_LEN 128  /* bytes, with the NUL: --inspect-token */
+#define NGR_INSPECT_UPLOAD_MAX 4096 /* bytes: a POST's JSON body; longer: 413 */
+#define NGR_INSPECT_CONNS 32        /* connections to the inspector at once */
+#define NGR_INSPECT_CONN_TIMEOUT_S 60 /* s: an idle connection to the inspector is closed */
+#define NGR_INSPECT_REPLAYS 16      /* replays (POST /api/requests/http) under way at once */
+#define NGR_INSPECT_REPLAY_TIMEOUT_MS 300000 /* ms: a replay against the local service, at most */
+#define NGR_INSPECT_ID_LEN 24       /* bytes, with the NUL: an exchange's id as text */
+
 /* bytes, with the NUL: a unix socket path (unix:PATH), sun_path's size */
 #define NGR_UNIX_PATH_LEN 108
 

@@ -175,7 +175,7 @@ net_listen(struct net_addr *a, int backlog, struct ngr_err *err)
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     char text[NGR_ADDR_LEN + 8];
-    int fd = -1, one = 1, rc;
+    int fd = -1, one = 1, rc, saved = 0;
 
     net_format_addr(a, text, sizeof(text));
     if ((rc = net_resolve(a, 1, &res, err)) != 0)
@@ -197,6 +197,7 @@ net_listen(struct net_addr *a, int backlog, struct ngr_err *err)
                                                      "address: use 0.0.0.0 or one of its own)"
                                                    : "";
 
+        saved = errno;
         err_set(err, NGR_ESYS, "bind %s: %s%s", text, strerror(errno), fix);
         goto fail;
     }
@@ -213,6 +214,8 @@ fail:
     if (fd >= 0)
         close(fd);
     freeaddrinfo(res);
+    if (saved != 0)
+        errno = saved; /* bind's: callers tell EADDRINUSE from the rest */
     return NGR_ESYS;
 }
 

@@ -37,7 +37,7 @@ void net_format_endpoint(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* Resolves (blocking: startup only) and listens with SO_REUSEADDR, non-blocking, CLOEXEC.
  * Returns the fd, or a negative code. On success the bound port (useful with port 0) is
- * written back into a->port. */
+ * written back into a->port. A failed bind leaves its errno (EADDRINUSE: the port is taken). */
 int net_listen(struct net_addr *a, int backlog, struct ngr_err *err);
 
 /* Resolves (blocking: the client does this once at startup) and starts a non-blocking connect.

@@ -542,8 +542,9 @@ class Registry:
 
     # -- client ---------------------------------------------------------------------
     def client_proc(self, args, env=None):
-        """Start `ngrnotok ARGS...` without waiting for anything."""
-        argv = [binary("ngrnotok")] + [str(a) for a in args]
+        """Start `ngrnotok ARGS...` without waiting for anything (the inspector off unless
+        ARGS name --inspect-addr: see inspector_off)."""
+        argv = [binary("ngrnotok")] + inspector_off([str(a) for a in args])
         return self.spawn("ngrnotok", argv, env=env if env is not None else base_env())
 
     def client(self, gateway, target, *extra, env=None, timeout=20, server_flag=True):
@@ -583,6 +584,16 @@ class Registry:
         return Tunnel(gw, up, cl)
 
 
+def inspector_off(args):
+    """`ngrnotok http|tcp|start ARGS` with `--inspect-addr off` after the command, unless ARGS
+    name --inspect-addr: the inspector's default 127.0.0.1:4040 (and the ports up to 4049)
+    would be shared by every client of a test run. Tests of the inspector give their own."""
+    if args and args[0] in ("http", "tcp", "start") and not any(
+            a == "--inspect-addr" or a.startswith("--inspect-addr=") for a in args):
+        return [args[0], "--inspect-addr", "off"] + args[1:]
+    return args
+
+
 _RUN_CLI_STATE = None
 
 
@@ -601,7 +612,9 @@ def run_cli(args, env=None, timeout=15, binary_name="ngrnotok"):
     """Run a program to completion; returns CompletedProcess with text
     stdout/stderr. A program still running after `timeout` is killed and
     AssertionError is raised (it should have exited)."""
-    argv = [str(binary(binary_name))] + [str(a) for a in args]
+    args = [str(a) for a in args]
+    argv = [str(binary(binary_name))] + (inspector_off(args) if binary_name == "ngrnotok"
+                                         else args)
     env = dict(env) if env is not None else base_env()
     env.setdefault("XDG_STATE_HOME", _run_cli_state())
     env.setdefault("XDG_CONFIG_HOME", os.path.join(_run_cli_state(), "config"))

@@ -1,7 +1,6 @@
 /* inspect.c: the local inspector's HTTP side: a libmicrohttpd daemon in external-epoll mode on
- * the client's loop (run on readiness, on its timeout, and at the end of a turn while it has
- * work; the shape of the gateway's mhd_glue.c), the API's routes, the page, and the replays of
- * kept requests through libcurl (curl_glue.h). See inspect.h. */
+ * the client's loop (mhd_glue.h, as the gateway runs its own), the API's routes, the page, and
+ * the replays of kept requests through libcurl (curl_glue.h). See inspect.h. */
 #include "inspect.h"
 
 #include "capture.h"
@@ -11,6 +10,7 @@
 #include "inspect_page.h"
 #include "inspect_ring.h"
 #include "log.h"
+#include "mhd_glue.h"
 #include "net.h"
 #include "replay.h"
 
@@ -46,10 +46,7 @@ struct inspect_req {
 struct inspect {
     struct client *cl;
     struct loop *loop;
-    struct MHD_Daemon *daemon;
-    struct loop_io io;
-    int io_live;
-    struct loop_timer timer;
+    struct mhd_glue http; /* its daemon on our loop (mhd_glue.h, as the gateway's) */
     struct inspect_access access;
     struct inspect_ring ring;
     uint64_t count[NGR_TUNNELS_PER_SESSION]; /* exchanges seen per tunnel */
@@ -62,52 +59,12 @@ struct inspect {
 
 /* --- libmicrohttpd on the loop --------------------------------------------------------- */
 
-static void
-inspect_arm(struct inspect *in)
-{
-    MHD_UNSIGNED_LONG_LONG timeout;
-
-    if (MHD_get_timeout(in->daemon, &timeout) != MHD_YES)
-        loop_timer_stop(in->loop, &in->timer);
-    else if (timeout == 0)
-        loop_wake(in->loop); /* ready connections it has not served: edge-triggered */
-    else
-        loop_timer_start(in->loop, &in->timer, timeout);
-}
-
-static void
-inspect_run(struct inspect *in)
-{
-    MHD_run(in->daemon);
-    inspect_arm(in);
-}
-
-static void
-inspect_on_io(void *arg, uint32_t events)
-{
-    inspect_run(arg);
-}
-
-static void
-inspect_on_timer(void *arg)
-{
-    inspect_run(arg);
-}
-
 void
 inspect_turn_end(struct inspect *in)
 {
-    MHD_UNSIGNED_LONG_LONG timeout;
-    int i;
-
     if (in == NULL)
         return;
-    for (i = 0; i < NGR_MHD_RUNS_PER_TURN; i++) {
-        if (MHD_get_timeout(in->daemon, &timeout) != MHD_YES || timeout != 0)
-            break;
-        MHD_run(in->daemon);
-    }
-    inspect_arm(in);
+    mhd_glue_turn_end(&in->http);
     curl_glue_run_due(&in->glue);
 }
 
@@ -687,7 +644,7 @@ inspect_new(struct client *cl, int *fatal, struct ngr_err *err)
 {
     const struct cli_inspect *o = &cl->opt.inspect;
     struct net_addr a = o->addr;
-    const union MHD_DaemonInfo *di;
+    struct MHD_Daemon *d;
     struct inspect *in;
     int fd, taken;
     char text[NGR_ADDR_LEN + 8];
@@ -719,24 +676,13 @@ inspect_new(struct client *cl, int *fatal, struct ngr_err *err)
     inspect_access_init(&in->access, a.host, a.port, o->token);
     net_format_addr(&a, text, sizeof(text));
     snprintf(in->url, sizeof(in->url), "http://%s", text);
-    loop_timer_init(&in->timer, inspect_on_timer, in);
-    in->daemon = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, inspect_on_request, in,
+    d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, inspect_on_request, in,
                                   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned)NGR_INSPECT_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)NGR_INSPECT_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
                                   inspect_on_completed, in, MHD_OPTION_END);
-    if (in->daemon == NULL) {
-        close(fd);
-        err_set(err, NGR_ESYS, "inspector: libmicrohttpd could not start on %s", text);
+    if (mhd_glue_start(&in->http, in->loop, d, fd, "inspector", err) != 0)
         goto fail;
-    }
-    di = MHD_get_daemon_info(in->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    if (di == NULL ||
-        loop_io_add(in->loop, &in->io, di->epoll_fd, LOOP_READ, inspect_on_io, in) != 0) {
-        err_set(err, NGR_ESYS, "inspector: cannot watch libmicrohttpd's epoll descriptor");
-        goto fail;
-    }
-    in->io_live = 1;
     if (curl_glue_init(&in->glue, in->loop, NGR_INSPECT_REPLAYS, inspect_replay_done, in, err) != 0)
         goto fail;
     in->glue_live = 1;
@@ -762,12 +708,7 @@ inspect_free(struct inspect *in)
         inspect_replay_free(LIST_FIRST(&in->replays));
     if (in->glue_live)
         curl_glue_free(&in->glue);
-    if (in->daemon != NULL) {
-        loop_timer_stop(in->loop, &in->timer);
-        if (in->io_live)
-            loop_io_del(in->loop, &in->io);
-        MHD_stop_daemon(in->daemon); /* closes the listening socket too */
-    }
+    mhd_glue_stop(&in->http); /* closes the listening socket too */
     inspect_ring_clear(&in->ring);
     free(in);
 }

@@ -110,7 +110,7 @@ cli_usage(FILE *f)
             "      --inspect-token TOKEN  ask for this token (Authorization: Bearer TOKEN, or\n"
             "                             as a basic-auth password); needed off loopback\n"
             "      --inspect-max N        requests kept (default 100)\n"
-            "      --inspect-budget SIZE  bytes they may hold in all (default 8MiB)\n"
+            "      --inspect-budget SIZE  bytes they may hold in all (default 2MiB)\n"
             "      --inspect-body-max SIZE  bytes of each body kept (default 64KiB); a\n"
             "                             request whose body was cut cannot be replayed\n"
             "  -h, --help                 show this help and exit\n"

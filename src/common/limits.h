@@ -287,7 +287,7 @@
 #define NGR_INSPECT_ENTRIES_MAX 100000
 /* bytes: what the kept exchanges may hold in all (--inspect-budget), heads and bodies and
  * bookkeeping; past it the oldest go. Small, as nobody may be looking. */
-#define NGR_INSPECT_BUDGET (8 * 1024 * 1024)
+#define NGR_INSPECT_BUDGET (2 * 1024 * 1024)
 #define NGR_INSPECT_BUDGET_MAX ((size_t)1 << 32) /* bytes: the largest --inspect-budget */
 /* bytes of each body kept (--inspect-body-max); the rest is counted, not kept, and such a
  * request cannot be replayed */

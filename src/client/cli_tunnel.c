@@ -93,6 +93,8 @@ cli_session_set(struct cli_options *o, const char *key, const char *value, int f
         return seconds_parse(what, value, &o->heartbeat_ms, err);
     if (strcmp(key, "dead_after") == 0)
         return seconds_parse(what, value, &o->dead_after_ms, err);
+    if (strncmp(key, "inspect_", 8) == 0) /* the local inspector's: one per client */
+        return cli_inspect_set(&o->inspect, key, value, err);
     return NGR_ENOENT;
 }
 

@@ -123,7 +123,9 @@ client_config_on_pair(void *user, const char *section, const char *raw_key, cons
     if (rc == NGR_ENOENT)
         return err_set(err, NGR_EINVAL, "unknown setting \"%.40s\"%s", raw_key,
                        section[0] == '\0'
-                           ? " (the top takes server, token, tls, ca, heartbeat, dead_after)"
+                           ? " (the top takes server, token, tls, ca, heartbeat, dead_after, "
+                             "inspect_addr, inspect_token, inspect_max, inspect_budget, "
+                             "inspect_body_max)"
                            : " (a tunnel takes proto, addr, subdomain, host_header, basic_auth, "
                              "allow_cidr, deny_cidr, rate_limit, rate_burst, response_timeout, "
                              "pool, remote_port, proxy_protocol)");

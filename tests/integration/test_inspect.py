@@ -340,3 +340,31 @@ def test_page_in_chromium(procs, artifacts):
     # Nothing failed to load (a poll cut short by the screenshot or the navigation is no fault).
     assert not [f for f in page.failed if not f.get("canceled")], page.failed
     assert all(r.url.startswith(base) for r in page.responses), page.responses
+
+
+def test_settings_from_the_config_file(procs, tmp_path):
+    """The inspector's settings in the config file's connection part: its address and how many
+    requests it keeps; flags still win over them."""
+    gw = procs.gateway()
+    up = procs.upstream()
+    port = P.free_port()
+    cfg = tmp_path / "ngrnotok.conf"
+    cfg.write_text("server = %s\ninspect_addr = 127.0.0.1:%d\ninspect_max = 2\n"
+                   % (gw.control_addr, port))
+    cfg.chmod(0o600)
+    proc = procs.spawn("ngrnotok", [P.binary("ngrnotok"), "http", "--config", str(cfg),
+                                    str(up.port)], env=P.base_env())
+    m = proc.wait_stdout(INSPECTOR_RE, 10, "the Inspector line, at the file's address")
+    assert int(m[0].group(2)) == port
+    cl = P.Client(proc, proc.wait_stdout(P.FORWARDING_RE.pattern, 10, "the Forwarding line")[0])
+    t = P.Tunnel(gw, up, cl)
+    base = "http://localhost:%d" % port
+    for i in range(4):
+        t.request("GET", "/f%d" % i)
+    reqs = kept(base, 2, "the file's inspect_max = 2")
+    assert [r["request"]["uri"] for r in reqs] == ["/f3", "/f2"]
+    # A flag over the file: off.
+    off = procs.spawn("ngrnotok", [P.binary("ngrnotok"), "http", "--config", str(cfg),
+                                   "--inspect-addr", "off", str(up.port)], env=P.base_env())
+    off.wait_stdout(P.FORWARDING_RE.pattern, 10, "the second client's Forwarding line")
+    assert not any(l.startswith("Inspector ") for l in off.stdout_lines), off.stdout_lines

@@ -479,10 +479,12 @@ static int
 inspect_replay_header(struct inspect_replay *q, const char *p, size_t n)
 {
     struct curl_slist *l;
-    char *line = strndup(p, n);
+    char *line = malloc(n + 1); /* p is not NUL-terminated (a kept head): no strndup */
 
     if (line == NULL)
         return NGR_ENOMEM;
+    memcpy(line, p, n);
+    line[n] = '\0';
     l = curl_slist_append(q->headers, line);
     free(line);
     if (l == NULL)

@@ -165,6 +165,19 @@ inspect_api_request(const struct capture *c)
                      headers, "raw", inspect_api_base64(buf_head(&c->req), c->req.len));
 }
 
+/* The status code at the start of w (len bytes, not NUL-terminated: a kept head ends where
+ * its buffer does): up to three digits, 0 if none. */
+static long
+inspect_api_status(const char *w, size_t len)
+{
+    long v = 0;
+    size_t i;
+
+    for (i = 0; i < len && i < 3 && w[i] >= '0' && w[i] <= '9'; i++)
+        v = v * 10 + (w[i] - '0');
+    return v;
+}
+
 static json_t *
 inspect_api_response(const struct capture *c)
 {
@@ -179,7 +192,7 @@ inspect_api_response(const struct capture *c)
         return NULL;
     inspect_api_words(line, line_len, w, wl, 2);
     return json_pack("{s:o, s:I, s:o, s:o, s:o}", "status", inspect_api_str(w[1], wl[1]),
-                     "status_code", (json_int_t)strtol(w[1], NULL, 10), "proto",
+                     "status_code", (json_int_t)inspect_api_status(w[1], wl[1]), "proto",
                      inspect_api_str(w[0], wl[0]), "headers", headers, "raw",
                      inspect_api_base64(buf_head(&c->resp), c->resp.len));
 }

@@ -32,6 +32,11 @@ struct exchange {
      * when there is none. The one consumer that keeps it sets *capture to NULL and owns it;
      * otherwise the request frees it after the call. NULL when nothing was captured. */
     struct capture **capture;
+    /* An upgraded connection (a WebSocket: method and path are the request's, status 101 or
+     * the service's answer) or a TCP tunnel's connection (method "TCP", path the visitor's
+     * address, status 0), reported when it closes: its duration is the connection's, which the
+     * request statistics leave out. */
+    int raw;
 };
 
 /* A consumer: called on the loop's thread, once per finished request. It must not block and

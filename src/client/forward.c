@@ -1,5 +1,6 @@
 /* forward.c: TCP tunnel streams and HTTP upgrades on the client; see forward.h. */
 #include "forward.h"
+#include "exchange.h"
 #include "http_head.h"
 #include "log.h"
 #include "net.h"
@@ -37,10 +38,39 @@ struct forward {
     struct buf head_out; /* the request head, for an upgrade */
     struct buf head_in;  /* the response head as it arrives */
     char label[NGR_LABEL_LEN];
+    /* What its exchange reports when it closes (exchange.h, raw) */
+    char method[NGR_EXCHANGE_METHOD_LEN]; /* escaped; "TCP" for a TCP stream */
+    char path[NGR_LABEL_TARGET_LEN];      /* escaped target, or the visitor's address */
+    int status;                           /* the service's answer to an upgrade; 0: none */
+    uint64_t started_ms;
+    uint64_t head_ms;
     struct loop_defer free; /* closed: an event for it may still wait in this epoll batch */
 };
 
 static void forward_on_io(void *arg, uint32_t events);
+
+/* The connection is over: what it was, to the client's observers (the live view's line). */
+static void
+forward_report(struct forward *fw, uint32_t code, const char *why)
+{
+    struct exchange x;
+
+    if (fw->cl->exchanges.n == 0)
+        return;
+    memset(&x, 0, sizeof(x));
+    x.tunnel = fw->t;
+    x.method = fw->method;
+    x.path = fw->path;
+    x.status = fw->status;
+    x.error = code != FRAME_CODE_NONE ? why : NULL;
+    x.started_ms = fw->started_ms;
+    x.head_ms = fw->head_ms;
+    x.done_ms = loop_now(fw->cl->loop);
+    x.bytes_in = fw->pipe.bytes_written; /* from the visitor, written to the service */
+    x.bytes_out = fw->pipe.bytes_read;
+    x.raw = 1;
+    exchange_publish(&fw->cl->exchanges, &x);
+}
 
 /* Ends the connection: the stream is reset (code) or detached, the socket closed, the object
  * freed at the end of the turn. */
@@ -59,6 +89,7 @@ forward_close(struct forward *fw, uint32_t code, const char *why)
     fw->fd = -1;
     buf_free(&fw->head_out);
     buf_free(&fw->head_in);
+    forward_report(fw, code, why);
     if (code != FRAME_CODE_NONE)
         log_warn("%s: %s", fw->label, why);
     else
@@ -179,6 +210,8 @@ forward_send_reply(struct forward *fw, size_t head_len)
         return -1;
     }
     log_info("%s -> %d", fw->label, status);
+    fw->status = status;
+    fw->head_ms = loop_now(fw->cl->loop);
     return status;
 }
 
@@ -314,7 +347,6 @@ forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_i
              const struct frame_head *h)
 {
     struct forward *fw = calloc(1, sizeof(*fw));
-    char esc[NGR_LABEL_TARGET_LEN];
 
     if (fw == NULL)
         return NGR_ENOMEM;
@@ -332,12 +364,16 @@ forward_open(struct client *cl, const struct client_tunnel *t, uint32_t stream_i
     buf_init(&fw->head_out, NGR_FORWARD_HEAD_OUT);
     buf_init(&fw->head_in, NGR_FORWARD_MAX_HEAD);
     pipe_init(&fw->pipe, cl->loop, &fw->st, forward_on_pipe_done, fw);
-    if (fw->upgrade)
-        snprintf(fw->label, sizeof(fw->label), "%.*s %s (upgrade)", (int)h->method.len, h->method.p,
-                 log_escape(esc, sizeof(esc), h->target.p, h->target.len));
-    else
-        snprintf(fw->label, sizeof(fw->label), "tcp from %.*s", (int)h->client_addr.len,
-                 h->client_addr.p);
+    fw->started_ms = loop_now(cl->loop);
+    if (fw->upgrade) {
+        log_escape(fw->method, sizeof(fw->method), h->method.p, h->method.len);
+        log_escape(fw->path, sizeof(fw->path), h->target.p, h->target.len);
+        snprintf(fw->label, sizeof(fw->label), "%.15s %.60s (upgrade)", fw->method, fw->path);
+    } else {
+        snprintf(fw->method, sizeof(fw->method), "TCP");
+        log_escape(fw->path, sizeof(fw->path), h->client_addr.p, h->client_addr.len);
+        snprintf(fw->label, sizeof(fw->label), "tcp from %s", fw->path);
+    }
     if (fw->upgrade && t->opt->scheme == CLI_SCHEME_HTTPS) {
         /* This side's connection is plain TCP: an upgrade would reach a TLS port in clear. */
         forward_close(fw, FRAME_CODE_REFUSED,

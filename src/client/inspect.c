@@ -601,6 +601,8 @@ inspect_on_exchange(void *arg, const struct exchange *x)
     struct inspect_record rec;
     struct capture *cap = NULL;
 
+    if (x->raw) /* a WebSocket's or TCP connection: nothing kept to show or replay */
+        return;
     memset(&rec, 0, sizeof(rec));
     rec.tunnel = (size_t)(x->tunnel - in->cl->tunnels);
     if (rec.tunnel >= in->cl->ntunnels)

@@ -372,7 +372,7 @@ live_view_on_exchange(void *arg, const struct exchange *x)
     struct timespec ts;
     size_t n;
 
-    if (v->header)
+    if (v->header && !x->raw) /* a connection's hours would drown the requests' times */
         live_stats_add(&v->stats, x->done_ms,
                        x->done_ms >= x->started_ms ? x->done_ms - x->started_ms : 0);
     if (v->mode == CLI_OUTPUT_QUIET || v->broken)

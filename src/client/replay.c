@@ -101,6 +101,7 @@ replay_report(struct replay_req *q)
     x.bytes_out = q->st.data_sent;
     x.status = q->status;
     x.capture = q->cap != NULL ? &q->cap : NULL;
+    x.raw = 0;
     x.error = NULL;
     if (!q->end_sent)
         x.error = q->why != NULL ? q->why : "ended early";

@@ -42,6 +42,41 @@ def test_plain_lines_on_a_pipe(procs):
     assert not any("\x1b" in line for line in out), out
 
 
+def test_websocket_and_tcp_connections_get_a_line(procs):
+    """An upgraded connection and a TCP tunnel's connection each get their line when they
+    close: the upgrade's method, path and 101; TCP and the visitor's address, with the bytes."""
+    import socket
+    gw = procs.tcp_gateway()
+    srv = procs.ws_server()
+    cl = procs.client(gw, srv.port)
+    with socket.create_connection(("127.0.0.1", gw.http_port), timeout=10) as s:
+        s.sendall(("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" % cl.host).encode())
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = s.recv(4096)
+            assert chunk, "closed before the 101: %r" % head
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head
+    m = cl.proc.wait_stdout(LINE_RE, 15, "the WebSocket's line once it closed")[0]
+    assert (m.group("method"), m.group("path"), m.group("status")) == ("GET", "/ws", "101"), \
+        m.group(0)
+    echo = procs.tcp_service("echo")
+    tc = procs.tcp_client(gw, echo.port)
+    c = tc.connect()
+    c.sendall(b"hello")
+    got = b""
+    while len(got) < 5:
+        chunk = c.recv(100)
+        assert chunk, "echo closed early"
+        got += chunk
+    c.close()
+    line = tc.proc.wait_stdout(r"^\d\d:\d\d:\d\d TCP +127\.0\.0\.1 --- \d+ ms 5 B$", 15,
+                               "the TCP connection's line once it closed")[0]
+    assert line
+
+
 def test_failed_request_line(procs):
     gw = procs.gateway()
     c = procs.client(gw, closed_port())

@@ -263,6 +263,9 @@
 /* bytes: a PROXY protocol header (tcp --proxy-protocol): version 1's longest line is 107 with
  * its CR LF, version 2's for IPv6 52 */
 #define NGR_PROXY_HEADER_MAX 108
+/* bytes: the longest PROXY header the control port reads from a trusted proxy (v2 with its TLVs;
+ * v1 is at most 107); a longer one is refused. The least the protocol asks a receiver to take. */
+#define NGR_PROXY_ACCEPT_MAX 536
 
 /* Client, what it shows (live_view.c, live_stats.c) and who hears of each request
  * (exchange.h). */

@@ -610,6 +610,11 @@ session_check_preface(struct session *s, const uint8_t *p, size_t len)
     }
     if (off == 0 && p[0] == 0x16) {
         session_close(s, 0, "TLS client on the control port (this gateway speaks plain TCP)");
+    } else if (off == 0 && ((len >= 6 && memcmp(p, "PROXY ", 6) == 0) ||
+                            (len >= 4 && memcmp(p, "\r\n\r\n", 4) == 0))) {
+        session_close(s, 0, "a PROXY protocol header from a peer not in --trusted-proxy (add "
+                            "the proxy's address to trusted_proxy, or turn proxy_protocol off "
+                            "in its stream block)");
     } else if (off == 0 && ((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z'))) {
         buf_append_force(&s->ctl, http_reply, sizeof(http_reply) - 1);
         session__mark_pending(s);

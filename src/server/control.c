@@ -5,10 +5,12 @@
 #include "control.h"
 #include "public_http.h"
 #include "control_conn.h"
+#include "cidr.h"
 #include "frame.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "proxy_accept.h"
 #include "reconnect_secret.h"
 #include "reservations.h"
 #include "tls_io.h"
@@ -216,6 +218,8 @@ control_drop(struct ctl_conn *c, const char *why)
     loop_io_del(c->srv->loop, &c->pre_io);
     tls_io_free(c->tls);
     c->tls = NULL;
+    free(c->proxy_buf);
+    c->proxy_buf = NULL;
     close(c->fd);
     TAILQ_REMOVE(&c->srv->conns, c, entry);
     c->srv->nconns--;
@@ -257,6 +261,55 @@ control_start_session(struct ctl_conn *c, struct tls_io *tls)
     }
 }
 
+/* From a trusted proxy: its PROXY header, if it sends one, read off the socket exactly (what
+ * follows is the client's preface or TLS). Returns 1 when done (c->peer is the client's if the
+ * header named it), 0 to wait for more, -1 when c was dropped. */
+static int
+control_read_proxy(struct ctl_conn *c)
+{
+    uint8_t *b = c->proxy_buf;
+    struct proxy_accept pa;
+    ssize_t n;
+    int rc;
+
+    n = recv(c->fd, b + c->proxy_have, NGR_PROXY_ACCEPT_MAX - c->proxy_have, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0) {
+        control_drop(c, n == 0 ? "closed before sending anything" : strerror(errno));
+        return -1;
+    }
+    if (c->proxy_have == 0 && !proxy_accept_starts(b[0])) {
+        free(c->proxy_buf); /* none: the proxy's host itself, or a proxy that sends none */
+        c->proxy_buf = NULL;
+        return 1;
+    }
+    rc = proxy_accept_parse(b, c->proxy_have + (size_t)n, &pa);
+    if (rc == NGR_EPROTO) {
+        control_drop(c, "a malformed PROXY protocol header from a trusted proxy");
+        return -1;
+    }
+    /* Not whole yet: every byte seen is the header's, so they are taken off the socket. Whole:
+     * only the rest of it. */
+    n = recv(c->fd, b + c->proxy_have,
+             rc == NGR_EAGAIN ? (size_t)n : pa.consumed - c->proxy_have, 0);
+    if (n <= 0) {
+        control_drop(c, n == 0 ? "closed within its PROXY header" : strerror(errno));
+        return -1;
+    }
+    c->proxy_have += (size_t)n;
+    if (rc == NGR_EAGAIN)
+        return 0;
+    free(c->proxy_buf);
+    c->proxy_buf = NULL;
+    if (pa.has_addr) {
+        snprintf(c->via, sizeof(c->via), "%s", c->peer);
+        snprintf(c->peer, sizeof(c->peer), "%s", pa.addr);
+        log_debug("control %s: through %s (PROXY protocol)", c->peer, c->via);
+    }
+    return 1;
+}
+
 /* A TLS control port: the first byte says what the client speaks (0x16: a TLS handshake
  * record; our preface starts with 0x89), then TLS's handshake runs on the socket's readiness,
  * within the connection's deadline. */
@@ -270,6 +323,15 @@ control_on_pre_io(void *arg, uint32_t events)
     int rc;
 
     (void)events;
+    if (c->proxy_buf != NULL) {
+        if (control_read_proxy(c) <= 0)
+            return;
+        if (c->srv->control_cred == NULL) { /* a plain control port: the session now */
+            loop_io_del(c->srv->loop, &c->pre_io);
+            control_start_session(c, NULL);
+            return;
+        }
+    }
     if (c->tls == NULL) {
         uint8_t first;
         ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
@@ -341,7 +403,13 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
     srv->nconns++;
     c->serial = ++srv->metrics.control_conns;
     log_debug("control: connection from %s", c->peer);
-    if (srv->control_cred == NULL) {
+    /* A trusted proxy (nginx's stream block with proxy_protocol on) may name the client first. */
+    if (srv->cfg.trusted_proxy.n > 0 && cidr_list_match(&srv->cfg.trusted_proxy, c->peer) &&
+        (c->proxy_buf = malloc(NGR_PROXY_ACCEPT_MAX)) == NULL) {
+        control_drop(c, "out of memory");
+        return;
+    }
+    if (srv->control_cred == NULL && c->proxy_buf == NULL) {
         control_start_session(c, NULL);
         return;
     }
@@ -349,7 +417,7 @@ control_on_accept(void *arg, int fd, const struct sockaddr *peer)
         control_drop(c, "cannot watch the connection");
         return;
     }
-    /* The ClientHello is often there already. */
+    /* The ClientHello (or the PROXY header) is often there already. */
     control_on_pre_io(c, LOOP_READ);
 }
 

@@ -30,6 +30,11 @@ struct ctl_conn {
     struct tls_io *tls;     /* the handshake under way (the session's once done) */
     struct loop_defer drop; /* closed before its session started: freed at the turn's end */
     int plain_on_tls;       /* a plain client on the TLS port: HELLO gets the ERROR saying so */
+    /* From a --trusted-proxy peer, a PROXY header may come first (proxy_accept.h): what of it
+     * was read so far, until it is whole. NULL: none expected, or done. */
+    uint8_t *proxy_buf;
+    size_t proxy_have;
+    char via[NGR_PEER_LEN]; /* the proxy it came through, or "" */
     int hello_done;
     struct tunnel *tunnels[NGR_TUNNELS_PER_SESSION]; /* its BINDs' tunnels, in bind order */
     size_t ntunnels;

@@ -83,7 +83,7 @@ def test_urls_are_the_public_ones(behind):
     assert cl.url == want, cl.line
     [t] = front.gw.tunnels()
     assert t["public_url"] == want, t
-    assert t["client_addr"] == "127.0.0.1", t  # nginx's: the stream block says no more
+    assert t["client_addr"] == "127.0.0.1", t  # the client's, from the stream block's PROXY header
 
 
 def test_http_and_https_through_nginx(behind):

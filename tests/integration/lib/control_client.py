@@ -190,13 +190,16 @@ class ControlSession:
     # -- the handshake --------------------------------------------------------------
     @classmethod
     def open(cls, port, subdomain=b"", resume=None, token=b"", timeout=10, host="127.0.0.1",
-             opts=()):
+             opts=(), source=None, before=b""):
         """Connect, say HELLO and BIND in one write, and wait for WELCOME and BOUND. Raises
-        SessionRefused on ERROR or on a close before BOUND (the socket is then closed)."""
-        s = socket.create_connection((host, port), timeout=timeout)
+        SessionRefused on ERROR or on a close before BOUND (the socket is then closed). source:
+        the local address to connect from; before: bytes sent ahead of the preface (a PROXY
+        header, as a proxy in front of the gateway would send)."""
+        s = socket.create_connection((host, port), timeout=timeout,
+                                     source_address=(source, 0) if source else None)
         c = cls(s)
         try:
-            c.send(PREFACE + frame(HELLO, hello_payload(token, resume=resume))
+            c.send(before + PREFACE + frame(HELLO, hello_payload(token, resume=resume))
                    + frame(BIND, bind_payload(subdomain=subdomain, opts=opts)))
             c._handshake(timeout)
         except BaseException:

@@ -5,7 +5,7 @@
 #include "frame.h"
 #include "latency_hist.h"
 #include "log.h"
-#include "metrics.h"
+#include "metrics_text.h"
 #include "net.h"
 #include "tunnel_table.h"
 

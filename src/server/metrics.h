@@ -1,5 +1,5 @@
-/* metrics.h: what the gateway counts for its operator, and GET /metrics on the admin listener in
- * Prometheus' text format (0.0.4). Gateway-wide counters live in struct server (struct
+/* metrics.h: what the gateway counts for its operator, shown by GET /metrics on the admin
+ * listener (metrics_text.h). Gateway-wide counters live in struct server (struct
  * gateway_metrics), per-tunnel ones in struct tunnel (tunnel_table.h), each control
  * connection's round trip in its session. Labels are only the gateway's own names (tunnels, ids,
  * limits, status classes, control connections' serial numbers and addresses), never request data,
@@ -49,7 +49,5 @@ size_t metrics_class(int status);
  * its head as the client reported it (0: not reported). */
 void metrics_request(struct server *srv, struct tunnel *t, int status, uint64_t duration_us,
                      uint32_t service_us);
-/* The text of GET /metrics (malloc'd, in *out, its length in *len). Returns 0 or NGR_ENOMEM. */
-int metrics_render(const struct server *srv, char **out, size_t *len);
 
 #endif

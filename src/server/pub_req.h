@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <microhttpd.h>
+
 #include "buf.h"
 #include "error_page.h"
 #include "frame.h"
@@ -16,8 +18,6 @@
 #include "server.h"
 #include "session.h"
 
-struct MHD_Connection;
-struct MHD_UpgradeResponseHandle;
 
 /* Where a request is in its life; each state follows the ones before it. */
 enum pub_req_state {
@@ -88,5 +88,15 @@ struct pub_req {
     char method[NGR_ACCESS_METHOD_LEN];
 };
 
+
+/* public_http.c's callbacks, for the daemons of public_listener.c: the URI log callback (a
+ * request's start, its raw target), the access handler, and the completion callback. */
+void *public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+enum MHD_Result public_http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls);
+void public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe);
 
 #endif

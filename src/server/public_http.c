@@ -1,16 +1,15 @@
-/* public_http.c: the public HTTP listener. libmicrohttpd runs in external-epoll mode inside our
- * loop; each request becomes a stream on its tunnel's control session, and the connection is
+/* public_http.c: a public HTTP request's life. libmicrohttpd runs in external-epoll mode inside
+ * our loop (its daemons: public_listener.c); each request becomes a stream on its tunnel's control session, and the connection is
  * suspended whenever it waits for the tunnel (credit for the upload, the response head, body
  * bytes) and resumed by the frame that ends the wait. Routing (http_route.c), the head sent on
- * (http_request_head.c) and the error pages (error_page.c) are modules of their own; this file
- * is a request's life. docs/architecture.md walks through it. */
+ * (http_request_head.c), the error pages (error_page.c) and a request's record at its end
+ * (public_record.c) are modules of their own; this file is a request's life. docs/architecture.md walks through it. */
 #include "public_http.h"
 #include "pub_req.h"
 #include "public_answer.h"
 #include "public_hold.h"
-#include "access_log.h"
+#include "public_record.h"
 #include "access_rules.h"
-#include "metrics.h"
 #include "public_admit.h"
 #include "error_page.h"
 #include "http_request_head.h"
@@ -179,7 +178,7 @@ public_http_maybe_done(struct pub_req *req)
         public_http_release(req);
 }
 
-static void *
+void *
 public_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct server *srv = cls;
@@ -227,49 +226,7 @@ public_http_free(void *arg)
     free(req);
 }
 
-/* The request's end, as the access log and the metrics see it: the status queued (0: none), its
- * times and bytes, and why it failed. */
-static void
-public_http_record(struct pub_req *req, enum MHD_RequestTerminationCode toe)
-{
-    struct server *srv = req->srv;
-    struct access_record r;
-    struct tunnel *t = NULL;
-    int client_left = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
-
-    memset(&r, 0, sizeof(r));
-    r.status = req->status_sent;
-    r.duration_us = loop_clock_us() - req->started_us;
-    r.service_us = req->service_us;
-    if (req->page.status != 0 && req->status_sent == req->page.status && req->page.status >= 400)
-        r.error = req->page.text;
-    else if (req->reset && req->status_sent != 0)
-        r.error = "response cut short: the tunnel's stream ended before its body did";
-    else if (client_left && req->status_sent == 0)
-        r.error = toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "gateway stopped first"
-                                                                : "public client went away "
-                                                                  "before the response";
-    else if (client_left && !req->upgrade)
-        r.error = toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "gateway stopped first"
-                                                                : "public client went away "
-                                                                  "during the response";
-    if (req->tunnel_id[0] != '\0')
-        t = tunnel_table_find_id(&srv->tunnels, req->tunnel_id, strlen(req->tunnel_id));
-    metrics_request(srv, t, r.status, r.duration_us, r.service_us);
-    if (srv->access_log.fd < 0)
-        return;
-    r.tunnel = req->label;
-    r.client_ip = req->client_ip;
-    r.method = req->method[0] ? req->method : "-";
-    r.target = req->target;
-    r.host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    r.bytes_in = req->body_in;
-    r.bytes_out = req->bytes_out;
-    r.tls = req->tls;
-    access_log_write(&srv->access_log, &r);
-}
-
-static void
+void
 public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -293,7 +250,8 @@ public_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  ? "request finished"
                                  : "public client went away");
     }
-    public_http_record(req, toe);
+    public_record(req, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+                  toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN);
     public_http_unhold(req);
     public_http_unwait(req);
     public_http_release(req);
@@ -638,7 +596,7 @@ public_http_on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
         public_http_on_pipe_done(req, &req->pipe, EPIPE);
 }
 
-static enum MHD_Result
+enum MHD_Result
 public_http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                    const char *version, const char *upload_data, size_t *upload_data_size,
                    void **con_cls)
@@ -840,70 +798,6 @@ static const struct stream_ops public_http_stream_ops = {
     .on_reset = public_http_on_reset,
     .on_writable = public_http_on_writable,
 };
-
-static void public_http_log(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-public_http_log(void *cls, const char *fmt, va_list ap)
-{
-    char line[NGR_HTTP_LOG_LEN];
-
-    vsnprintf(line, sizeof(line), fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    log_debug("http: %s", line);
-}
-
-int
-public_http_start(struct server *srv, struct ngr_err *err)
-{
-    struct MHD_Daemon *d;
-    int fd;
-
-    TAILQ_INIT(&srv->http_waiting);
-    TAILQ_INIT(&srv->held);
-    srv->head_lines_known = mhd_head_lines_known(MHD_get_version());
-    if (!srv->head_lines_known)
-        log_warn("http: libmicrohttpd %s is not the version whose parse this gateway reads "
-                 "(0.9.75): requests with bare LF line ends or folded header lines are not "
-                 "refused (docs/security.md)",
-                 MHD_get_version());
-    fd = net_listen(&srv->cfg.http_addr, NGR_LISTEN_BACKLOG, err);
-    if (fd < 0)
-        return fd;
-    srv->http_port = srv->cfg.http_addr.port;
-    d = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, public_http_on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        public_conn_notify, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)NGR_HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, MHD_OPTION_END);
-    if (mhd_glue_start(&srv->http, srv->loop, d, fd, "HTTP", err) != 0)
-        return err->code;
-    if (!srv->cfg.https_on)
-        return 0;
-    /* HTTPS: the same requests through a second daemon, which asks tls_cert.c for the
-     * certificate at each handshake (so SIGHUP can replace it). */
-    tls_cert_set_https(&srv->https_cert);
-    fd = net_listen(&srv->cfg.https_addr, NGR_LISTEN_BACKLOG, err);
-    if (fd < 0)
-        return err_prefix(err, "HTTPS");
-    srv->https_port = srv->cfg.https_addr.port;
-    d = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, public_http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, public_http_log, srv,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_cert_retrieve_https, MHD_OPTION_HTTPS_PRIORITIES,
-        NGR_TLS_PRIORITIES, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK,
-        public_http_on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, public_http_on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, public_conn_notify, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)NGR_HTTP_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)NGR_HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        srv->cfg.idle_timeout_s, MHD_OPTION_END);
-    return mhd_glue_start(&srv->https, srv->loop, d, fd, "HTTPS", err);
-}
 
 void
 public_http_quiesce(struct server *srv)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "metrics_text.h"
 #include "server.h"
 #include "tunnel_table.h"
 

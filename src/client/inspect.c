@@ -331,9 +331,11 @@ inspect_route(struct inspect *in, struct MHD_Connection *c, const char *url, con
             return inspect_post_replay(in, c, rq);
         if (strcmp(method, "DELETE") == 0) {
             /* No form sends DELETE, and a script of another origin needs a preflight that
-             * is never granted; a body, if any, must still be JSON. */
-            if (rq->len > 0 && !inspect_access_json_type(
-                                   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+             * is never granted; a body, if any, must still be JSON (one past the buffer
+             * was never kept, so its length says nothing). */
+            if ((rq->len > 0 || rq->too_large) &&
+                !inspect_access_json_type(
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
                 return inspect_send_error(c, 415, "send the body as application/json");
             inspect_ring_clear(&in->ring);
             return inspect_send(c, 204, NULL, "", 0, 0);

@@ -206,6 +206,12 @@ def test_delete_clears_and_limits(procs):
         t.request("GET", "/n%d" % i)
     reqs = kept(base, 3, "the last three kept")
     assert [r["request"]["uri"] for r in reqs] == ["/n4", "/n3", "/n2"]
+    # A body must be JSON, also one past the inspector's 4 KiB upload buffer.
+    for size in (100, 8000):
+        code, _ = curl("-X", "DELETE", "-H", "Content-Type: text/plain", "--data-binary",
+                       "x" * size, base + "/api/requests/http")
+        assert code == 415, size
+    assert len(curl_json(base + "/api/requests/http")["requests"]) == 3
     code, _ = curl("-X", "DELETE", base + "/api/requests/http")
     assert code == 204
     assert curl_json(base + "/api/requests/http")["requests"] == []

@@ -249,7 +249,8 @@ inspect_get_requests(struct inspect *in, struct MHD_Connection *c)
 static void inspect_replay_free(struct inspect_replay *p);
 
 /* Starts a replay of e, against the local service of tunnel (its own, or another the caller
- * named). Returns 0, or NGR_ELIMIT (too many under way), NGR_ENOMEM. */
+ * named). Returns 0, or NGR_ELIMIT (too many under way), NGR_EINVAL (its method or target
+ * longer than libcurl is given: NGR_REPLAY_METHOD_LEN, NGR_REPLAY_TARGET_LEN), NGR_ENOMEM. */
 static int inspect_replay_start(struct inspect *in, const struct inspect_entry *e, size_t tunnel);
 
 static enum MHD_Result
@@ -300,6 +301,10 @@ inspect_post_replay(struct inspect *in, struct MHD_Connection *c, struct inspect
     rc = inspect_replay_start(in, e, (size_t)tunnel);
     if (rc == NGR_ELIMIT)
         return inspect_send_error(c, 503, "too many replays under way: try again");
+    if (rc == NGR_EINVAL)
+        return inspect_send_error(c, 400,
+                                  "this request's method or target is too long to be "
+                                  "sent again");
     if (rc != 0)
         return inspect_send_error(c, 500, "out of memory");
     return inspect_send(c, 204, NULL, "", 0, 0);

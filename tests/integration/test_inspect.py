@@ -200,6 +200,18 @@ def test_body_cap_and_cut_body_not_replayed(procs):
     P.wait_until(lambda: upstream_saw(t, "REQ POST /small") == 2, 10, "the small replay")
 
 
+def test_target_too_long_to_replay_said(procs):
+    """A target longer than the client sends (the visitor got 502) is kept; its replay is
+    refused as such, not as an out-of-memory 500."""
+    t, base = start(procs)
+    assert t.request("GET", "/" + "a" * 9000).status == 502
+    e = kept(base, 1, "the long request kept")[0]
+    code, text = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                      json.dumps({"id": e["id"]}), base + "/api/requests/http")
+    assert code == 400, (code, text)
+    assert "too long" in json.loads(text)["msg"], text
+
+
 def test_delete_clears_and_limits(procs):
     t, base = start(procs, "--inspect-max", "3")
     for i in range(5):

@@ -298,6 +298,13 @@ inspect_post_replay(struct inspect *in, struct MHD_Connection *c, struct inspect
                  (unsigned long long)e->cap->req_body, e->cap->body_max);
         return inspect_send_error(c, 400, msg);
     }
+    if (e->cap->req_short) {
+        snprintf(msg, sizeof(msg),
+                 "this request's body ended after %llu bytes, before its end (the visitor left, "
+                 "or the request failed first): it cannot be replayed",
+                 (unsigned long long)e->cap->req_body);
+        return inspect_send_error(c, 400, msg);
+    }
     rc = inspect_replay_start(in, e, (size_t)tunnel);
     if (rc == NGR_ELIMIT)
         return inspect_send_error(c, 503, "too many replays under way: try again");

@@ -156,11 +156,18 @@ def test_write_failures_keep_the_gateway_serving(procs, tmp_path):
         assert gw.request("GET", "/full%d" % i, cl.host).status == 200
     P.wait_until(lambda: dropped_lines(gw) >= 9, 10, "lost lines counted", procs.tails)
     assert gw.proc.poll() is None, "the gateway ended at its file-size limit"
+    P.wait_until(lambda: any("access log" in l and "lines are lost" in l
+                             for l in gw.proc.stderr_tail(40).splitlines()), 10,
+                 "the failing log said in the gateway's own log", procs.tails)
     resource.prlimit(pid, resource.RLIMIT_FSIZE,
                      (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    assert gw.request("GET", "/after", cl.host).status == 200
-    P.wait_until(lambda: "/after" in log.read_text(errors="replace"), 10,
-                 "a line once the limit is raised", procs.tails)
+    for i in range(3):
+        assert gw.request("GET", "/after%d" % i, cl.host).status == 200
+    lines = read_lines(log, 5, "the lines after the limit was raised", procs)
+    # The line cut by the limit stays cut, but alone: the next one starts a line of its own.
+    assert lines[1].startswith("{") and "/after" not in lines[1], lines[1]
+    assert [json.loads(l)["path"] for l in lines[2:]] == ["/after0", "/after1", "/after2"]
+    assert json.loads(lines[0])["path"] == "/before"
 
 
 def test_tcp_connection_line(procs, tmp_path):

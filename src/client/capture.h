@@ -22,7 +22,10 @@ struct capture {
     size_t body_max;       /* bytes of each body kept */
     unsigned req_cut : 1;  /* the request's body (or head) passed what is kept */
     unsigned resp_cut : 1; /* the response's */
-    int64_t start_us;      /* when the request arrived: CLOCK_REALTIME, microseconds */
+    /* The request's body stopped before its end (the visitor left, or the exchange failed
+     * first): what is kept is not the request that was sent. */
+    unsigned req_short : 1;
+    int64_t start_us; /* when the request arrived: CLOCK_REALTIME, microseconds */
 };
 
 /* Returns a new capture keeping up to body_max bytes of each body, its clock started; free

@@ -249,7 +249,8 @@ inspect_get_requests(struct inspect *in, struct MHD_Connection *c)
 static void inspect_replay_free(struct inspect_replay *p);
 
 /* Starts a replay of e, against the local service of tunnel (its own, or another the caller
- * named). Returns 0, or NGR_ELIMIT (too many under way), NGR_ENOMEM. */
+ * named). Returns 0, or NGR_ELIMIT (too many under way), NGR_EINVAL (its method or target
+ * longer than libcurl is given: NGR_REPLAY_METHOD_LEN, NGR_REPLAY_TARGET_LEN), NGR_ENOMEM. */
 static int inspect_replay_start(struct inspect *in, const struct inspect_entry *e, size_t tunnel);
 
 static enum MHD_Result
@@ -297,9 +298,20 @@ inspect_post_replay(struct inspect *in, struct MHD_Connection *c, struct inspect
                  (unsigned long long)e->cap->req_body, e->cap->body_max);
         return inspect_send_error(c, 400, msg);
     }
+    if (e->cap->req_short) {
+        snprintf(msg, sizeof(msg),
+                 "this request's body ended after %llu bytes, before its end (the visitor left, "
+                 "or the request failed first): it cannot be replayed",
+                 (unsigned long long)e->cap->req_body);
+        return inspect_send_error(c, 400, msg);
+    }
     rc = inspect_replay_start(in, e, (size_t)tunnel);
     if (rc == NGR_ELIMIT)
         return inspect_send_error(c, 503, "too many replays under way: try again");
+    if (rc == NGR_EINVAL)
+        return inspect_send_error(c, 400,
+                                  "this request's method or target is too long to be "
+                                  "sent again");
     if (rc != 0)
         return inspect_send_error(c, 500, "out of memory");
     return inspect_send(c, 204, NULL, "", 0, 0);
@@ -331,9 +343,11 @@ inspect_route(struct inspect *in, struct MHD_Connection *c, const char *url, con
             return inspect_post_replay(in, c, rq);
         if (strcmp(method, "DELETE") == 0) {
             /* No form sends DELETE, and a script of another origin needs a preflight that
-             * is never granted; a body, if any, must still be JSON. */
-            if (rq->len > 0 && !inspect_access_json_type(
-                                   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+             * is never granted; a body, if any, must still be JSON (one past the buffer
+             * was never kept, so its length says nothing). */
+            if ((rq->len > 0 || rq->too_large) &&
+                !inspect_access_json_type(
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
                 return inspect_send_error(c, 415, "send the body as application/json");
             inspect_ring_clear(&in->ring);
             return inspect_send(c, 204, NULL, "", 0, 0);

@@ -100,6 +100,8 @@ replay_report(struct replay_req *q)
     x.bytes_in = q->st.data_received;
     x.bytes_out = q->st.data_sent;
     x.status = q->status;
+    if (q->cap != NULL && !q->req_ended)
+        q->cap->req_short = 1;
     x.capture = q->cap != NULL ? &q->cap : NULL;
     x.raw = 0;
     x.error = NULL;

@@ -27,6 +27,9 @@ signals_start(struct signals *s, struct loop *l, signals_cb cb, void *arg, struc
     s->cb = cb;
     s->arg = arg;
     signal(SIGPIPE, SIG_IGN);
+    /* A file past the file-size limit (ulimit -f, systemd's LimitFSIZE=) would end the process
+     * on its next write; the write fails with EFBIG instead, and the writer decides. */
+    signal(SIGXFSZ, SIG_IGN);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);

@@ -1,6 +1,6 @@
-/* signals.h: SIGINT, SIGTERM and SIGHUP as events on the loop (a signalfd), with SIGPIPE
- * ignored, so that both programs stop (or the gateway re-reads its files) cleanly from inside a
- * turn instead of in a signal handler. */
+/* signals.h: SIGINT, SIGTERM and SIGHUP as events on the loop (a signalfd), with SIGPIPE and
+ * SIGXFSZ ignored (a write fails instead), so that both programs stop (or the gateway re-reads
+ * its files) cleanly from inside a turn instead of in a signal handler. */
 #ifndef NGR_SIGNALS_H
 #define NGR_SIGNALS_H
 

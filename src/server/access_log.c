@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 void
@@ -62,6 +63,9 @@ access_log_open(struct access_log *a, const char *spec, enum access_log_format f
         a->fd = fd;
         a->owned = 1;
     }
+    /* A file opened again on SIGHUP ends inside a line only if it was not rotated. */
+    if (a->torn && lseek(a->fd, 0, SEEK_END) == 0)
+        a->torn = 0;
     snprintf(a->path, sizeof(a->path), "%s", spec);
     a->format = format;
     return 0;
@@ -225,18 +229,39 @@ access_log_write(struct access_log *a, const struct access_record *r)
 {
     char line[NGR_ACCESS_LINE_LEN];
     struct timespec now;
+    struct iovec iov[2];
     size_t n;
     ssize_t w;
+    int e;
 
     if (a->fd < 0)
         return;
     clock_gettime(CLOCK_REALTIME, &now);
     n = access_log_format_line(line, sizeof(line), a->format, r, &now);
+    iov[0].iov_base = "\n";
+    iov[0].iov_len = a->torn ? 1 : 0;
+    iov[1].iov_base = line;
+    iov[1].iov_len = n;
     do
-        w = write(a->fd, line, n);
+        w = writev(a->fd, iov, 2);
     while (w < 0 && errno == EINTR);
-    if (w == (ssize_t)n)
+    e = errno;
+    if (w == (ssize_t)(iov[0].iov_len + n)) {
         a->lines++;
-    else
-        a->dropped++;
+        a->torn = 0;
+        if (a->failing)
+            log_info("access log %s: written again (%" PRIu64 " lines lost so far)", a->path,
+                     a->dropped);
+        a->failing = 0;
+        return;
+    }
+    a->dropped++;
+    if (w > 0)
+        a->torn = 1;
+    if (!a->failing)
+        log_warn("access log %s: %s; lines are lost (ngrnotok_access_log_lines_dropped_total) "
+                 "until a write succeeds",
+                 a->path,
+                 w < 0 ? strerror(e) : "short write (a full disk, or the file-size limit)");
+    a->failing = 1;
 }

@@ -39,6 +39,10 @@ struct access_log {
     enum access_log_format format;
     char path[NGR_ACCESS_PATH_LEN]; /* "-": stdout; "": off */
     uint64_t lines, dropped; /* written; lost to a failed or short write */
+    /* The last write was short (a full disk, the file-size limit): the file ends inside a
+     * line, which the next write ends first so that it does not run into the next line. */
+    int torn;
+    int failing; /* writes fail: said once in the log, and again when they work */
 };
 
 /* All off. */

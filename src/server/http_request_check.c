@@ -57,6 +57,20 @@ http_request_bad(struct error_page *why, const char *text)
 }
 
 int
+http_request_check_method(const char *method, struct error_page *why)
+{
+    size_t k;
+
+    if (method[0] == '\0')
+        return http_request_bad(why, "The request has no method.");
+    for (k = 0; method[k] != '\0'; k++)
+        if ((unsigned char)method[k] >= 0x80 || !http_request_tchar((unsigned char)method[k]))
+            return http_request_bad(why, "The request method is not a token: letters, digits "
+                                         "and !#$%&'*+-.^_`|~ only.");
+    return 0;
+}
+
+int
 http_request_check(const char *target, const struct frame_field *fields, size_t n,
                    struct error_page *why)
 {

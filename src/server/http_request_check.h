@@ -17,6 +17,10 @@
  * NGR_EPROTO with a 400 page in why that says what was wrong. */
 NGR_MUST_CHECK int http_request_check(const char *target, const struct frame_field *fields,
                                       size_t n, struct error_page *why);
+/* Checks the method: a token (RFC 9110 section 9.1), which libmicrohttpd does not check, so
+ * that no quote, control character or byte past ASCII reaches the local service's request
+ * line. Returns 0, or NGR_EPROTO with a 400 page in why. */
+NGR_MUST_CHECK int http_request_check_method(const char *method, struct error_page *why);
 /* 1 if name is a forwarding field a public client may not set: Forwarded, X-Real-IP, or any
  * X-Forwarded-*, in any case, with '_' for '-' (which many frameworks read as the same). */
 int http_request_is_forwarding(struct frame_str name);

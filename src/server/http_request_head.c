@@ -141,6 +141,9 @@ http_request_head_build(const struct http_request *rq, struct http_request_scrat
     int upgrade, rc;
 
     memset(h, 0, sizeof(*h));
+    rc = http_request_check_method(rq->method, why);
+    if (rc != 0)
+        return rc;
     rc = http_request_check(rq->target, rq->fields, rq->nfields, why);
     if (rc != 0)
         return rc;

@@ -6,6 +6,7 @@ reaches it, SIGHUP reopens the file (logrotate), and it is off by default."""
 import json
 import os
 import re
+import resource
 import signal
 import socket
 
@@ -129,6 +130,44 @@ def test_reopened_on_sighup(procs, tmp_path):
     P.wait_until(in_new, 15, "a line in the reopened access log", procs.tails, interval=0.1)
     assert "/before" in (tmp_path / "access.log.1").read_text()
     assert "/before" not in log.read_text()
+
+
+def dropped_lines(gw):
+    m = re.search(r"^ngrnotok_access_log_lines_dropped_total (\d+)$",
+                  gw.admin("GET", "/metrics").text(), re.M)
+    return int(m.group(1))
+
+
+def test_write_failures_keep_the_gateway_serving(procs, tmp_path):
+    """The log's file reaches the gateway's file-size limit (ulimit -f, systemd's LimitFSIZE=):
+    the next write would raise SIGXFSZ, which ends a process by default. The gateway keeps
+    answering, counts the lines it lost, and writes again once the limit is raised."""
+    log = tmp_path / "access.log"
+    gw = procs.gateway("--access-log", str(log), "--access-log-format", "json")
+    up = procs.upstream()
+    cl = procs.client(gw, up.port, "-n", "fsize")
+    assert gw.request("GET", "/before", cl.host).status == 200
+    read_lines(log, 1, "the first line", procs)
+    pid = gw.proc.popen.pid
+    # Room for part of one more line: a short write, then EFBIG.
+    resource.prlimit(pid, resource.RLIMIT_FSIZE,
+                     (log.stat().st_size + 100, resource.RLIM_INFINITY))
+    for i in range(10):
+        assert gw.request("GET", "/full%d" % i, cl.host).status == 200
+    P.wait_until(lambda: dropped_lines(gw) >= 9, 10, "lost lines counted", procs.tails)
+    assert gw.proc.poll() is None, "the gateway ended at its file-size limit"
+    P.wait_until(lambda: any("access log" in l and "lines are lost" in l
+                             for l in gw.proc.stderr_tail(40).splitlines()), 10,
+                 "the failing log said in the gateway's own log", procs.tails)
+    resource.prlimit(pid, resource.RLIMIT_FSIZE,
+                     (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    for i in range(3):
+        assert gw.request("GET", "/after%d" % i, cl.host).status == 200
+    lines = read_lines(log, 5, "the lines after the limit was raised", procs)
+    # The line cut by the limit stays cut, but alone: the next one starts a line of its own.
+    assert lines[1].startswith("{") and "/after" not in lines[1], lines[1]
+    assert [json.loads(l)["path"] for l in lines[2:]] == ["/after0", "/after1", "/after2"]
+    assert json.loads(lines[0])["path"] == "/before"
 
 
 def test_tcp_connection_line(procs, tmp_path):

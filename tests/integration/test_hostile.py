@@ -509,6 +509,13 @@ SMUGGLING_HEAD = [
      + SMUGGLED),
     ("other-field-space-before-colon",
      "GET /{T} HTTP/1.1\r\nHost: {H}\r\nX-Tag : {T}\r\n\r\n"),
+    # A method that is not a token (RFC 9110 section 9.1), which libmicrohttpd passes on: a
+    # quote, a control character, a byte past ASCII, a brace.
+    ("method-with-a-quote", 'GE"T /{T} HTTP/1.1\r\nHost: {H}\r\nX-Tag: {T}\r\n\r\n'),
+    ("method-with-a-control-character",
+     "G\x01T /{T} HTTP/1.1\r\nHost: {H}\r\nX-Tag: {T}\r\n\r\n"),
+    ("method-past-ascii", "\xffGET /{T} HTTP/1.1\r\nHost: {H}\r\nX-Tag: {T}\r\n\r\n"),
+    ("method-with-a-brace", "G{T /{T} HTTP/1.1\r\nHost: {H}\r\nX-Tag: {T}\r\n\r\n"),
 ]
 
 # (id, request). The error comes after body bytes that a streaming gateway may already have

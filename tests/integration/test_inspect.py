@@ -200,12 +200,50 @@ def test_body_cap_and_cut_body_not_replayed(procs):
     P.wait_until(lambda: upstream_saw(t, "REQ POST /small") == 2, 10, "the small replay")
 
 
+def test_body_the_visitor_cut_short_not_replayed(procs):
+    """A visitor that says Content-Length: 100000 and hangs up after 5,000 bytes: the kept
+    request holds only what arrived, so a replay would send the local service another request
+    than the visitor's; it is refused with the reason."""
+    t, base = start(procs)
+    with socket.create_connection(("127.0.0.1", t.gateway.http_port), timeout=10) as s:
+        s.sendall(b"POST /half HTTP/1.1\r\nHost: %s\r\nContent-Length: 100000\r\n\r\n"
+                  % t.host.encode() + b"h" * 5000)
+        P.wait_until(lambda: upstream_saw(t, "REQ POST /half") == 1, 10,
+                     "the local service getting the request's head")
+    e = kept(base, 1, "the request the visitor left kept")[0]
+    assert e["error"], e
+    code, text = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                      json.dumps({"id": e["id"]}), base + "/api/requests/http")
+    assert code == 400, (code, text)
+    assert "before its end" in json.loads(text)["msg"], text
+    assert len(curl_json(base + "/api/requests/http")["requests"]) == 1, "no replay kept"
+    assert upstream_saw(t, "REQ POST /half") == 1
+
+
+def test_target_too_long_to_replay_said(procs):
+    """A target longer than the client sends (the visitor got 502) is kept; its replay is
+    refused as such, not as an out-of-memory 500."""
+    t, base = start(procs)
+    assert t.request("GET", "/" + "a" * 9000).status == 502
+    e = kept(base, 1, "the long request kept")[0]
+    code, text = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                      json.dumps({"id": e["id"]}), base + "/api/requests/http")
+    assert code == 400, (code, text)
+    assert "too long" in json.loads(text)["msg"], text
+
+
 def test_delete_clears_and_limits(procs):
     t, base = start(procs, "--inspect-max", "3")
     for i in range(5):
         t.request("GET", "/n%d" % i)
     reqs = kept(base, 3, "the last three kept")
     assert [r["request"]["uri"] for r in reqs] == ["/n4", "/n3", "/n2"]
+    # A body must be JSON, also one past the inspector's 4 KiB upload buffer.
+    for size in (100, 8000):
+        code, _ = curl("-X", "DELETE", "-H", "Content-Type: text/plain", "--data-binary",
+                       "x" * size, base + "/api/requests/http")
+        assert code == 415, size
+    assert len(curl_json(base + "/api/requests/http")["requests"]) == 3
     code, _ = curl("-X", "DELETE", base + "/api/requests/http")
     assert code == 204
     assert curl_json(base + "/api/requests/http")["requests"] == []

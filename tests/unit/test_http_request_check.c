@@ -1,7 +1,7 @@
 /* test_http_request_check.c: unit tests of what a public request head must be
  * (src/server/http_request_check.h): framing a smuggler could use, field names that are not
- * tokens, control characters in values and the target, each refused with its own 400 text;
- * and which names count as forwarding fields. */
+ * tokens, methods that are not tokens, control characters in values and the target, each
+ * refused with its own 400 text; and which names count as forwarding fields. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +100,26 @@ test_http_request_check_cases(void **state)
 }
 
 static void
+test_http_request_check_method(void **state)
+{
+    static const char *const yes[] = {"GET", "M-SEARCH", "PROPFIND", "X!#$%&'*+.^_`|~9"};
+    static const char *const no[] = {"", "GE\"T", "G\x01T", "\xffGET", "G T", "G{T", "G\x7fT"};
+    struct error_page why;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (http_request_check_method(yes[i], &why) != 0)
+            fail_msg("%s: refused: %s", yes[i], why.text);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        memset(&why, 0, sizeof(why));
+        if (http_request_check_method(no[i], &why) != NGR_EPROTO || why.status != 400 ||
+            strstr(why.text, "method") == NULL)
+            fail_msg("method %d: not refused with a 400 naming the method", (int)i);
+    }
+}
+
+static void
 test_http_request_is_forwarding(void **state)
 {
     static const char *const yes[] = {"X-Forwarded-For", "x-forwarded-for", "X_Forwarded_For",
@@ -123,6 +143,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_request_check_cases),
+        cmocka_unit_test(test_http_request_check_method),
         cmocka_unit_test(test_http_request_is_forwarding),
     };
 

@@ -223,6 +223,9 @@
  * it (cut with "..." past that): every value of a line is bounded so that it fits whole */
 #define NGR_ACCESS_LINE_LEN 8192
 #define NGR_ACCESS_TARGET_LEN 2048
+/* bytes: GET /metrics is made in pieces of about this much (one family's lines for the next
+ * tunnels), whatever the number of tunnels */
+#define NGR_METRICS_PIECE (32 * 1024)
 #define NGR_ACCESS_PATH_LEN 512 /* bytes, with the NUL: --access-log FILE */
 #define NGR_ACCESS_METHOD_LEN 32 /* bytes, with the NUL: a request's method kept for its line */
 #define NGR_NAME_ESC_LEN 160  /* bytes: a refused subdomain, escaped, in the refusal's sentence */

@@ -128,20 +128,37 @@ admin_api_authorized(const struct server *srv, struct MHD_Connection *conn)
     return h[strcspn(h, " \t")] == '\0' && auth_tokens_find(&srv->admin_tokens, d) != NULL;
 }
 
-/* GET /metrics: Prometheus' text format. */
+/* GET /metrics: Prometheus' text format, made piece by piece as libmicrohttpd sends it. */
+static ssize_t
+admin_api_metrics_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ssize_t n = metrics_scrape_read(cls, buf, max);
+
+    (void)pos;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+}
+
+static void
+admin_api_metrics_free(void *cls)
+{
+    metrics_scrape_free(cls);
+}
+
 static enum MHD_Result
 admin_api_metrics(struct MHD_Connection *conn, const struct server *srv)
 {
+    struct metrics_scrape *sc = metrics_scrape_new(srv);
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    char *text;
-    size_t len;
 
-    if (metrics_render(srv, &text, &len) != 0)
+    if (sc == NULL)
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, NGR_METRICS_PIECE,
+                                             admin_api_metrics_read, sc, admin_api_metrics_free);
     if (resp == NULL) {
-        free(text);
+        metrics_scrape_free(sc);
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,

@@ -89,21 +89,6 @@ metrics_hist(FILE *f, const char *name, const struct tunnel *t, const struct lat
     fprintf(f, "} %" PRIu64 "\n", h->count);
 }
 
-/* One counter or gauge line per tunnel: get(t). */
-static void
-metrics_per_tunnel(FILE *f, const struct server *srv, const char *name,
-                   uint64_t (*get)(const struct tunnel *))
-{
-    const struct tunnel *t;
-
-    for (t = tunnel_table_first(&srv->tunnels); t != NULL;
-         t = tunnel_table_next((struct tunnel *)t)) {
-        fprintf(f, "%s{", name);
-        metrics_tunnel_labels(f, t);
-        fprintf(f, "} %" PRIu64 "\n", get(t));
-    }
-}
-
 static uint64_t metrics_streams_total(const struct tunnel *t) { return t->requests; }
 static uint64_t metrics_streams_open(const struct tunnel *t) { return t->streams; }
 static uint64_t metrics_bytes_in(const struct tunnel *t) { return t->bytes_in; }
@@ -171,64 +156,194 @@ metrics_gateway(FILE *f, const struct server *srv)
     control_foreach(srv, metrics_control_rtt, f);
 }
 
+/* One family of per-tunnel series: its head once, then its lines for each tunnel in turn. */
+struct metrics_family {
+    const char *name, *type, *help;
+    int http_only;
+    void (*write)(FILE *f, const struct metrics_family *m, const struct tunnel *t);
+    uint64_t (*get)(const struct tunnel *t); /* for a plain counter or gauge */
+};
+
 static void
-metrics_tunnels(FILE *f, const struct server *srv)
+metrics_write_classes(FILE *f, const struct metrics_family *m, const struct tunnel *t)
 {
-    const struct tunnel *t;
     size_t i;
 
-    metrics_head(f, "ngrnotok_tunnel_requests_total", "counter",
-                 "A tunnel's finished public HTTP requests, by status class.");
-    for (t = tunnel_table_first(&srv->tunnels); t != NULL;
-         t = tunnel_table_next((struct tunnel *)t)) {
-        if (t->proto == FRAME_PROTO_TCP)
-            continue;
-        for (i = 0; i < METRICS_CLASSES; i++) {
-            fputs("ngrnotok_tunnel_requests_total{", f);
-            metrics_tunnel_labels(f, t);
-            fprintf(f, ",class=\"%s\"} %" PRIu64 "\n", metrics_class_names[i], t->by_class[i]);
-        }
+    for (i = 0; i < METRICS_CLASSES; i++) {
+        fprintf(f, "%s{", m->name);
+        metrics_tunnel_labels(f, t);
+        fprintf(f, ",class=\"%s\"} %" PRIu64 "\n", metrics_class_names[i], t->by_class[i]);
     }
-    metrics_head(f, "ngrnotok_tunnel_streams_total", "counter",
-                 "A tunnel's public requests or TCP connections opened toward its client.");
-    metrics_per_tunnel(f, srv, "ngrnotok_tunnel_streams_total", metrics_streams_total);
-    metrics_head(f, "ngrnotok_tunnel_open_streams", "gauge",
-                 "A tunnel's public requests or TCP connections open now.");
-    metrics_per_tunnel(f, srv, "ngrnotok_tunnel_open_streams", metrics_streams_open);
-    metrics_head(f, "ngrnotok_tunnel_received_bytes_total", "counter",
-                 "Body bytes from public clients toward a tunnel's local service.");
-    metrics_per_tunnel(f, srv, "ngrnotok_tunnel_received_bytes_total", metrics_bytes_in);
-    metrics_head(f, "ngrnotok_tunnel_sent_bytes_total", "counter",
-                 "Body bytes from a tunnel's local service toward public clients.");
-    metrics_per_tunnel(f, srv, "ngrnotok_tunnel_sent_bytes_total", metrics_bytes_out);
-    metrics_head(f, "ngrnotok_tunnel_request_duration_seconds", "histogram",
-                 "A public HTTP request's whole time at the gateway, first byte to last.");
-    for (t = tunnel_table_first(&srv->tunnels); t != NULL;
+}
+
+static void
+metrics_write_value(FILE *f, const struct metrics_family *m, const struct tunnel *t)
+{
+    fprintf(f, "%s{", m->name);
+    metrics_tunnel_labels(f, t);
+    fprintf(f, "} %" PRIu64 "\n", m->get(t));
+}
+
+static void
+metrics_write_latency(FILE *f, const struct metrics_family *m, const struct tunnel *t)
+{
+    metrics_hist(f, m->name, t, &t->latency);
+}
+
+static void
+metrics_write_service(FILE *f, const struct metrics_family *m, const struct tunnel *t)
+{
+    metrics_hist(f, m->name, t, &t->service_latency);
+}
+
+static const struct metrics_family metrics_families[] = {
+    {"ngrnotok_tunnel_requests_total", "counter",
+     "A tunnel's finished public HTTP requests, by status class.", 1, metrics_write_classes,
+     NULL},
+    {"ngrnotok_tunnel_streams_total", "counter",
+     "A tunnel's public requests or TCP connections opened toward its client.", 0,
+     metrics_write_value, metrics_streams_total},
+    {"ngrnotok_tunnel_open_streams", "gauge",
+     "A tunnel's public requests or TCP connections open now.", 0, metrics_write_value,
+     metrics_streams_open},
+    {"ngrnotok_tunnel_received_bytes_total", "counter",
+     "Body bytes from public clients toward a tunnel's local service.", 0, metrics_write_value,
+     metrics_bytes_in},
+    {"ngrnotok_tunnel_sent_bytes_total", "counter",
+     "Body bytes from a tunnel's local service toward public clients.", 0, metrics_write_value,
+     metrics_bytes_out},
+    {"ngrnotok_tunnel_request_duration_seconds", "histogram",
+     "A public HTTP request's whole time at the gateway, first byte to last.", 1,
+     metrics_write_latency, NULL},
+    {"ngrnotok_tunnel_service_duration_seconds", "histogram",
+     "The local service's time to its response head, as the tunnel's client measured it.", 1,
+     metrics_write_service, NULL},
+};
+#define METRICS_FAMILIES (sizeof(metrics_families) / sizeof(metrics_families[0]))
+
+/* A scrape under way: the tunnels' ids as they were when it began (each looked up again when
+ * its turn comes, so a tunnel gone meanwhile is passed over and nothing dangles), where it is,
+ * and the text made but not yet handed out. */
+struct metrics_scrape {
+    const struct server *srv;
+    char (*ids)[NGR_ID_LEN];
+    size_t nids;
+    size_t family, next; /* family == METRICS_FAMILIES: done */
+    int started;         /* the gateway-wide part is made */
+    char *text;          /* open_memstream's */
+    size_t len, off;
+};
+
+struct metrics_scrape *
+metrics_scrape_new(const struct server *srv)
+{
+    struct metrics_scrape *s = calloc(1, sizeof(*s));
+    const struct tunnel *t;
+    size_t n = tunnel_table_count(&srv->tunnels), i = 0;
+
+    if (s == NULL)
+        return NULL;
+    s->srv = srv;
+    s->ids = calloc(n ? n : 1, sizeof(*s->ids));
+    if (s->ids == NULL) {
+        free(s);
+        return NULL;
+    }
+    for (t = tunnel_table_first(&srv->tunnels); t != NULL && i < n;
          t = tunnel_table_next((struct tunnel *)t))
-        if (t->proto != FRAME_PROTO_TCP)
-            metrics_hist(f, "ngrnotok_tunnel_request_duration_seconds", t, &t->latency);
-    metrics_head(f, "ngrnotok_tunnel_service_duration_seconds", "histogram",
-                 "The local service's time to its response head, as the tunnel's client "
-                 "measured it.");
-    for (t = tunnel_table_first(&srv->tunnels); t != NULL;
-         t = tunnel_table_next((struct tunnel *)t))
-        if (t->proto != FRAME_PROTO_TCP)
-            metrics_hist(f, "ngrnotok_tunnel_service_duration_seconds", t, &t->service_latency);
+        memcpy(s->ids[i++], t->id, NGR_ID_LEN);
+    s->nids = i;
+    return s;
+}
+
+void
+metrics_scrape_free(struct metrics_scrape *s)
+{
+    if (s == NULL)
+        return;
+    free(s->text);
+    free(s->ids);
+    free(s);
+}
+
+/* The next piece of text: the gateway-wide part, or a family's head and as many tunnels' lines
+ * as make NGR_METRICS_PIECE bytes. 0, or NGR_ENOMEM. */
+static int
+metrics_scrape_fill(struct metrics_scrape *s)
+{
+    FILE *f;
+
+    free(s->text);
+    s->text = NULL;
+    s->len = s->off = 0;
+    f = open_memstream(&s->text, &s->len);
+    if (f == NULL)
+        return NGR_ENOMEM;
+    if (!s->started) {
+        metrics_gateway(f, s->srv);
+        s->started = 1;
+    }
+    while (s->family < METRICS_FAMILIES && ftell(f) < NGR_METRICS_PIECE) {
+        const struct metrics_family *m = &metrics_families[s->family];
+        const struct tunnel *t;
+
+        if (s->next == 0)
+            metrics_head(f, m->name, m->type, m->help);
+        if (s->next >= s->nids) {
+            s->family++;
+            s->next = 0;
+            continue;
+        }
+        t = tunnel_table_find_id(&s->srv->tunnels, s->ids[s->next], strlen(s->ids[s->next]));
+        s->next++;
+        if (t != NULL && !(m->http_only && t->proto == FRAME_PROTO_TCP))
+            m->write(f, m, t);
+    }
+    if (ferror(f)) {
+        fclose(f);
+        return NGR_ENOMEM;
+    }
+    return fclose(f) == 0 ? 0 : NGR_ENOMEM;
+}
+
+ssize_t
+metrics_scrape_read(struct metrics_scrape *s, char *out, size_t max)
+{
+    size_t n;
+
+    while (s->text == NULL || s->off == s->len) {
+        if (s->started && s->family >= METRICS_FAMILIES)
+            return 0;
+        if (metrics_scrape_fill(s) != 0)
+            return -1;
+    }
+    n = s->len - s->off < max ? s->len - s->off : max;
+    memcpy(out, s->text + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
 }
 
 int
 metrics_render(const struct server *srv, char **out, size_t *len)
 {
+    struct metrics_scrape *s = metrics_scrape_new(srv);
+    char chunk[8192];
+    ssize_t n;
     FILE *f;
 
     *out = NULL;
     *len = 0;
-    f = open_memstream(out, len);
-    if (f == NULL)
+    if (s == NULL)
         return NGR_ENOMEM;
-    metrics_gateway(f, srv);
-    metrics_tunnels(f, srv);
-    if (ferror(f)) {
+    f = open_memstream(out, len);
+    if (f == NULL) {
+        metrics_scrape_free(s);
+        return NGR_ENOMEM;
+    }
+    while ((n = metrics_scrape_read(s, chunk, sizeof(chunk))) > 0)
+        fwrite(chunk, 1, (size_t)n, f);
+    metrics_scrape_free(s);
+    if (n < 0 || ferror(f)) {
         fclose(f);
         free(*out);
         *out = NULL;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void
@@ -50,8 +51,17 @@ access_log_open(struct access_log *a, const char *spec, enum access_log_format f
     if (strlen(spec) >= sizeof(a->path))
         return err_set(err, NGR_EINVAL, "access_log: path too long");
     if (strcmp(spec, "-") == 0) {
+        struct stat st;
+        int fl;
+
         access_log_close(a);
         a->fd = STDOUT_FILENO;
+        /* A pipe or a socket (the journal's, under systemd) nobody reads fast enough must not
+         * stop the gateway's loop: its writes do not block, and a line it cannot take is
+         * counted as lost. A terminal or a file is left as it is. */
+        if (fstat(a->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+            (fl = fcntl(a->fd, F_GETFL)) >= 0)
+            (void)fcntl(a->fd, F_SETFL, fl | O_NONBLOCK);
     } else {
         fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
@@ -262,6 +272,8 @@ access_log_write(struct access_log *a, const struct access_record *r)
         log_warn("access log %s: %s; lines are lost (ngrnotok_access_log_lines_dropped_total) "
                  "until a write succeeds",
                  a->path,
-                 w < 0 ? strerror(e) : "short write (a full disk, or the file-size limit)");
+                 w < 0 && (e == EAGAIN || e == EWOULDBLOCK)
+                     ? "its reader does not keep up"
+                     : w < 0 ? strerror(e) : "short write (a full disk, or the file-size limit)");
     a->failing = 1;
 }

@@ -210,3 +210,44 @@ def test_stdout_and_bad_path(procs, tmp_path):
                   binary_name="ngrnotokd")
     assert r.returncode != 0
     assert "access_log" in r.stderr and "no/such/dir.log" in r.stderr, r.stderr
+
+
+def test_stdout_nobody_reads_does_not_stop_the_gateway(procs, tmp_path):
+    """--access-log - into a pipe that is never read (a stalled journal): once the pipe is full
+    the gateway drops lines and counts them, and keeps answering every request."""
+    import subprocess
+    import time
+    ports = tmp_path / "ports"
+    argv = [P.binary("ngrnotokd"), "--control-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+            "--admin-addr", "127.0.0.1:0", "--ports-file", str(ports), "--state-dir",
+            str(tmp_path / "state"), "--access-log", "-"]
+    gw = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, env=P.base_env())
+    try:
+        text = P.wait_until(lambda: (lambda t: t if "admin=" in t else None)(
+            ports.read_text() if ports.exists() else ""), 20, "the ports file")
+        port = {k: int(v.rpartition(":")[2]) for k, _, v in
+                (l.partition("=") for l in text.splitlines() if "=" in l)}
+        up = procs.upstream()
+        cl = procs.client("127.0.0.1:%d" % port["control"], up.port, "-n", "unread")
+        host = "unread.localhost:%d" % port["http"]
+        # A long target makes each line long: the pipe's 64 KiB fill in a few hundred.
+        path = "/" + "x" * 1500
+        deadline = time.monotonic() + 60
+        for i in range(400):
+            assert time.monotonic() < deadline, "requests slowed to a crawl"
+            r = H.request(port["http"], "GET", path + "?%d" % i, [("Host", host)], timeout=10)
+            assert r.status == 200, r
+        m = re.search(r"^ngrnotok_access_log_lines_dropped_total (\d+)$",
+                      H.request(port["admin"], "GET", "/metrics",
+                                [("Host", "127.0.0.1")]).body.decode(), re.M)
+        assert m and int(m.group(1)) > 0, "no line counted as lost with the pipe full"
+        assert gw.poll() is None
+    finally:
+        gw.terminate()
+        try:
+            gw.wait(10)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+            gw.wait(10)
+        gw.stdout.close()

@@ -81,6 +81,14 @@ http_request_check(const char *target, const struct frame_field *fields, size_t 
         if ((unsigned char)target[k] <= 0x20 || (unsigned char)target[k] == 0x7f)
             return http_request_bad(why, "The request target holds a space or a control "
                                          "character.");
+    /* The client replays at most this much of a target (libcurl's request line): say so here,
+     * rather than let the tunnel fail it with a 502. */
+    if (k >= NGR_REPLAY_TARGET_LEN) {
+        error_page_set(why, 414, "URI Too Long",
+                       "The request target is %zu bytes; a tunnel carries at most %d.", k,
+                       NGR_REPLAY_TARGET_LEN - 1);
+        return NGR_EPROTO;
+    }
     for (i = 0; i < n; i++) {
         const struct frame_field *f = &fields[i];
 

@@ -220,16 +220,18 @@ def test_body_the_visitor_cut_short_not_replayed(procs):
     assert upstream_saw(t, "REQ POST /half") == 1
 
 
-def test_target_too_long_to_replay_said(procs):
-    """A target longer than the client sends (the visitor got 502) is kept; its replay is
-    refused as such, not as an out-of-memory 500."""
+def test_target_too_long_for_the_tunnel_refused_at_the_gateway(procs):
+    """A target longer than the client can send on (its request line, 8 KiB) gets the gateway's
+    414, which names the limit, before it reaches the client: nothing is kept, nothing replayed,
+    and the local service sees nothing (it used to be a 502 from the tunnel)."""
     t, base = start(procs)
-    assert t.request("GET", "/" + "a" * 9000).status == 502
-    e = kept(base, 1, "the long request kept")[0]
-    code, text = curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
-                      json.dumps({"id": e["id"]}), base + "/api/requests/http")
-    assert code == 400, (code, text)
-    assert "too long" in json.loads(text)["msg"], text
+    r = t.request("GET", "/" + "a" * 9000)
+    assert r.status == 414, r
+    assert "at most 8191" in r.body.decode(), r.body[:300]
+    assert t.request("GET", "/short").status == 200
+    reqs = kept(base, 1, "the short request only")
+    assert reqs[0]["request"]["uri"] == "/short"
+    assert not any(l.startswith("REQ GET /aaaa") for l in t.upstream.proc.stdout_lines)
 
 
 def test_delete_clears_and_limits(procs):

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_request_check.h"
@@ -138,11 +139,34 @@ test_http_request_is_forwarding(void **state)
             fail_msg("%s: taken for a forwarding field", no[i]);
 }
 
+/* A target the client could not replay whole gets 414 here; one byte less passes. */
+static void
+test_http_request_check_long_target(void **state)
+{
+    static const char *const none[] = {NULL};
+    struct error_page why;
+    char *t = malloc(NGR_REPLAY_TARGET_LEN + 1);
+
+    (void)state;
+    assert_non_null(t);
+    memset(t, 'a', NGR_REPLAY_TARGET_LEN);
+    t[0] = '/';
+    t[NGR_REPLAY_TARGET_LEN - 1] = '\0';
+    assert_int_equal(test_check(t, none, &why), 0);
+    t[NGR_REPLAY_TARGET_LEN - 1] = 'a';
+    t[NGR_REPLAY_TARGET_LEN] = '\0';
+    assert_int_equal(test_check(t, none, &why), NGR_EPROTO);
+    assert_int_equal(why.status, 414);
+    assert_non_null(strstr(why.text, "at most 8191"));
+    free(t);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_request_check_cases),
+        cmocka_unit_test(test_http_request_check_long_target),
         cmocka_unit_test(test_http_request_check_method),
         cmocka_unit_test(test_http_request_is_forwarding),
     };

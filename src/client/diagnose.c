@@ -378,6 +378,11 @@ diagnose_setup(struct diagnose *d)
     d->responder_opt.proto = FRAME_PROTO_HTTP;
     snprintf(d->responder_opt.name, sizeof(d->responder_opt.name), "diagnose");
     snprintf(d->responder_opt.local.host, sizeof(d->responder_opt.local.host), "built-in");
+    /* With -n NAME, the responder binds NAME-diag beside it: a token limited to some names
+     * (alice-*) allows both; without, the gateway picks a random name. */
+    if (cl->opt.tunnels[0].subdomain[0] != '\0')
+        snprintf(d->responder_opt.subdomain, sizeof(d->responder_opt.subdomain), "%.*s-diag",
+                 (int)(sizeof(d->responder_opt.subdomain) - 6), cl->opt.tunnels[0].subdomain);
     cl->ntunnels = cl->opt.ntunnels + 1;
     for (i = 0; i < cl->opt.ntunnels; i++)
         if ((rc = diagnose_tunnel_init(cl, i, &cl->opt.tunnels[i])) != 0)

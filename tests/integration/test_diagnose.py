@@ -131,3 +131,21 @@ def test_wrong_server_exits_1_naming_the_option():
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert "--server" in r.stderr and "config set-server" in r.stderr, r.stderr
     assert r.stdout == "", r.stdout
+
+
+def test_token_limited_to_names(procs, tmp_path):
+    """A token that may bind only alice-*: with -n alice-app, the target's tunnel is alice-app
+    and the responder's alice-app-diag, so diagnose runs (without -n the gateway's random name
+    for the responder is refused, and the message says which tunnel and why)."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("tok-names-0123456789 alice-*\n")
+    gw, up = procs.gateway("--auth-tokens", str(tokens)), procs.upstream()
+    r = diagnose(gw, "--token", "tok-names-0123456789", "-n", "alice-app", "--count", "2",
+                 up.port)
+    assert r.returncode == 0, r.stderr
+    assert "http://alice-app.localhost:%d/ through the tunnel" % gw.http_port in \
+        row(r.stdout, "public path").group("note"), r.stdout
+    assert "through the tunnel" in r.stdout and VERDICT_RE.search(r.stdout), r.stdout
+    r = diagnose(gw, "--token", "tok-names-0123456789", "--count", "2", up.port)
+    assert r.returncode != 0
+    assert "not allowed for this token" in r.stderr, r.stderr

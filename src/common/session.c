@@ -3,6 +3,7 @@
  * turns of blocked streams) is session_out.c. See session.h and docs/protocol.md. */
 #include "session.h"
 #include "session_out.h"
+#include "session_preface.h"
 #include "err.h"
 #include "log.h"
 #include "net.h"
@@ -597,9 +598,18 @@ session_decode(struct session *s, const uint8_t *p, size_t len)
     size_t used = 0;
 
     if (s->preface_left > 0) {
-        ssize_t n = session__check_preface(s, p, len);
-        if (n < 0)
-            return n;
+        struct preface_refusal r;
+        ssize_t n = preface_check(NGR_PREFACE_LEN - s->preface_left, p, len, &r);
+
+        if (n < 0) {
+            if (r.reply != NULL) {
+                buf_append_force(&s->ctl, r.reply, r.reply_len);
+                session__mark_pending(s);
+            }
+            session_close(s, 0, "%s", r.why);
+            return NGR_EPROTO;
+        }
+        s->preface_left -= (size_t)n;
         used = (size_t)n;
     }
 

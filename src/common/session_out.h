@@ -1,5 +1,5 @@
-/* session_out.h: what session.c, session_out.c, session_window.c and session_preface.c share
- * and nobody else calls (libuv's double-underscore names for internals). */
+/* session_out.h: what session.c, session_out.c and session_window.c share and nobody else
+ * calls (libuv's double-underscore names for internals). */
 #ifndef NGR_SESSION_OUT_H
 #define NGR_SESSION_OUT_H
 
@@ -8,9 +8,6 @@
 /* Queued output is written once per turn, after the turn hook (a loop deferral): the frames of
  * many streams share one write. */
 void session__mark_pending(struct session *s);
-/* The gateway's check of the first bytes (session_preface.c): the bytes of the preface taken,
- * or NGR_EPROTO with the session closed and why said. */
-ssize_t session__check_preface(struct session *s, const uint8_t *p, size_t len);
 /* Writes what is queued, control frames first. Returns 0, or NGR_ECLOSED if the socket
  * failed. */
 int session__flush(struct session *s);

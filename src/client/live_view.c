@@ -2,6 +2,7 @@
  * object) per finished request, and on a terminal a header redrawn in place in the rows above
  * a scroll region (DECSTBM); see live_view.h. */
 #include "live_view.h"
+#include "json_escape.h"
 #include "client.h"
 #include "log.h"
 
@@ -44,30 +45,7 @@ struct live_view {
 size_t
 live_view_json_escape(char *out, size_t cap, const char *s)
 {
-    size_t n = 0;
-
-    if (cap == 0)
-        return 0;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        size_t k;
-
-        if (c == '"' || c == '\\')
-            k = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
-        else {
-            esc[0] = (char)c;
-            k = 1;
-        }
-        if (n + k >= cap)
-            break;
-        memcpy(out + n, esc, k);
-        n += k;
-    }
-    out[n] = '\0';
-    return n;
+    return json_escape(out, cap, s, strlen(s));
 }
 
 /* A line built by appending, without printf's formatting: a request's line is written for

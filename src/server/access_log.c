@@ -2,6 +2,7 @@
  * with one write(2) on an O_APPEND descriptor, so lines from one process never interleave and a
  * rotated file is picked up by reopening it on SIGHUP. */
 #include "access_log.h"
+#include "json_escape.h"
 #include "log.h"
 
 #include <errno.h>
@@ -114,26 +115,12 @@ line_printf(struct line *l, const char *fmt, ...)
     l->len = l->len + (size_t)n > l->cap ? l->cap : l->len + (size_t)n;
 }
 
-/* A JSON string's contents: '"', '\\', and every byte outside printable ASCII as \u00XX (the
- * bytes of a request need not be UTF-8, and this keeps the line valid JSON whatever they are). */
+/* A JSON string's contents (json_escape.h), at most max bytes of s. */
 static void
 line_json_str(struct line *l, const char *s, size_t max)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; s[i] != '\0' && i < max && l->len + 6 <= l->cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-            memcpy(l->p + l->len, "\\u00", 4);
-            l->p[l->len + 4] = hex[c >> 4];
-            l->p[l->len + 5] = hex[c & 15];
-            l->len += 6;
-        } else {
-            l->p[l->len++] = (char)c;
-        }
-    }
+    if (l->len < l->cap)
+        l->len += json_escape(l->p + l->len, l->cap - l->len + 1, s, strnlen(s, max));
 }
 
 static int

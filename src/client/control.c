@@ -20,21 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A message for the person at the terminal. */
-static void client_control_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-client_control_say(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("ngrnotok: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static void client_control_connect(struct client *cl);
 static void client_control_on_stop_timer(void *arg);
 
@@ -68,7 +53,7 @@ client_control_keep(struct client *cl, struct client_tunnel *t)
     else /* both NGR_MAX_SUBDOMAIN + 1 */
         memcpy(t->resume.name, t->name, sizeof(t->resume.name));
     if (resume_file_save(&t->resume, &err) != 0)
-        client_control_say("%scannot keep the reconnect secret (%s): a restart gets a new URL",
+        log_say("%scannot keep the reconnect secret (%s): a restart gets a new URL",
                            client_control_who(cl, t, who, sizeof(who)), err.msg);
 }
 
@@ -91,7 +76,7 @@ client_control_on_bound(struct client *cl, const struct frame *f)
     if (t->opt->proto == FRAME_PROTO_TCP && colon != NULL)
         t->tcp_port = (unsigned)strtoul(colon + 1, NULL, 10);
     if (t->opt->remote_port != 0 && t->tcp_port != t->opt->remote_port)
-        client_control_say("%sport %u was not free on the gateway: it gave port %u instead",
+        log_say("%sport %u was not free on the gateway: it gave port %u instead",
                            client_control_who(cl, t, who, sizeof(who)), t->opt->remote_port,
                            t->tcp_port);
     t->bound = 1;
@@ -119,15 +104,15 @@ client_control_refused(struct client *cl, struct client_tunnel *t, uint32_t code
         (code == FRAME_CODE_NAME_TAKEN || code == FRAME_CODE_NAME_INVALID)) {
         /* The name it had is gone (its grace passed, or the gateway lost its state): a new
          * one, and a new URL. */
-        client_control_say("%s%s; asking for a new name", who, msg);
+        log_say("%s%s; asking for a new name", who, msg);
         t->name[0] = '\0';
         t->tcp_port = 0;
         resume_file_forget(&t->resume);
         cl->retry = 1;
     } else if (cl->ever_bound && code == FRAME_CODE_UNAVAILABLE) {
-        client_control_say("%s%s", who, msg); /* the gateway is full for now: retried */
+        log_say("%s%s", who, msg); /* the gateway is full for now: retried */
     } else {
-        client_control_say("%s%s%s", cl->nbound > 0 && t == NULL ? "gateway error: " : "", who,
+        log_say("%s%s%s", cl->nbound > 0 && t == NULL ? "gateway error: " : "", who,
                            msg);
         cl->exit_code = 1;
         cl->fatal = 1;
@@ -150,7 +135,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
         if (frame_hello_decode(f, &h) != 0)
             return NGR_EPROTO;
         if (h.version != NGR_PROTOCOL_VERSION) {
-            client_control_say("the gateway speaks protocol version %u, this client %u: "
+            log_say("the gateway speaks protocol version %u, this client %u: "
                                "upgrade the older one",
                                h.version, NGR_PROTOCOL_VERSION);
             cl->exit_code = 1;
@@ -158,7 +143,7 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             return 0;
         }
         if (session_check_peer(&h, &why) != 0) {
-            client_control_say("the gateway's settings are unusable: %s (upgrade the older of "
+            log_say("the gateway's settings are unusable: %s (upgrade the older of "
                            "ngrnotok and ngrnotokd)",
                            why.msg);
             return NGR_EPROTO;
@@ -195,12 +180,12 @@ client_control_on_frame(void *owner, struct session *s, const struct frame *f, s
             /* Requests under way finish; the gateway closes the session, then we reconnect.
              * Said once, though a draining gateway may send GOAWAY twice. */
             if (!cl->told_goaway)
-                client_control_say("the gateway is going away: %s", esc);
+                log_say("the gateway is going away: %s", esc);
             cl->told_goaway = 1;
             return 0;
         }
         if (f->type == FRAME_GOAWAY) {
-            client_control_say("the gateway is going away: %s", esc);
+            log_say("the gateway is going away: %s", esc);
             if (!cl->ever_bound)
                 cl->exit_code = 1;
         } else {
@@ -228,7 +213,7 @@ client_control_retry(struct client *cl)
     if (wait > NGR_RECONNECT_MAX_MS)
         wait = NGR_RECONNECT_MAX_MS;
     wait = wait / 2 + (uint64_t)random() % (wait / 2 + 1);
-    client_control_say("reconnecting (attempt %u, next in %.1f s)", cl->attempt,
+    log_say("reconnecting (attempt %u, next in %.1f s)", cl->attempt,
                        (double)wait / 1000);
     loop_timer_start(cl->loop, &cl->retry_timer, wait);
 }
@@ -268,9 +253,9 @@ client_control_on_closed(void *owner, struct session *s, const char *reason)
 
     if (!cl->opt_stopping && !cl->fatal && !cl->retry) {
         if (cl->nbound > 0)
-            client_control_say("%s closed: %s", cl->ntunnels > 1 ? "tunnels" : "tunnel", reason);
+            log_say("%s closed: %s", cl->ntunnels > 1 ? "tunnels" : "tunnel", reason);
         else if (cl->exit_code == 0)
-            client_control_say("the gateway closed the connection: %s", reason);
+            log_say("the gateway closed the connection: %s", reason);
     }
     loop_timer_stop(cl->loop, &cl->stop_timer);
     session_free(s);
@@ -338,7 +323,7 @@ client_control_connected(struct client *cl, int fd, struct tls_io *tls)
     size_t i;
 
     if (session_init(&cl->sess, cl->loop, fd, 0, &client_control_handler, cl) != 0) {
-        client_control_say("cannot watch the control connection: %s", strerror(errno));
+        log_say("cannot watch the control connection: %s", strerror(errno));
         cl->tls = tls;
         client_control_fail(cl, fd, 0);
         return;
@@ -371,7 +356,7 @@ client_control_on_tls(void *arg, uint32_t events)
     rc = tls_io_handshake(cl->tls, &want, &err);
     if (rc == NGR_EAGAIN) {
         if (loop_io_mod(cl->loop, &cl->connect_io, want) != 0) {
-            client_control_say("cannot watch the control connection: %s", strerror(errno));
+            log_say("cannot watch the control connection: %s", strerror(errno));
             loop_io_del(cl->loop, &cl->connect_io);
             loop_timer_stop(cl->loop, &cl->connect_timer);
             cl->connect_fd = -1;
@@ -384,14 +369,14 @@ client_control_on_tls(void *arg, uint32_t events)
     cl->connect_fd = -1;
     net_format_addr(&cl->opt.server, addr, sizeof(addr));
     if (rc == NGR_ECLOSED) {
-        client_control_say("TLS handshake with %s failed: the gateway closed the connection; it "
+        log_say("TLS handshake with %s failed: the gateway closed the connection; it "
                            "may not speak TLS on this port (run without --tls)",
                            addr);
         client_control_fail(cl, fd, 0);
         return;
     }
     if (rc == NGR_ETRUST) {
-        client_control_say("TLS handshake with %s failed: the gateway's certificate is not "
+        log_say("TLS handshake with %s failed: the gateway's certificate is not "
                            "trusted: %s%s",
                            addr, err.msg,
                            cl->opt.ca[0] == '\0' ? " (for a private CA: --ca FILE)" : "");
@@ -399,7 +384,7 @@ client_control_on_tls(void *arg, uint32_t events)
         return;
     }
     if (rc != 0) {
-        client_control_say("TLS handshake with %s failed: %s", addr, err.msg);
+        log_say("TLS handshake with %s failed: %s", addr, err.msg);
         client_control_fail(cl, fd, 0);
         return;
     }
@@ -418,14 +403,14 @@ client_control_start_tls(struct client *cl, int fd)
 
     cl->tls = tls_io_client(fd, cl->tls_cred, cl->opt.server.host, &err);
     if (cl->tls == NULL) {
-        client_control_say("%s", err.msg);
+        log_say("%s", err.msg);
         client_control_fail(cl, fd, 0);
         return;
     }
     cl->connect_fd = fd;
     loop_timer_start(cl->loop, &cl->connect_timer, NGR_HANDSHAKE_MS);
     if (loop_io_add(cl->loop, &cl->connect_io, fd, LOOP_WRITE, client_control_on_tls, cl) != 0) {
-        client_control_say("cannot watch the control connection: %s", strerror(errno));
+        log_say("cannot watch the control connection: %s", strerror(errno));
         loop_timer_stop(cl->loop, &cl->connect_timer);
         cl->connect_fd = -1;
         client_control_fail(cl, fd, 0);
@@ -447,7 +432,7 @@ client_control_on_connect(void *arg, uint32_t events)
     if (net_connect_result(fd, &cl->opt.server, &err) != 0) {
         /* Before the first tunnel is up, most likely the address is wrong or the gateway
          * is not running; afterwards it is restarting, and the client tries again. */
-        client_control_say("cannot reach the gateway: %s%s", err.msg,
+        log_say("cannot reach the gateway: %s%s", err.msg,
                            cl->ever_bound ? ""
                                           : " (is ngrnotokd running there? give its address "
                                             "with --server HOST:PORT, or once with 'ngrnotok "
@@ -470,10 +455,10 @@ client_control_on_connect_timeout(void *arg)
 
     net_format_addr(&cl->opt.server, addr, sizeof(addr));
     if (cl->tls != NULL)
-        client_control_say("TLS handshake with %s failed: no answer within %d s", addr,
+        log_say("TLS handshake with %s failed: no answer within %d s", addr,
                            NGR_HANDSHAKE_MS / 1000);
     else
-        client_control_say("cannot reach the gateway at %s: no answer within %d s (a firewall "
+        log_say("cannot reach the gateway at %s: no answer within %d s (a firewall "
                            "between, or the wrong --server?)",
                            addr,
                            NGR_CONNECT_MS / 1000);
@@ -510,7 +495,7 @@ client_control_connect(struct client *cl)
     struct ngr_err err;
 
     if (client_control_dial(cl, &err) != 0) {
-        client_control_say("cannot reach the gateway: %s", err.msg);
+        log_say("cannot reach the gateway: %s", err.msg);
         client_control_over(cl);
     }
 }
@@ -540,7 +525,7 @@ client_control_on_stop_timer(void *arg)
         return;
     }
     if (cl->sess.nstreams > 0)
-        client_control_say("stopping with %zu request%s unfinished", cl->sess.nstreams,
+        log_say("stopping with %zu request%s unfinished", cl->sess.nstreams,
                            cl->sess.nstreams == 1 ? "" : "s");
     session_close(&cl->sess, 0, "stopped");
 }
@@ -565,7 +550,7 @@ client_control_stop(struct client *cl)
         session_close(&cl->sess, 0, "stopped");
         return;
     }
-    client_control_say("stopping: finishing %zu request%s under way (at most %d s; signal "
+    log_say("stopping: finishing %zu request%s under way (at most %d s; signal "
                        "again to stop now)",
                        cl->sess.nstreams, cl->sess.nstreams == 1 ? "" : "s",
                        NGR_CLIENT_STOP_MS / 1000);

@@ -65,20 +65,6 @@ struct diagnose {
     struct diagnose_result res;
 };
 
-static void diagnose_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-diagnose_say(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("ngrnotok: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* The run is over: the session says goodbye and the loop stops once it closed. */
 static void
 diagnose_end(struct diagnose *d, enum diagnose_phase how)
@@ -117,7 +103,7 @@ diagnose_request(struct diagnose *d, const char *url, int local)
     if (ca != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     if (curl_multi_add_handle(d->glue.multi, e) != CURLM_OK) {
-        diagnose_say("libcurl refused a request to %s", url);
+        log_say("libcurl refused a request to %s", url);
         diagnose_end(d, DIAGNOSE_FAILED);
         return;
     }
@@ -164,11 +150,11 @@ diagnose_local_down(struct diagnose *d, CURLcode rc)
     const char *why = d->errbuf[0] != '\0' ? d->errbuf : curl_easy_strerror(rc);
 
     if (o->scheme == CLI_SCHEME_UNIX)
-        diagnose_say("the local service at unix:%s does not answer: %s (is it listening on that "
+        log_say("the local service at unix:%s does not answer: %s (is it listening on that "
                      "socket?)",
                      o->unix_path, why);
     else
-        diagnose_say("the local service at %s does not answer: %s (is it running on port %u? "
+        log_say("the local service at %s does not answer: %s (is it running on port %u? "
                      "name its port: ngrnotok diagnose PORT)",
                      d->target->local_text, why, (unsigned)o->local.port);
     diagnose_end(d, DIAGNOSE_FAILED);
@@ -234,7 +220,7 @@ diagnose_on_done(void *owner, CURL *easy, CURLcode rc)
             d->res.tput_bytes = d->body_bytes;
             d->res.tput_ms = (double)total / 1000;
         } else {
-            diagnose_say("the throughput sample failed: %s",
+            log_say("the throughput sample failed: %s",
                          rc != CURLE_OK ? (d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc))
                                         : "a short or refused answer");
         }
@@ -297,7 +283,7 @@ diagnose_on_ping_timeout(void *arg)
 {
     struct diagnose *d = arg;
 
-    diagnose_say("the gateway did not answer a PING within %d s", NGR_DIAGNOSE_PING_MS / 1000);
+    log_say("the gateway did not answer a PING within %d s", NGR_DIAGNOSE_PING_MS / 1000);
     diagnose_end(d, DIAGNOSE_FAILED);
 }
 
@@ -306,7 +292,7 @@ diagnose_on_deadline(void *arg)
 {
     struct diagnose *d = arg;
 
-    diagnose_say("gave up after %d s, waiting for %s (fewer samples: --count N)",
+    log_say("gave up after %d s, waiting for %s (fewer samples: --count N)",
                  NGR_DIAGNOSE_DEADLINE_MS / 1000, diagnose_phase_names[d->phase]);
     diagnose_end(d, DIAGNOSE_FAILED);
     /* The session may be reconnecting: stop whatever it is doing. */
@@ -326,7 +312,7 @@ diagnose_tunnel_init(struct client *cl, size_t i, const struct cli_tunnel *o)
     t->handle = (uint32_t)i + 1;
     t->resume.lock_fd = -1;
     if (local_target_setup(t, o, &err) != 0) {
-        diagnose_say("local service: %s (check the host name of HOST:PORT)", err.msg);
+        log_say("local service: %s (check the host name of HOST:PORT)", err.msg);
         return 2;
     }
     return 0;
@@ -342,15 +328,7 @@ diagnose_new_easy(struct diagnose *d)
     if (e == NULL)
         return NULL;
     curl_glue_setup_easy(&d->glue, e);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"); /* never SSH: no_ssh.c */
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)NGR_CONNECT_MS);
+    replay_easy_defaults(e); /* what every request of the client's is sent with */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)NGR_DIAGNOSE_REQUEST_MS);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, diagnose_on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, d);
@@ -370,7 +348,7 @@ diagnose_setup(struct diagnose *d)
     memset(&err, 0, sizeof(err));
     if (cl->opt.tls &&
         tls_io_client_cred(&cl->tls_cred, cl->opt.ca[0] != '\0' ? cl->opt.ca : NULL, &err) != 0) {
-        diagnose_say("%s: %s%s", cl->opt.ca[0] != '\0' ? "--ca" : "--tls", err.msg,
+        log_say("%s: %s%s", cl->opt.ca[0] != '\0' ? "--ca" : "--tls", err.msg,
                      cl->opt.ca[0] != '\0' ? "" : " (give the gateway's CA with --ca FILE)");
         return 2;
     }
@@ -399,35 +377,35 @@ diagnose_setup(struct diagnose *d)
     d->total = calloc(d->res.count, sizeof(*d->total));
     d->first = calloc(d->res.count, sizeof(*d->first));
     if (d->total == NULL || d->first == NULL) {
-        diagnose_say("out of memory");
+        log_say("out of memory");
         return 1;
     }
     cl->loop = loop_new();
     if (cl->loop == NULL) {
-        diagnose_say("epoll_create1: %s", strerror(errno));
+        log_say("epoll_create1: %s", strerror(errno));
         return 1;
     }
     heap_trim_init(&cl->trim, cl->loop, NULL);
     cl->replay = replay_new(cl, &err);
     if (cl->replay == NULL) {
-        diagnose_say("%s", err.msg);
+        log_say("%s", err.msg);
         return 1;
     }
     if (curl_glue_init(&d->glue, cl->loop, 2, diagnose_on_done, d, &err) != 0) {
-        diagnose_say("%s", err.msg);
+        log_say("%s", err.msg);
         return 1;
     }
     d->glue_live = 1;
     if ((d->local_easy = diagnose_new_easy(d)) == NULL ||
         (d->public_easy = diagnose_new_easy(d)) == NULL) {
-        diagnose_say("libcurl failed to make a handle");
+        log_say("libcurl failed to make a handle");
         return 1;
     }
 
     loop_timer_init(&d->deadline, diagnose_on_deadline, d);
     loop_timer_init(&d->ping_timer, diagnose_on_ping_timeout, d);
     if (client_control_start(cl, &err) != 0) {
-        diagnose_say("cannot reach the gateway: %s (give its address with --server HOST:PORT, "
+        log_say("cannot reach the gateway: %s (give its address with --server HOST:PORT, "
                      "or once with 'ngrnotok config set-server HOST:PORT')",
                      err.msg);
         return 1;
@@ -454,7 +432,7 @@ diagnose_print(struct diagnose *d)
     char *out = malloc(NGR_DIAGNOSE_OUT);
 
     if (out == NULL) {
-        diagnose_say("out of memory");
+        log_say("out of memory");
         cl->exit_code = 1;
         return;
     }
@@ -479,13 +457,13 @@ diagnose_run(struct client *cl)
     net_format_addr(&cl->opt.server, d.res.gateway, sizeof(d.res.gateway));
     log_init("ngrnotok", cl->opt.log_level);
     if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
-        diagnose_say("libcurl failed to initialise");
+        log_say("libcurl failed to initialise");
         return 1;
     }
     rc = diagnose_setup(&d);
     if (rc == 0) {
         if (loop_run(cl->loop) != 0) {
-            diagnose_say("epoll_wait: %s", strerror(errno));
+            log_say("epoll_wait: %s", strerror(errno));
             cl->exit_code = 1;
         }
         /* The loop stopped before the end: control.c said why (the gateway refused or could

@@ -138,3 +138,15 @@ log_escape_text(char *out, size_t outlen, const char *s, size_t len)
 {
     return log_escape_as(out, outlen, s, len, 1);
 }
+
+void
+log_say(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", log_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

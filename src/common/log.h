@@ -14,6 +14,9 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A message for the person at the terminal: "PROGRAM: TEXT" on stderr, whatever the level, with
+ * no time stamp (the CLI's own words: what went wrong and what to do). */
+void log_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Startup only: print and exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
